@@ -1,0 +1,3 @@
+"""ocpi-hub: an OCPI roaming hub."""
+
+__version__ = "0.1.0"

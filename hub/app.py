@@ -1,0 +1,73 @@
+"""The ASGI application: ``create_app(settings)``; its lifespan opens and closes everything."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.errors import HubError, StartupError
+from hub.forward import PeerClient
+from hub.lifecycle import Lifecycle
+from hub.registration import Registration
+from hub.settings import Settings
+from hub.store.connection import open_redis
+from hub.store.platforms import PlatformStore
+from hub.web import admin, ocpi
+from hub.web.context import Services, services
+from hub.web.middleware import RequestContext
+from hub.web.responses import render_error
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    ready = await services(request).platforms.ping()
+    return JSONResponse(
+        {"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    if settings.redis_url is None:
+        raise StartupError("create_app needs settings.redis_url (the CLI fills it in)")
+    redis_url = settings.redis_url
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = open_redis(redis_url, cluster=settings.redis_cluster)
+        peers = PeerClient(timeout=settings.forward_timeout)
+        await peers.start()
+        store = PlatformStore(redis)
+        app.state.services = Services(
+            settings=settings,
+            platforms=store,
+            registration=Registration(settings, store, peers),
+            lifecycle=Lifecycle(settings, store, peers),
+        )
+        try:
+            yield
+        finally:
+            await peers.close()
+            await redis.aclose()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *ocpi.routes(),
+        *admin.routes(),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={HubError: render_error, HTTPException: render_error},
+    )

@@ -1,0 +1,157 @@
+"""The hub's one error tree.
+
+Every error the hub raises on purpose is a ``HubError``: it knows its OCPI status code and its HTTP
+status, and is rendered in exactly one place (``hub.web.responses``). Foreign exceptions (redis,
+the HTTP client, the OS) are translated into these at the edge of the module that meets them.
+"""
+
+from __future__ import annotations
+
+from hub.ocpi.status import (
+    CLIENT_ERROR,
+    HUB_CONNECTION_PROBLEM,
+    HUB_GENERIC_ERROR,
+    HUB_TIMEOUT,
+    HUB_UNKNOWN_RECEIVER,
+    INVALID_PARAMETERS,
+    NO_MATCHING_ENDPOINTS,
+    SERVER_ERROR,
+    UNABLE_TO_USE_CLIENT_API,
+    UNSUPPORTED_VERSION,
+)
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    ocpi_status: int = SERVER_ERROR
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- client mistakes (2xxx) ---------------------------------------------------------------
+
+
+class ClientError(HubError):
+    ocpi_status = CLIENT_ERROR
+    http_status = 400
+
+
+class InvalidParameters(ClientError):
+    """OCPI 2001: a missing or invalid field; the message names it."""
+
+    ocpi_status = INVALID_PARAMETERS
+
+
+class NotJson(ClientError):
+    """The body is not JSON (transport rules: HTTP 400)."""
+
+
+class Unauthorized(ClientError):
+    """Missing, unknown or wrong-kind token (transport rules: HTTP 401)."""
+
+    http_status = 401
+
+
+class NotFound(ClientError):
+    http_status = 404
+
+
+class MethodNotAllowed(ClientError):
+    """Also the credentials module's answer to POST when registered, PUT/DELETE when not."""
+
+    http_status = 405
+
+
+class Conflict(ClientError):
+    """An admin request that contradicts what is stored (a role granted twice, ...)."""
+
+    http_status = 409
+
+
+# --- the other party's or the hub's trouble (3xxx, 4xxx) ----------------------------------
+
+
+class ServerError(HubError):
+    ocpi_status = SERVER_ERROR
+    http_status = 500
+
+
+class ClientApiUnusable(ServerError):
+    """OCPI 3001: the platform's versions or version details could not be fetched."""
+
+    ocpi_status = UNABLE_TO_USE_CLIENT_API
+    http_status = 400
+
+
+class UnsupportedVersion(ServerError):
+    """OCPI 3002: no version in common."""
+
+    ocpi_status = UNSUPPORTED_VERSION
+    http_status = 400
+
+
+class NoMatchingEndpoints(ServerError):
+    """OCPI 3003: the platform lacks endpoints the hub needs."""
+
+    ocpi_status = NO_MATCHING_ENDPOINTS
+    http_status = 400
+
+
+class HubRoutingError(HubError):
+    ocpi_status = HUB_GENERIC_ERROR
+    http_status = 502
+
+
+class UnknownReceiver(HubRoutingError):
+    ocpi_status = HUB_UNKNOWN_RECEIVER
+    http_status = 404
+
+
+class ReceiverTimeout(HubRoutingError):
+    ocpi_status = HUB_TIMEOUT
+    http_status = 504
+
+
+class ReceiverUnreachable(HubRoutingError):
+    ocpi_status = HUB_CONNECTION_PROBLEM
+    http_status = 502
+
+
+class NotImplementedYet(HubRoutingError):
+    """A module the hub lists but does not route yet."""
+
+    http_status = 501
+
+
+# --- outside OCPI ------------------------------------------------------------------------
+
+
+class StoreUnavailable(HubError):
+    """Redis cannot be reached: the hub is not ready."""
+
+    http_status = 503
+
+
+class StartupError(HubError):
+    """The hub cannot start (bad setting, no redis-server, port taken, ...)."""
+
+
+class PeerError(HubError):
+    """A call the hub made to a platform failed (transport, HTTP or OCPI status).
+
+    ``forward`` raises it; registration turns it into 3001 or an admin error.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.peer_http_status = http_status
+
+
+class Forbidden(ClientError):
+    """A platform claims or acts for a role the operator did not grant it."""
+
+    http_status = 403

@@ -1,0 +1,123 @@
+"""What the hub's operator does to platforms: create, suspend, resume, remove, re-issue token A."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import msgspec
+
+from hub.errors import Conflict, HubError, NotFound
+from hub.forward import PeerClient
+from hub.ocpi.versions import CREDENTIALS
+from hub.settings import Settings
+from hub.store.platforms import (
+    CONNECTED,
+    PLANNED,
+    SUSPENDED,
+    Party,
+    Platform,
+    PlatformStore,
+    TokenEncoding,
+)
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, store: PlatformStore, peers: PeerClient) -> None:
+        self._settings = settings
+        self._store = store
+        self._peers = peers
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self._settings.base_url}/ocpi/versions"
+
+    async def create(
+        self, name: str, roles: list[Party], encoding: TokenEncoding
+    ) -> tuple[Platform, str]:
+        """A new PLANNED platform and its token A (shown once: only its hash is kept)."""
+        platform = await self._store.create(name, roles, encoding)
+        token_a = await self._store.issue_token(platform.id, "A")
+        return platform, token_a
+
+    async def get(self, platform_id: str) -> Platform:
+        platform = await self._store.get(platform_id)
+        if platform is None:
+            raise NotFound(f"no platform {platform_id}")
+        return platform
+
+    async def view(self, platform: Platform) -> dict[str, Any]:
+        """The admin's view of a platform: everything but tokens."""
+        view: dict[str, Any] = msgspec.to_builtins(platform)
+        view.pop("detected_base64")
+        view.pop("status_before_suspend")
+        view["sends_base64"] = platform.sends_base64
+        view["last_seen"] = await self._store.last_seen(platform.id)
+        return view
+
+    async def update(
+        self, platform_id: str, *, name: str | None, encoding: TokenEncoding | None
+    ) -> Platform:
+        platform = await self.get(platform_id)
+        if name is not None:
+            platform.name = name
+        if encoding is not None:
+            platform.token_encoding = encoding
+        await self._store.save(platform)
+        return platform
+
+    async def new_token_a(self, platform_id: str) -> str:
+        """Replace the platform's token A, e.g. after it unregistered or lost the first."""
+        platform = await self._live(platform_id)
+        if platform.registered:
+            raise Conflict("this platform is registered; token A is only for registering")
+        await self._store.revoke_tokens(platform_id, kinds=("A",))
+        return await self._store.issue_token(platform_id, "A")
+
+    async def suspend(self, platform_id: str) -> Platform:
+        platform = await self._live(platform_id)
+        if platform.status != SUSPENDED:
+            platform.status_before_suspend = platform.status
+            platform.status = SUSPENDED
+            await self._store.save(platform)
+        return platform
+
+    async def resume(self, platform_id: str) -> Platform:
+        platform = await self._live(platform_id)
+        if platform.status == SUSPENDED:
+            fallback = CONNECTED if platform.registered else PLANNED
+            platform.status = platform.status_before_suspend or fallback
+            platform.status_before_suspend = None
+            await self._store.save(platform)
+        return platform
+
+    async def remove(self, platform_id: str) -> None:
+        """Revoke every token, tell the platform (credentials DELETE, best effort), free its
+        roles for another platform, and keep the record as SUSPENDED."""
+        platform = await self.get(platform_id)
+        if platform.deleted:
+            return
+        await self._store.revoke_tokens(platform_id)
+        outbound = await self._store.outbound_token(platform_id)
+        url = next((e.url for e in platform.endpoints if e.identifier == CREDENTIALS), None)
+        if outbound is not None and url is not None:
+            # The spec's way to say "stop all automated traffic"; the removal stands either way.
+            with contextlib.suppress(HubError):
+                await self._peers.request(
+                    "DELETE",
+                    url,
+                    token=outbound,
+                    base64_encoded=platform.sends_base64,
+                    timeout=self._settings.handshake_timeout,
+                )
+        await self._store.set_outbound_token(platform_id, None)
+        await self._store.release_roles(platform)
+        platform.status = SUSPENDED
+        platform.deleted = True
+        await self._store.save(platform)
+
+    async def _live(self, platform_id: str) -> Platform:
+        platform = await self.get(platform_id)
+        if platform.deleted:
+            raise Conflict(f"platform {platform_id} was removed")
+        return platform

@@ -1,0 +1,44 @@
+"""Credentials module objects (2.2.1 "Credentials module")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from hub.ocpi.versions import Url
+
+CountryCode = Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
+PartyId = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
+# d2: printable ASCII without white space, at most 64 characters.
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+ROLES = frozenset({"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"})
+
+
+class Image(msgspec.Struct, frozen=True, omit_defaults=True):
+    url: Url
+    category: str
+    type: str
+    thumbnail: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class BusinessDetails(msgspec.Struct, frozen=True, omit_defaults=True):
+    name: Annotated[str, msgspec.Meta(max_length=100)]
+    website: Url | None = None
+    logo: Image | None = None
+
+
+class CredentialsRole(msgspec.Struct, frozen=True):
+    role: str
+    business_details: BusinessDetails
+    party_id: PartyId
+    country_code: CountryCode
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    token: Token
+    url: Url
+    roles: Annotated[list[CredentialsRole], msgspec.Meta(min_length=1)]

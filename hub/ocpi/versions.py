@@ -1,0 +1,44 @@
+"""Versions module objects (2.2.1 "Versions module")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import msgspec
+
+V2_2_1: Final = "2.2.1"
+
+# The functional modules the hub routes (2.2.1 "Modules"), and the configuration modules.
+FUNCTIONAL_MODULES: Final = (
+    "cdrs",
+    "chargingprofiles",
+    "commands",
+    "locations",
+    "sessions",
+    "tariffs",
+    "tokens",
+)
+CREDENTIALS: Final = "credentials"
+HUBCLIENTINFO: Final = "hubclientinfo"
+
+SENDER: Final = "SENDER"
+RECEIVER: Final = "RECEIVER"
+
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class Version(msgspec.Struct, frozen=True):
+    version: str
+    url: Url
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    identifier: str
+    url: Url
+    # Absent in 2.1.1; 2.2.1 requires it, but for credentials it carries no meaning.
+    role: str | None = None
+
+
+class VersionDetails(msgspec.Struct, frozen=True):
+    version: str
+    endpoints: list[Endpoint]

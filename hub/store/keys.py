@@ -1,0 +1,66 @@
+"""Every Redis key the hub uses, in one place.
+
+Keys of one platform share the hash tag ``{p:<id>}`` so that they live in one Redis Cluster
+slot and may be changed in one transaction. The hub-wide indexes (who owns a token, which
+platform serves a party) share the tag ``{hub}``, so that they too can change atomically.
+"""
+
+from __future__ import annotations
+
+PREFIX = "ocpi-hub"
+_HUB = f"{PREFIX}:{{hub}}"
+
+
+def _platform(platform_id: str) -> str:
+    return f"{PREFIX}:{{p:{platform_id}}}"
+
+
+# --- hub-wide indexes ({hub} slot) --------------------------------------------------------
+
+
+def platform_ids() -> str:
+    """Set of every platform id."""
+    return f"{_HUB}:platforms"
+
+
+def token_index() -> str:
+    """Hash: sha256(token) -> "<platform id> <kind>" for every token a platform may call with."""
+    return f"{_HUB}:tokens"
+
+
+def party_index() -> str:
+    """Hash: "<country_code>:<party_id>:<role>" -> platform id, for every granted role."""
+    return f"{_HUB}:parties"
+
+
+def party_field(country_code: str, party_id: str, role: str) -> str:
+    # CiString: parties are case-insensitive, so the index keeps one spelling.
+    return f"{country_code.upper()}:{party_id.upper()}:{role.upper()}"
+
+
+# --- one platform ({p:<id>} slot) ---------------------------------------------------------
+
+
+def platform(platform_id: str) -> str:
+    """String: the platform's record as JSON (no secrets in it)."""
+    return f"{_platform(platform_id)}:record"
+
+
+def inbound_tokens(platform_id: str) -> str:
+    """Hash: sha256(token) -> kind, the tokens this platform may call the hub with."""
+    return f"{_platform(platform_id)}:inbound"
+
+
+def outbound_token(platform_id: str) -> str:
+    """String: the token the hub calls this platform with (a secret; the hub must send it)."""
+    return f"{_platform(platform_id)}:outbound"
+
+
+def handshake_lock(platform_id: str) -> str:
+    """String with a TTL: held while a credentials handshake for this platform runs."""
+    return f"{_platform(platform_id)}:lock"
+
+
+def last_seen(platform_id: str) -> str:
+    """String: when the platform last called the hub (written at most once a minute)."""
+    return f"{_platform(platform_id)}:seen"

@@ -1,0 +1,279 @@
+"""Platforms: one credentials relationship each, with its granted roles, endpoints and tokens.
+
+Tokens that platforms call the hub with are kept only as SHA-256 hashes; the token the hub calls a
+platform with must be sent, so it is kept as it is, in its own key and never in the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError, WatchError
+
+from hub.errors import Conflict, MethodNotAllowed, StoreUnavailable
+from hub.ocpi.credentials import CredentialsRole
+from hub.ocpi.envelope import timestamp_now
+from hub.ocpi.versions import Endpoint
+from hub.store import keys
+
+# HubClientInfo's ConnectionStatus words (2.2.1 "HubClientInfo module").
+PLANNED = "PLANNED"
+CONNECTED = "CONNECTED"
+OFFLINE = "OFFLINE"
+SUSPENDED = "SUSPENDED"
+
+TokenKind = Literal["A", "C"]  # A: registration only; C: the credentials token in use
+TokenEncoding = Literal["auto", "base64", "raw"]
+
+RedisClient = Redis | RedisCluster
+
+SEEN_INTERVAL = 60.0
+
+
+class Party(msgspec.Struct, frozen=True):
+    """One role of a platform: ``{country_code, party_id, role}``, upper-cased (CiString)."""
+
+    country_code: str
+    party_id: str
+    role: str
+
+    @classmethod
+    def of(cls, country_code: str, party_id: str, role: str) -> Party:
+        return cls(country_code.upper(), party_id.upper(), role.upper())
+
+    @property
+    def field(self) -> str:
+        return keys.party_field(self.country_code, self.party_id, self.role)
+
+
+class Platform(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    status: str
+    roles: list[Party]
+    created_at: str
+    updated_at: str
+    # filled in by the credentials handshake
+    version: str | None = None
+    platform_versions_url: str | None = None
+    endpoints: list[Endpoint] = msgspec.field(default_factory=list)
+    registered_roles: list[CredentialsRole] = msgspec.field(default_factory=list)
+    registered_by: Literal["platform", "hub"] | None = None
+    # how the hub encodes the token it sends: a setting, and what the handshake detected
+    token_encoding: TokenEncoding = "auto"
+    detected_base64: bool = True
+    last_seen: str | None = None
+    status_before_suspend: str | None = None
+    deleted: bool = False
+
+    @property
+    def registered(self) -> bool:
+        return self.version is not None
+
+    @property
+    def sends_base64(self) -> bool:
+        if self.token_encoding == "auto":
+            return self.detected_base64
+        return self.token_encoding == "base64"
+
+
+class TokenMatch(msgspec.Struct, frozen=True):
+    platform_id: str
+    kind: TokenKind
+    candidate: int  # which of the candidates given to lookup_token matched
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    # 48 URL-safe characters: well inside the 64 the spec allows, printable ASCII only.
+    return secrets.token_urlsafe(36)
+
+
+_record = msgspec.json.Encoder()
+_decode_record = msgspec.json.Decoder(Platform)
+
+
+class PlatformStore:
+    """Redis access for platforms. Redis failures become ``StoreUnavailable``."""
+
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._touched: dict[str, float] = {}
+
+    # --- records ----------------------------------------------------------------------
+
+    async def create(self, name: str, roles: Iterable[Party], encoding: TokenEncoding) -> Platform:
+        now = timestamp_now()
+        platform = Platform(
+            id=uuid.uuid4().hex[:12],
+            name=name,
+            status=PLANNED,
+            roles=list(roles),
+            created_at=now,
+            updated_at=now,
+            token_encoding=encoding,
+        )
+        await self.grant_roles(platform.id, platform.roles)
+        await self.save(platform, touch=False)
+        await self._call(self._redis.sadd(keys.platform_ids(), platform.id))
+        return platform
+
+    async def grant_roles(self, platform_id: str, roles: Iterable[Party]) -> None:
+        """Claim the roles in the party index, all or none (Conflict if one is taken)."""
+        fields = [role.field for role in roles]
+        index = keys.party_index()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(index)
+                owners = await pipe.hmget(index, fields)
+                taken = [
+                    f for f, o in zip(fields, owners, strict=True) if o and _text(o) != platform_id
+                ]
+                if taken:
+                    raise Conflict(f"role {taken[0]} is already granted to another platform")
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
+                await pipe.execute()
+        except WatchError as e:
+            raise Conflict("roles changed concurrently; try again") from e
+        except RedisError as e:
+            raise StoreUnavailable(f"Redis: {e}") from e
+
+    async def release_roles(self, platform: Platform) -> None:
+        fields = [role.field for role in platform.roles]
+        if fields:
+            await self._call(self._redis.hdel(keys.party_index(), *fields))
+
+    async def save(self, platform: Platform, *, touch: bool = True) -> None:
+        if touch:
+            platform.updated_at = timestamp_now()
+        await self._call(self._redis.set(keys.platform(platform.id), _record.encode(platform)))
+
+    async def get(self, platform_id: str) -> Platform | None:
+        raw = await self._call(self._redis.get(keys.platform(platform_id)))
+        return None if raw is None else _decode_record.decode(raw)
+
+    async def all(self) -> list[Platform]:
+        ids = sorted(
+            m.decode() for m in await self._call(self._redis.smembers(keys.platform_ids()))
+        )
+        found = [await self.get(i) for i in ids]
+        return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
+
+    async def owner_of(self, party: Party) -> str | None:
+        raw = await self._call(self._redis.hget(keys.party_index(), party.field))
+        return None if raw is None else raw.decode()
+
+    # --- tokens -----------------------------------------------------------------------
+
+    async def lookup_token(self, candidates: list[str]) -> TokenMatch | None:
+        """The first candidate that is a known token (the Base64 and the raw reading of one
+        header), in one round trip."""
+        hashes = [hash_token(c) for c in candidates]
+        found = await self._call(self._redis.hmget(keys.token_index(), hashes))
+        for index, (digest, value) in enumerate(zip(hashes, found, strict=True)):
+            if value is None:
+                continue
+            platform_id, kind, stored = _text(value).split(" ")
+            # The index is keyed by the hash already; comparing it again in constant time keeps
+            # the check explicit and free of early exits on the secret's bytes.
+            if hmac.compare_digest(stored, digest):
+                return TokenMatch(platform_id, "A" if kind == "A" else "C", index)
+        return None
+
+    async def issue_token(self, platform_id: str, kind: TokenKind) -> str:
+        token = new_token()
+        digest = hash_token(token)
+        await self._call(
+            self._redis.hset(keys.token_index(), digest, f"{platform_id} {kind} {digest}")
+        )
+        await self._call(self._redis.hset(keys.inbound_tokens(platform_id), digest, kind))
+        return token
+
+    async def revoke_tokens(
+        self, platform_id: str, *, kinds: Iterable[TokenKind] = ("A", "C"), keep: str | None = None
+    ) -> None:
+        """Revoke this platform's inbound tokens of these kinds, except the token ``keep``."""
+        wanted = {k.encode() for k in kinds}
+        kept = hash_token(keep) if keep is not None else None
+        held = await self._call(self._redis.hgetall(keys.inbound_tokens(platform_id)))
+        doomed = [d.decode() for d, k in held.items() if k in wanted and d.decode() != kept]
+        if doomed:
+            # The index first: it is what authentication reads.
+            await self._call(self._redis.hdel(keys.token_index(), *doomed))
+            await self._call(self._redis.hdel(keys.inbound_tokens(platform_id), *doomed))
+
+    async def revoke_token(self, platform_id: str, token: str) -> None:
+        digest = hash_token(token)
+        await self._call(self._redis.hdel(keys.token_index(), digest))
+        await self._call(self._redis.hdel(keys.inbound_tokens(platform_id), digest))
+
+    async def set_outbound_token(self, platform_id: str, token: str | None) -> None:
+        key = keys.outbound_token(platform_id)
+        await self._call(self._redis.delete(key) if token is None else self._redis.set(key, token))
+
+    async def outbound_token(self, platform_id: str) -> str | None:
+        raw = await self._call(self._redis.get(keys.outbound_token(platform_id)))
+        return None if raw is None else raw.decode()
+
+    # --- activity ---------------------------------------------------------------------
+
+    async def touch(self, platform_id: str) -> None:
+        """Remember that the platform called; at most one write a minute per process."""
+        now = time.monotonic()
+        if now - self._touched.get(platform_id, -SEEN_INTERVAL) < SEEN_INTERVAL:
+            return
+        self._touched[platform_id] = now
+        await self._call(self._redis.set(keys.last_seen(platform_id), timestamp_now()))
+
+    async def last_seen(self, platform_id: str) -> str | None:
+        raw = await self._call(self._redis.get(keys.last_seen(platform_id)))
+        return None if raw is None else _text(raw)
+
+    # --- handshakes -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def handshake(self, platform_id: str, ttl_seconds: float) -> AsyncIterator[None]:
+        """One credentials handshake per platform at a time, in any hub process."""
+        key = keys.handshake_lock(platform_id)
+        holder = secrets.token_hex(8)
+        got = await self._call(self._redis.set(key, holder, nx=True, px=int(ttl_seconds * 1000)))
+        if not got:
+            raise MethodNotAllowed("a credentials handshake with this platform is under way")
+        try:
+            yield
+        finally:
+            # Release only our own lock (it may have expired and been taken by another).
+            if await self._call(self._redis.get(key)) == holder.encode():
+                await self._call(self._redis.delete(key))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    @staticmethod
+    async def _call(command: Any) -> Any:
+        """Await one redis-py command, translating its failures at this edge."""
+        try:
+            return await command
+        except (RedisError, OSError) as e:
+            raise StoreUnavailable(f"Redis: {e}") from e
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,25 @@
+"""What the web layer needs from the rest of the hub, opened once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from hub.lifecycle import Lifecycle
+from hub.registration import Registration
+from hub.settings import Settings
+from hub.store.platforms import PlatformStore
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    platforms: PlatformStore
+    registration: Registration
+    lifecycle: Lifecycle
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

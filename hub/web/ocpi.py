@@ -1,0 +1,182 @@
+"""OCPI endpoints: versions, credentials, and the functional modules' entry points."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.errors import MethodNotAllowed, NotFound, NotImplementedYet, Unauthorized
+from hub.ocpi.credentials import Credentials
+from hub.ocpi.versions import (
+    CREDENTIALS,
+    FUNCTIONAL_MODULES,
+    HUBCLIENTINFO,
+    RECEIVER,
+    SENDER,
+    V2_2_1,
+    Endpoint,
+    Version,
+    VersionDetails,
+)
+from hub.store.platforms import SUSPENDED, Platform
+from hub.web import bodies, responses
+from hub.web.context import services
+
+INTERFACES = {"sender": SENDER, "receiver": RECEIVER}
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """The platform behind a request's token, and how it sent the token."""
+
+    platform: Platform
+    token: str
+    token_a: bool
+    sent_base64: bool
+
+
+def _token_candidates(header: str) -> list[tuple[str, bool]]:
+    """The Base64 reading of an ``Authorization: Token …`` value first (the 2.2.1 rule), then
+    the raw value (what many 2.1.1 and 2.2 platforms send); see ocpi-notes §1.1."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "token" or not value:
+        raise Unauthorized("the Authorization header must be 'Token <credentials token>'")
+    candidates = []
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        pass
+    else:
+        if decoded.isprintable() and decoded:
+            candidates.append((decoded, True))
+    candidates.append((value, False))
+    return candidates
+
+
+async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Caller:
+    """HTTP 401 for a missing or unknown token, a suspended platform, or token A used outside
+    versions and credentials (2.2.1 transport and format, "Authorization")."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing Authorization header")
+    candidates = _token_candidates(header)
+    store = services(request).platforms
+    match = await store.lookup_token([token for token, _ in candidates])
+    if match is None:
+        raise Unauthorized("unknown token")
+    platform = await store.get(match.platform_id)
+    if platform is None or platform.deleted:
+        raise Unauthorized("unknown token")
+    if platform.status == SUSPENDED:
+        raise Unauthorized("this platform is suspended by the hub's operator")
+    if match.kind == "A" and not token_a_allowed:
+        raise Unauthorized("token A may only be used on the versions and credentials modules")
+    token, sent_base64 = candidates[match.candidate]
+    await store.touch(platform.id)
+    return Caller(platform, token, match.kind == "A", sent_base64)
+
+
+# --- versions ---------------------------------------------------------------------------
+
+
+def _base(request: Request) -> str:
+    return f"{services(request).settings.base_url}/ocpi"
+
+
+async def versions(request: Request) -> Response:
+    await authenticate(request, token_a_allowed=True)
+    return responses.ocpi([Version(V2_2_1, f"{_base(request)}/{V2_2_1}")])
+
+
+def version_details_of(base: str) -> VersionDetails:
+    """The hub's 2.2.1 endpoints. The hub is both sender and receiver of every functional
+    module, so each has two URLs; hubclientinfo is served as its sender (data owner: hub)."""
+    root = f"{base}/{V2_2_1}"
+    endpoints = [
+        Endpoint(CREDENTIALS, f"{root}/{CREDENTIALS}", SENDER),
+        Endpoint(HUBCLIENTINFO, f"{root}/{HUBCLIENTINFO}", SENDER),
+    ]
+    for module in FUNCTIONAL_MODULES:
+        for path, role in INTERFACES.items():
+            endpoints.append(Endpoint(module, f"{root}/{path}/{module}", role))
+    return VersionDetails(V2_2_1, endpoints)
+
+
+async def version_details(request: Request) -> Response:
+    await authenticate(request, token_a_allowed=True)
+    return responses.ocpi(version_details_of(_base(request)))
+
+
+# --- credentials (2.2.1 "Credentials module") ---------------------------------------------
+
+
+async def credentials(request: Request) -> Response:
+    caller = await authenticate(request, token_a_allowed=True)
+    hub = services(request)
+    method = request.method
+    if method == "GET":
+        # The credentials the caller uses to reach the hub: the token it just presented.
+        return responses.ocpi(hub.registration.hub_credentials(caller.token))
+    if method == "POST":
+        if not caller.token_a:
+            raise MethodNotAllowed("this platform is registered already; use PUT to update")
+        offer = await bodies.read(request, Credentials)
+        token = await hub.registration.accept(
+            caller.platform.id, offer, caller_base64=caller.sent_base64
+        )
+        return responses.ocpi(hub.registration.hub_credentials(token))
+    if caller.token_a:
+        raise MethodNotAllowed("this platform is not registered; POST with token A first")
+    if method == "PUT":
+        offer = await bodies.read(request, Credentials)
+        token = await hub.registration.update(
+            caller.platform.id, offer, caller_base64=caller.sent_base64
+        )
+        return responses.ocpi(hub.registration.hub_credentials(token))
+    await hub.registration.unregister(caller.platform.id)
+    return responses.ocpi(message="unregistered")
+
+
+# --- modules routed in a later version ----------------------------------------------------
+
+
+async def functional_module(request: Request) -> Response:
+    module = request.path_params["module"]
+    if request.path_params["interface"] not in INTERFACES or module not in FUNCTIONAL_MODULES:
+        raise NotFound("no such endpoint")
+    await authenticate(request)
+    bodies.check_json(await request.body())
+    raise NotImplementedYet(f"this hub does not route the {module} module yet")
+
+
+async def hubclientinfo(request: Request) -> Response:
+    await authenticate(request)
+    raise NotImplementedYet("this hub does not serve hubclientinfo yet")
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def routes() -> list[Route]:
+    base = f"/ocpi/{V2_2_1}"
+    return [
+        Route("/ocpi/versions", versions, methods=["GET"]),
+        Route(base, version_details, methods=["GET"]),
+        Route(f"{base}/{CREDENTIALS}", credentials, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route(f"{base}/{HUBCLIENTINFO}", hubclientinfo, methods=["GET"]),
+        Route(
+            base + "/{interface}/{module}",
+            functional_module,
+            methods=ALL_METHODS,
+        ),
+        Route(
+            base + "/{interface}/{module}/{rest:path}",
+            functional_module,
+            methods=ALL_METHODS,
+        ),
+    ]

@@ -1,0 +1,83 @@
+"""Rendering responses, and the one place where errors become HTTP answers.
+
+OCPI endpoints answer with the OCPI envelope; the admin API answers with plain JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.errors import (
+    ClientError,
+    HubError,
+    MethodNotAllowed,
+    NotFound,
+    ServerError,
+)
+from hub.ocpi.envelope import envelope
+from hub.ocpi.status import SUCCESS
+
+log = logging.getLogger("hub.web")
+
+JSON = "application/json"
+_json = msgspec.json.Encoder()
+
+
+def ocpi(
+    data: Any = None,
+    *,
+    status_code: int = SUCCESS,
+    message: str | None = None,
+    http_status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return Response(
+        envelope(data, status_code, message),
+        status_code=http_status,
+        media_type=JSON,
+        headers=headers,
+    )
+
+
+def admin(data: Any, *, http_status: int = 200) -> Response:
+    return Response(_json.encode(data), status_code=http_status, media_type=JSON)
+
+
+def is_admin(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
+
+
+async def render_error(request: Request, exc: Exception) -> Response:
+    """Starlette's exception handler for HubError and HTTPException (unknown routes, 405)."""
+    error = _as_hub_error(exc)
+    if isinstance(error, ServerError) or error.http_status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, error.message)
+    if is_admin(request.url.path):
+        status = error.http_status
+        # Registration failures of the other platform are a bad gateway from the admin's view.
+        if 3000 <= error.ocpi_status < 5000:
+            status = 502 if status < 500 else status
+        body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
+        return admin(body, http_status=status)
+    return ocpi(status_code=error.ocpi_status, message=error.message, http_status=error.http_status)
+
+
+def _as_hub_error(exc: Exception) -> HubError:
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 404:
+            return NotFound("no such endpoint")
+        if exc.status_code == 405:
+            return MethodNotAllowed("method not allowed on this endpoint")
+        error = ClientError(str(exc.detail))
+        error.http_status = exc.status_code
+        return error
+    return ServerError("internal error")
