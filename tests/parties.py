@@ -20,8 +20,6 @@ import secrets
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +33,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests import client
+from tests.client import HttpResult
+
 OCPI_VERSION = "2.2.1"
 _SEND, _RECV = "SENDER", "RECEIVER"
 DEFAULT_MODULES: dict[str, list[tuple[str, str]]] = {  # besides credentials, by party role
@@ -45,9 +46,7 @@ DEFAULT_MODULES: dict[str, list[tuple[str, str]]] = {  # besides credentials, by
     + [("hubclientinfo", _RECV)],
 }
 
-HttpResult = tuple[int, dict[str, str], Any]  # (HTTP status, lowercased headers, parsed JSON)
 Responder = Callable[["RecordedRequest"], tuple[int, Any] | None]
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never use env proxies
 
 
 def free_port() -> int:
@@ -374,22 +373,8 @@ class FakePlatform:
         sent = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": str(uuid.uuid4())}
         if token is not None:
             sent["Authorization"] = f"Token {encode_token(token, encoding or self._out_encoding())}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
         sent.update(headers or {})
-        req = urllib.request.Request(url, data=data, method=method, headers=sent)
-        try:
-            with _OPENER.open(req, timeout=self.timeout) as resp:
-                status, resp_headers, raw = resp.status, resp.headers, resp.read()
-        except urllib.error.HTTPError as err:
-            status, resp_headers, raw = err.code, err.headers, err.read()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = raw.decode(errors="replace")
-        return status, {k.lower(): v for k, v in resp_headers.items()}, parsed
+        return client.request(method, url, body=body, headers=sent, timeout=self.timeout)
 
     def register(self, hub_versions_url: str, token_a: str) -> tuple[int, Any]:
         """Credentials Sender handshake at the hub; returns (HTTP status, envelope)."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import itertools
+import string
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hubproc import HubProcess
+
+_ALPHABET = string.ascii_uppercase + string.digits
+_party_ids = (f"{a}{b}{c}" for a, b, c in itertools.product(_ALPHABET, repeat=3))
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One hub shared by the tests that need no hub of their own; each test uses its own
+    party ids (``party_id``), so they do not meet."""
+    with HubProcess(tmp_path_factory.mktemp("hub") / "data") as running:
+        yield running
+
+
+@pytest.fixture
+def party_id() -> Callable[[], str]:
+    """Fresh three-character party ids, unique in the test session."""
+    return lambda: next(_party_ids)
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
+    """Hubs of a test's own (for restarts, settings); all stopped at the test's end."""
+    started: list[HubProcess] = []
+
+    def make(data_dir: Path | None = None, **kwargs: object) -> HubProcess:
+        hub = HubProcess(data_dir or tmp_path / "data", **kwargs)  # type: ignore[arg-type]
+        started.append(hub)
+        return hub
+
+    yield make
+    for hub in started:
+        hub.stop()
