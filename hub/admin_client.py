@@ -1,14 +1,261 @@
-"""Placeholder: the admin CLI commands (being written)."""
+"""The admin commands of ``ocpi-hub`` (``platforms ...``): thin calls to a running hub's admin
+API (contract §2), so that operators need neither curl nor the OpenAPI document.
+
+Only the standard library is used, so the CLI works wherever the hub is installed, and requests
+never go through an environment proxy: the admin token must not reach a proxy by accident.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+DEFAULT_HUB_URL = "http://127.0.0.1:8080"
+ENCODINGS = ("auto", "base64", "raw")
+TABLE_COLUMNS = ("id", "name", "status", "roles", "version", "last_seen")
+TOKEN_A_NOTE = "note: token A is shown only this once; hand it to the platform with versions_url"
+_ROLE = re.compile(r"([A-Za-z]{2}):([A-Za-z0-9]{3}):([A-Za-z]+)")
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+Body = Callable[[argparse.Namespace], Any]
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr; ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Call:
+    """One subcommand: the admin API call it makes (``{id}`` is the platform id argument)."""
+
+    help: str
+    method: str
+    path: str
+    body: Body | None = None
+
+
+def role(text: str) -> dict[str, str]:
+    """The argparse type of ``--role``: ``CC:PID:ROLE`` becomes the API's role object, so a typo
+    is an argparse error (exit 2) before anything is sent."""
+    match = _ROLE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not COUNTRY:PARTY:ROLE, e.g. NL:CPA:CPO")
+    country_code, party_id, name = (part.upper() for part in match.groups())
+    return {"country_code": country_code, "party_id": party_id, "role": name}
+
+
+def _new_platform(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": args.name, "roles": args.roles}
+    if args.token_encoding is not None:
+        body["token_encoding"] = args.token_encoding
+    return body
+
+
+def _change(args: argparse.Namespace) -> dict[str, Any]:
+    change = {"name": args.name, "token_encoding": args.token_encoding}
+    change = {key: value for key, value in change.items() if value is not None}
+    if not change:
+        raise CliError("nothing to change: give --name and/or --token-encoding", code=2)
+    return change
+
+
+CALLS: dict[str, Call] = {
+    "add": Call("create a platform and print its token A", "POST", "/platforms", _new_platform),
+    "list": Call("list the platforms", "GET", "/platforms"),
+    "show": Call("show one platform", "GET", "/platforms/{id}"),
+    "set": Call("change a platform's name or token encoding", "PATCH", "/platforms/{id}", _change),
+    "connect": Call(
+        "register the hub at a platform with the token A it issued",
+        "POST",
+        "/platforms/{id}/connect",
+        lambda args: {"versions_url": args.versions_url, "token": args.token},
+    ),
+    "rotate": Call("renew the credentials tokens of both sides", "POST", "/platforms/{id}/rotate"),
+    "suspend": Call("stop routing to and from a platform", "POST", "/platforms/{id}/suspend"),
+    "resume": Call("undo suspend", "POST", "/platforms/{id}/resume"),
+    "remove": Call("revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}"),
+    "token-a": Call("issue a new token A, replacing the old", "POST", "/platforms/{id}/token-a"),
+}
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options shared by every admin command; a parent of each subcommand so that they can be
+    given after it (``ocpi-hub platforms list --json``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--hub-url", default=DEFAULT_HUB_URL, help="the hub (default: %(default)s)")
+    common.add_argument(
+        "--admin-token", help="admin token (default: $HUB_ADMIN_TOKEN, else {data-dir}/admin-token)"
+    )
+    common.add_argument(
+        "--data-dir",
+        default=os.environ.get("HUB_DATA_DIR", "./var"),
+        help="the hub's data directory, where it wrote the admin token (default: %(default)s)",
+    )
+    common.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    common.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the hub (default: 30)"
+    )
+    return common
 
 
 def add_commands(commands: Any) -> None:
-    return None
+    """Add ``platforms ACTION`` to the ``ocpi-hub`` subcommands (``commands``)."""
+    common = _common_options()
+    platforms = commands.add_parser("platforms", help="manage platforms through the admin API")
+    actions = platforms.add_subparsers(dest="action", required=True, metavar="ACTION")
+    subs: dict[str, argparse.ArgumentParser] = {}
+    for name, call in CALLS.items():
+        subs[name] = sub = actions.add_parser(name, help=call.help, parents=[common])
+        if "{id}" in call.path:
+            sub.add_argument("id", help="the platform's id")
+        sub.set_defaults(admin_call=name)
+    subs["add"].add_argument("--name", required=True, help="the platform's display name")
+    subs["add"].add_argument(
+        "--role",
+        dest="roles",
+        metavar="CC:PID:ROLE",
+        type=role,
+        action="append",
+        required=True,
+        help="a party the platform may act as (repeatable)",
+    )
+    subs["set"].add_argument("--name", help="the new display name")
+    for name in ("add", "set"):
+        subs[name].add_argument(
+            "--token-encoding", choices=ENCODINGS, help="how the hub encodes tokens it sends"
+        )
+    subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
+    subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")
 
 
 def run(args: argparse.Namespace) -> int:
-    return 2
+    """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage."""
+    try:
+        call = CALLS[args.admin_call]
+        body = call.body(args) if call.body is not None else None
+        path = call.path.replace("{id}", urllib.parse.quote(getattr(args, "id", ""), safe=""))
+        answer = _request(args, call.method, path, body)
+    except CliError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return e.code
+    if args.json:
+        if answer is not None:
+            print(json.dumps(answer, indent=2))
+    elif args.admin_call == "remove":
+        print(f"removed {args.id}")
+    elif args.admin_call == "list":
+        print(_table(answer))
+    else:
+        print(_lines(answer))
+    if args.admin_call in ("add", "token-a"):
+        print(TOKEN_A_NOTE, file=sys.stderr)
+    return 0
+
+
+def _admin_token(args: argparse.Namespace) -> str:
+    """--admin-token, else $HUB_ADMIN_TOKEN, else the file the hub wrote into its data dir."""
+    if args.admin_token:
+        return str(args.admin_token)
+    if os.environ.get("HUB_ADMIN_TOKEN"):
+        return os.environ["HUB_ADMIN_TOKEN"].strip()
+    path = Path(args.data_dir, "admin-token").resolve()
+    try:
+        token = path.read_text().strip()
+    except OSError as e:
+        token, why = "", e.strerror or str(e)
+    else:
+        why = "it is empty"
+    if token:
+        return token
+    raise CliError(
+        "no admin token: no --admin-token, HUB_ADMIN_TOKEN is not set, "
+        f"and {path} cannot be used ({why}); give --admin-token or --data-dir",
+        code=2,
+    )
+
+
+def _request(args: argparse.Namespace, method: str, path: str, body: Any) -> Any:
+    """One admin API call; its parsed JSON answer (None for 204), else a CliError."""
+    hub_url = str(args.hub_url).rstrip("/")
+    headers = {"Authorization": f"Bearer {_admin_token(args)}", "Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        request = urllib.request.Request(
+            f"{hub_url}/admin{path}", data=data, method=method, headers=headers
+        )
+        with _OPENER.open(request, timeout=args.timeout) as response:
+            content = response.read()
+    except urllib.error.HTTPError as e:
+        raise CliError(_api_error(e.code, e.read())) from e
+    except (OSError, ValueError) as e:  # URLError, refused, timeout; ValueError: a bad URL
+        reason = getattr(e, "reason", e)
+        if isinstance(reason, TimeoutError):
+            raise CliError(f"the hub at {hub_url} did not answer within {args.timeout:g}s") from e
+        raise CliError(f"cannot reach the hub at {hub_url}: {reason}") from e
+    try:
+        return json.loads(content) if content else None
+    except ValueError as e:
+        raise CliError(f"{hub_url} answered with something that is not JSON") from e
+
+
+def _api_error(status: int, content: bytes) -> str:
+    """The API's error message, or the start of whatever a non-hub server answered."""
+    try:
+        message = json.loads(content)["error"]
+    except (ValueError, TypeError, KeyError):
+        message = content.decode(errors="replace").strip()[:200] or "no message"
+    return f"{message} (HTTP {status})"
+
+
+def _text(key: str, value: Any) -> str:
+    """One value as a table cell or after ``key:``: roles as ``CC:PID:ROLE,...``."""
+    if key in ("roles", "registered_roles") and isinstance(value, list):
+        return ",".join(f"{r['country_code']}:{r['party_id']}:{r['role']}" for r in value) or "-"
+    if value is None or value == []:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _lines(answer: dict[str, Any]) -> str:
+    """A platform (or token A answer) as ``key: value`` lines, endpoints one per line."""
+    lines = []
+    for key, value in answer.items():
+        if key == "endpoints" and isinstance(value, list) and value:
+            lines.append("endpoints:")
+            lines += [f"  {e['identifier']} {e.get('role') or '-'} {e['url']}" for e in value]
+        else:
+            lines.append(f"{key}: {_text(key, value)}")
+    return "\n".join(lines)
+
+
+def _table(platforms: list[dict[str, Any]]) -> str:
+    """Platforms as aligned columns; a removed platform's status says so."""
+    rows = [list(TABLE_COLUMNS)]
+    for platform in platforms:
+        row = [_text(column, platform.get(column)) for column in TABLE_COLUMNS]
+        if platform.get("deleted"):
+            row[2] += " (removed)"
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

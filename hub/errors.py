@@ -146,6 +146,8 @@ class PeerError(HubError):
     ``forward`` raises it; registration turns it into 3001 or an admin error.
     """
 
+    http_status = 502
+
     def __init__(self, message: str, *, http_status: int | None = None) -> None:
         super().__init__(message)
         self.peer_http_status = http_status

@@ -13,6 +13,7 @@ Tokens it accepts: `token_a` until a registration succeeds, then only the token 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -127,6 +128,7 @@ class FakePlatform:
         self.with_credentials_endpoint = with_credentials_endpoint
         self.token_encoding = token_encoding
         self.versions_broken = versions_broken
+        self.delay = 0.0  # seconds to wait before answering any request
         self.responder = responder  # (request) -> (http_status, body) | None for module URLs
         self.timeout = timeout
 
@@ -223,6 +225,8 @@ class FakePlatform:
             )
             with self._lock:
                 self.requests.append(record)
+            if self.delay:
+                await asyncio.sleep(self.delay)  # a slow platform
             response: Response = await handler(request, record)
             for name in ("X-Request-ID", "X-Correlation-ID"):
                 if name in request.headers:

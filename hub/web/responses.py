@@ -22,11 +22,17 @@ from hub.errors import (
     ServerError,
 )
 from hub.ocpi.envelope import envelope
-from hub.ocpi.status import SUCCESS
+from hub.ocpi.status import (
+    NO_MATCHING_ENDPOINTS,
+    SUCCESS,
+    UNABLE_TO_USE_CLIENT_API,
+    UNSUPPORTED_VERSION,
+)
 
 log = logging.getLogger("hub.web")
 
 JSON = "application/json"
+_PEER_FAILURES = frozenset({UNABLE_TO_USE_CLIENT_API, UNSUPPORTED_VERSION, NO_MATCHING_ENDPOINTS})
 _json = msgspec.json.Encoder()
 
 
@@ -61,9 +67,9 @@ async def render_error(request: Request, exc: Exception) -> Response:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
     if is_admin(request.url.path):
         status = error.http_status
-        # Registration failures of the other platform are a bad gateway from the admin's view.
-        if 3000 <= error.ocpi_status < 5000:
-            status = 502 if status < 500 else status
+        # Seen from the admin, a platform that fails its handshake is a bad gateway.
+        if error.ocpi_status in _PEER_FAILURES:
+            status = 502
         body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
         return admin(body, http_status=status)
     return ocpi(status_code=error.ocpi_status, message=error.message, http_status=error.http_status)
