@@ -93,11 +93,26 @@ CALLS: dict[str, Call] = {
 }
 
 
+def _default_hub_url() -> str:
+    """Where ``ocpi-hub serve`` listens when started with the same environment."""
+    if os.environ.get("HUB_URL"):
+        return os.environ["HUB_URL"]
+    if os.environ.get("HUB_HOST") or os.environ.get("HUB_PORT"):
+        host = os.environ.get("HUB_HOST") or "127.0.0.1"
+        return f"http://{host}:{os.environ.get('HUB_PORT') or 8080}"
+    return DEFAULT_HUB_URL
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Options shared by every admin command; a parent of each subcommand so that they can be
     given after it (``ocpi-hub platforms list --json``)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--hub-url", default=DEFAULT_HUB_URL, help="the hub (default: %(default)s)")
+    common.add_argument(
+        "--hub-url",
+        default=_default_hub_url(),
+        help="the hub (default: $HUB_URL, else built from $HUB_HOST and $HUB_PORT like serve "
+        "does, else %(default)s)",
+    )
     common.add_argument(
         "--admin-token", help="admin token (default: $HUB_ADMIN_TOKEN, else {data-dir}/admin-token)"
     )

@@ -1,0 +1,85 @@
+"""The house rules of architecture.md that a program can check."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HUB = Path(__file__).parent.parent / "hub"
+
+# Imports point one way: cli -> app -> web -> registration/delivery -> forward -> routing -> store.
+RANK = {
+    "cli": 0,
+    "admin_client": 0,
+    "__main__": 0,
+    "app": 1,
+    "web": 2,
+    "registration": 3,
+    "lifecycle": 3,
+    "delivery": 3,
+    "forward": 4,
+    "routing": 5,
+    "store": 6,
+}
+LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "__init__"}
+
+# Each third-party library lives in one place.
+HOMES = {
+    "starlette": {"web", "app"},
+    "redis": {"store", "delivery"},
+    "aiohttp": {"forward"},
+    "uvicorn": {"cli"},
+    "prometheus_client": {"metrics"},
+}
+
+
+def modules() -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted(HUB.rglob("*.py")):
+        parts = path.relative_to(HUB).with_suffix("").parts
+        yield parts[0], ast.parse(path.read_text(), str(path))
+
+
+def imported(tree: ast.Module) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+@pytest.mark.parametrize(("part", "tree"), list(modules()), ids=lambda v: getattr(v, "name", ""))
+def test_imports_point_one_way(part: str, tree: ast.Module) -> None:
+    for name in imported(tree):
+        if not name.startswith("hub."):
+            continue
+        target = name.split(".")[1]
+        if target in LEAVES or target == part:
+            continue
+        assert part not in LEAVES, f"the leaf {part} imports {name}"
+        assert RANK[target] >= RANK[part], f"{part} imports {name} against the direction"
+
+
+def test_the_protocol_vocabulary_imports_nothing_of_the_hub() -> None:
+    for part, tree in modules():
+        if part == "ocpi":
+            assert all(not n.startswith("hub.") or n.startswith("hub.ocpi") for n in imported(tree))
+
+
+def test_each_library_lives_in_one_place() -> None:
+    for part, tree in modules():
+        for name in imported(tree):
+            library = name.split(".")[0]
+            if library in HOMES:
+                assert part in HOMES[library], f"{library} imported in hub/{part}"
+
+
+def test_only_the_command_line_reads_the_environment() -> None:
+    for part, tree in modules():
+        if part in {"cli", "admin_client"}:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                pytest.fail(f"hub/{part} reads the environment")
