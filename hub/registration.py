@@ -35,7 +35,7 @@ from hub.ocpi.versions import (
     VersionDetails,
 )
 from hub.settings import Settings
-from hub.store.platforms import CONNECTED, PLANNED, Party, Platform, PlatformStore
+from hub.store.platforms import CONNECTED, PLANNED, SUSPENDED, Party, Platform, PlatformStore
 
 _versions = msgspec.json.Decoder(list[Version])
 _details = msgspec.json.Decoder(VersionDetails)
@@ -123,6 +123,8 @@ class Registration:
             platform = await self._load(platform_id)
             if platform.deleted:
                 raise Conflict("this platform was removed")
+            if platform.status == SUSPENDED:
+                raise Conflict("this platform is suspended; resume it first")
             if platform.registered:
                 raise Conflict("this platform is registered already; rotate or remove it first")
             found = await self.discover(versions_url, token_a, self._encodings(platform, True))

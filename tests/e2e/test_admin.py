@@ -148,6 +148,14 @@ def test_actions_in_the_wrong_state(hub: HubProcess, party_id: NewParty) -> None
     created = hub.add_platform("Planned", ("NL", party_id(), "CPO"))
     status, _, body = hub.admin("POST", f"/platforms/{created['id']}/rotate")
     assert status == 409, body
+    assert hub.admin("POST", f"/platforms/{created['id']}/suspend")[0] == 200
+    status, _, body = hub.admin(
+        "POST",
+        f"/platforms/{created['id']}/connect",
+        {"versions_url": "http://127.0.0.1:1/versions", "token": "abc"},
+    )
+    assert status == 409, body
+    assert "suspended" in body["error"]
     assert hub.admin("DELETE", f"/platforms/{created['id']}")[0] == 204
     for action in ("suspend", "resume", "token-a"):
         status, _, body = hub.admin("POST", f"/platforms/{created['id']}/{action}")

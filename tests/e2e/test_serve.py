@@ -150,3 +150,14 @@ def test_requests_in_flight_finish_on_sigterm(hub_factory: MakeHub, tmp_path: Pa
 
     assert answers and answers[0][0] == 200, answers
     assert answers[0][1]["status_code"] == 1000
+
+
+def test_several_workers_share_the_port_and_the_store(hub_factory: MakeHub) -> None:
+    hub = hub_factory(args=["--workers", "2"]).start()
+    created = [hub.add_platform(f"P{i}", ("NL", f"WK{i}", "CPO")) for i in range(6)]
+
+    listed = {p["id"] for p in hub.admin("GET", "/platforms")[2]}
+
+    assert {p["id"] for p in created} <= listed
+    assert "Started parent process" in hub.log()
+    assert hub.stop() == 0
