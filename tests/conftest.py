@@ -4,10 +4,12 @@ import itertools
 import string
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.hubproc import HubProcess
+from tests.parties import FakePlatform
 
 _ALPHABET = string.ascii_uppercase + string.digits
 _party_ids = (f"{a}{b}{c}" for a, b, c in itertools.product(_ALPHABET, repeat=3))
@@ -40,3 +42,18 @@ def hub_factory(tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
     yield make
     for hub in started:
         hub.stop()
+
+
+@pytest.fixture
+def platforms() -> Iterator[Callable[..., FakePlatform]]:
+    """Start simulated platforms: ``platforms(("NL", "CPA", "CPO"), ...)``; stopped at the end."""
+    started: list[FakePlatform] = []
+
+    def make(*roles: tuple[str, str, str], **kwargs: Any) -> FakePlatform:
+        fake = FakePlatform(roles=list(roles), **kwargs).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,18 +14,15 @@ from tests.parties import FakePlatform, b64
 NewParty = Callable[[], str]
 
 
-@pytest.fixture
-def platforms() -> Iterator[Callable[..., FakePlatform]]:
-    started: list[FakePlatform] = []
-
-    def make(*roles: tuple[str, str, str], **kwargs: Any) -> FakePlatform:
-        fake = FakePlatform(roles=list(roles), **kwargs).start()
-        started.append(fake)
-        return fake
-
-    yield make
-    for fake in started:
-        fake.stop()
+def registered(
+    hub: HubProcess, platforms: Any, *roles: tuple[str, str, str]
+) -> tuple[dict[str, Any], FakePlatform]:
+    """A platform created with these roles, and a simulated platform registered with it."""
+    created = hub.add_platform("Platform", *roles)
+    fake = platforms(*roles)
+    status, answer = fake.register(hub.versions_url, created["token_a"])
+    assert status == 200, answer
+    return created, fake
 
 
 def ocpi_get(url: str, token: str, *, raw: bool = False) -> tuple[int, dict[str, str], Any]:
@@ -279,9 +276,7 @@ def test_a_platform_updates_its_credentials(
     hub: HubProcess, party_id: NewParty, platforms: Any
 ) -> None:
     pid = party_id()
-    created = hub.add_platform("CPO", ("NL", pid, "CPO"))
-    cpo = platforms(("NL", pid, "CPO"))
-    assert cpo.register(hub.versions_url, created["token_a"])[0] == 200
+    _, cpo = registered(hub, platforms, ("NL", pid, "CPO"))
     old = cpo.peer_token
     assert old is not None
 
@@ -297,9 +292,7 @@ def test_a_platform_updates_its_credentials(
 
 def test_a_platform_unregisters(hub: HubProcess, party_id: NewParty, platforms: Any) -> None:
     pid = party_id()
-    created = hub.add_platform("CPO", ("NL", pid, "CPO"))
-    cpo = platforms(("NL", pid, "CPO"))
-    assert cpo.register(hub.versions_url, created["token_a"])[0] == 200
+    created, cpo = registered(hub, platforms, ("NL", pid, "CPO"))
     token_c = cpo.peer_token or ""
 
     status, answer = cpo.unregister()
@@ -362,9 +355,7 @@ def test_suspended_platforms_are_refused(
     hub: HubProcess, party_id: NewParty, platforms: Any
 ) -> None:
     pid = party_id()
-    created = hub.add_platform("CPO", ("NL", pid, "CPO"))
-    cpo = platforms(("NL", pid, "CPO"))
-    assert cpo.register(hub.versions_url, created["token_a"])[0] == 200
+    created, cpo = registered(hub, platforms, ("NL", pid, "CPO"))
 
     status, _, platform = hub.admin("POST", f"/platforms/{created['id']}/suspend")
     assert (status, platform["status"]) == (200, "SUSPENDED")
@@ -377,9 +368,7 @@ def test_suspended_platforms_are_refused(
 
 def test_removing_a_platform(hub: HubProcess, party_id: NewParty, platforms: Any) -> None:
     pid = party_id()
-    created = hub.add_platform("CPO", ("NL", pid, "CPO"))
-    cpo = platforms(("NL", pid, "CPO"))
-    assert cpo.register(hub.versions_url, created["token_a"])[0] == 200
+    created, cpo = registered(hub, platforms, ("NL", pid, "CPO"))
 
     status, _, _ = hub.admin("DELETE", f"/platforms/{created['id']}")
 
