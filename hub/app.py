@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,9 +17,13 @@ from hub.errors import HubError, StartupError
 from hub.forward import PeerClient
 from hub.lifecycle import Lifecycle
 from hub.registration import Registration
+from hub.relay import Relay
 from hub.settings import Settings
-from hub.store.connection import open_redis
+from hub.store.cache import PlatformCache
+from hub.store.connection import open_redis, ready
+from hub.store.directory import Directory
 from hub.store.platforms import PlatformStore
+from hub.store.proxies import ProxyStore
 from hub.web import admin, ocpi
 from hub.web.context import Services, services
 from hub.web.middleware import RequestContext
@@ -44,17 +49,26 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = open_redis(redis_url, cluster=settings.redis_cluster)
+        await ready(redis)
         peers = PeerClient(timeout=settings.forward_timeout)
         await peers.start()
         store = PlatformStore(redis)
+        cache = PlatformCache(redis, store)
         app.state.services = Services(
             settings=settings,
             platforms=store,
+            cache=cache,
             registration=Registration(settings, store, peers),
             lifecycle=Lifecycle(settings, store, peers),
+            relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers),
         )
         try:
-            yield
+            async with asyncio.TaskGroup() as tasks:
+                watcher = tasks.create_task(cache.watch(), name="platform-changes")
+                try:
+                    yield
+                finally:
+                    watcher.cancel()
         finally:
             await peers.close()
             await redis.aclose()

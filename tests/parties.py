@@ -47,7 +47,8 @@ DEFAULT_MODULES: dict[str, list[tuple[str, str]]] = {  # besides credentials, by
     + [("hubclientinfo", _RECV)],
 }
 
-Responder = Callable[["RecordedRequest"], tuple[int, Any] | None]
+# (request) -> (HTTP status, JSON body or raw bytes[, headers]), or None for the default answer
+Responder = Callable[["RecordedRequest"], tuple[Any, ...] | None]
 
 
 def free_port() -> int:
@@ -352,7 +353,10 @@ class FakePlatform:
         ):
             return self._reply(404, 2000, None, "no such module endpoint")
         if self.responder is not None and (result := self.responder(rec)) is not None:
-            return Response(json.dumps(result[1]), result[0], media_type="application/json")
+            status, body, *extra = result
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers = extra[0] if extra else None
+            return Response(content, status, headers=headers, media_type="application/json")
         return self._reply(200)
 
     async def _not_found(self, _request: Request, _rec: RecordedRequest) -> Response:

@@ -19,6 +19,7 @@ RANK = {
     "web": 2,
     "registration": 3,
     "lifecycle": 3,
+    "relay": 3,
     "delivery": 3,
     "forward": 4,
     "routing": 5,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import msgspec
 
+from hub.ocpi.common import CountryCode as CountryCode
+from hub.ocpi.common import PartyId as PartyId
 from hub.ocpi.versions import Url
 
-CountryCode = Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
-PartyId = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
 # d2: printable ASCII without white space, at most 64 characters.
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
 

@@ -38,6 +38,11 @@ def party_field(country_code: str, party_id: str, role: str) -> str:
     return f"{country_code.upper()}:{party_id.upper()}:{role.upper()}"
 
 
+def changes() -> str:
+    """Pub/sub channel: a platform, token or role changed; processes reload their cache."""
+    return f"{_HUB}:changes"
+
+
 # --- one platform ({p:<id>} slot) ---------------------------------------------------------
 
 
@@ -64,3 +69,20 @@ def handshake_lock(platform_id: str) -> str:
 def last_seen(platform_id: str) -> str:
     """String: when the platform last called the hub (written at most once a minute)."""
     return f"{_platform(platform_id)}:seen"
+
+
+# --- what the hub learns from the calls it routes (open routing) ---------------------------
+# One key per object, in any slot: they are read and written one at a time.
+
+
+def owners(kind: str, object_id: str) -> str:
+    """Set: who owns (or takes part in) this object: "CC:PID" or "CC:PID>CC:PID" entries."""
+    return f"{PREFIX}:owner:{kind}:{object_id.upper()}"
+
+
+# --- hub URLs that stand in for a platform's URL (callbacks, next pages, CDR locations) -----
+
+
+def proxy(proxy_id: str) -> str:
+    """String with a TTL: where a hub URL leads (JSON)."""
+    return f"{PREFIX}:proxy:{proxy_id}"

@@ -11,13 +11,12 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError, WatchError
 
 from hub.errors import Conflict, MethodNotAllowed, StoreUnavailable
@@ -25,6 +24,7 @@ from hub.ocpi.credentials import CredentialsRole
 from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.versions import Endpoint
 from hub.store import keys
+from hub.store.connection import RedisClient, call
 
 # HubClientInfo's ConnectionStatus words (2.2.1 "HubClientInfo module").
 PLANNED = "PLANNED"
@@ -35,7 +35,6 @@ SUSPENDED = "SUSPENDED"
 TokenKind = Literal["A", "C"]  # A: registration only; C: the credentials token in use
 TokenEncoding = Literal["auto", "base64", "raw"]
 
-RedisClient = Redis | RedisCluster
 
 SEEN_INTERVAL = 60.0
 
@@ -93,6 +92,16 @@ class TokenMatch(msgspec.Struct, frozen=True):
     candidate: int  # which of the candidates given to lookup_token matched
 
 
+@dataclass
+class Snapshot:
+    """All platforms as one process sees them; never logged (it holds outbound tokens)."""
+
+    platforms: dict[str, Platform] = field(default_factory=dict)
+    outbound: dict[str, str] = field(default_factory=dict, repr=False)
+    tokens: dict[str, TokenMatch] = field(default_factory=dict, repr=False)
+    granted: dict[Party, str] = field(default_factory=dict)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -112,6 +121,43 @@ class PlatformStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._touched: dict[str, float] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every write of this process (other processes hear of
+        theirs through the changes channel)."""
+        self._listeners.append(listener)
+
+    async def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+        await call(self._redis.publish(keys.changes(), b"changed"))
+
+    async def load_all(self) -> Snapshot:
+        """Every platform, token hash and granted party, in a few round trips: what each
+        process keeps in memory so that a request needs no Redis read."""
+        ids = [_text(m) for m in await call(self._redis.smembers(keys.platform_ids()))]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for platform_id in ids:
+                pipe.get(keys.platform(platform_id))
+                pipe.get(keys.outbound_token(platform_id))
+            found = await call(pipe.execute())
+        tokens = await call(self._redis.hgetall(keys.token_index()))
+        parties = await call(self._redis.hgetall(keys.party_index()))
+        snapshot = Snapshot()
+        for i, platform_id in enumerate(ids):
+            record, outbound = found[2 * i], found[2 * i + 1]
+            if record is not None:
+                snapshot.platforms[platform_id] = _decode_record.decode(record)
+            if outbound is not None:
+                snapshot.outbound[platform_id] = _text(outbound)
+        for digest, value in tokens.items():
+            platform_id, kind, _ = _text(value).split(" ")
+            snapshot.tokens[_text(digest)] = TokenMatch(platform_id, "A" if kind == "A" else "C", 0)
+        for name, platform_id in parties.items():
+            country_code, party_id, role = _text(name).split(":")
+            snapshot.granted[Party(country_code, party_id, role)] = _text(platform_id)
+        return snapshot
 
     # --- records ----------------------------------------------------------------------
 
@@ -128,7 +174,8 @@ class PlatformStore:
         )
         await self.grant_roles(platform.id, platform.roles)
         await self.save(platform, touch=False)
-        await self._call(self._redis.sadd(keys.platform_ids(), platform.id))
+        await call(self._redis.sadd(keys.platform_ids(), platform.id))
+        await self._changed()
         return platform
 
     async def grant_roles(self, platform_id: str, roles: Iterable[Party]) -> None:
@@ -147,6 +194,7 @@ class PlatformStore:
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
                 await pipe.execute()
+            await self._changed()
         except WatchError as e:
             raise Conflict("roles changed concurrently; try again") from e
         except RedisError as e:
@@ -155,26 +203,26 @@ class PlatformStore:
     async def release_roles(self, platform: Platform) -> None:
         fields = [role.field for role in platform.roles]
         if fields:
-            await self._call(self._redis.hdel(keys.party_index(), *fields))
+            await call(self._redis.hdel(keys.party_index(), *fields))
+            await self._changed()
 
     async def save(self, platform: Platform, *, touch: bool = True) -> None:
         if touch:
             platform.updated_at = timestamp_now()
-        await self._call(self._redis.set(keys.platform(platform.id), _record.encode(platform)))
+        await call(self._redis.set(keys.platform(platform.id), _record.encode(platform)))
+        await self._changed()
 
     async def get(self, platform_id: str) -> Platform | None:
-        raw = await self._call(self._redis.get(keys.platform(platform_id)))
+        raw = await call(self._redis.get(keys.platform(platform_id)))
         return None if raw is None else _decode_record.decode(raw)
 
     async def all(self) -> list[Platform]:
-        ids = sorted(
-            m.decode() for m in await self._call(self._redis.smembers(keys.platform_ids()))
-        )
+        ids = sorted(m.decode() for m in await call(self._redis.smembers(keys.platform_ids())))
         found = [await self.get(i) for i in ids]
         return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
 
     async def owner_of(self, party: Party) -> str | None:
-        raw = await self._call(self._redis.hget(keys.party_index(), party.field))
+        raw = await call(self._redis.hget(keys.party_index(), party.field))
         return None if raw is None else raw.decode()
 
     # --- tokens -----------------------------------------------------------------------
@@ -183,7 +231,7 @@ class PlatformStore:
         """The first candidate that is a known token (the Base64 and the raw reading of one
         header), in one round trip."""
         hashes = [hash_token(c) for c in candidates]
-        found = await self._call(self._redis.hmget(keys.token_index(), hashes))
+        found = await call(self._redis.hmget(keys.token_index(), hashes))
         for index, (digest, value) in enumerate(zip(hashes, found, strict=True)):
             if value is None:
                 continue
@@ -197,10 +245,9 @@ class PlatformStore:
     async def issue_token(self, platform_id: str, kind: TokenKind) -> str:
         token = new_token()
         digest = hash_token(token)
-        await self._call(
-            self._redis.hset(keys.token_index(), digest, f"{platform_id} {kind} {digest}")
-        )
-        await self._call(self._redis.hset(keys.inbound_tokens(platform_id), digest, kind))
+        await call(self._redis.hset(keys.token_index(), digest, f"{platform_id} {kind} {digest}"))
+        await call(self._redis.hset(keys.inbound_tokens(platform_id), digest, kind))
+        await self._changed()
         return token
 
     async def revoke_tokens(
@@ -209,24 +256,27 @@ class PlatformStore:
         """Revoke this platform's inbound tokens of these kinds, except the token ``keep``."""
         wanted = {k.encode() for k in kinds}
         kept = hash_token(keep) if keep is not None else None
-        held = await self._call(self._redis.hgetall(keys.inbound_tokens(platform_id)))
+        held = await call(self._redis.hgetall(keys.inbound_tokens(platform_id)))
         doomed = [d.decode() for d, k in held.items() if k in wanted and d.decode() != kept]
         if doomed:
             # The index first: it is what authentication reads.
-            await self._call(self._redis.hdel(keys.token_index(), *doomed))
-            await self._call(self._redis.hdel(keys.inbound_tokens(platform_id), *doomed))
+            await call(self._redis.hdel(keys.token_index(), *doomed))
+            await call(self._redis.hdel(keys.inbound_tokens(platform_id), *doomed))
+            await self._changed()
 
     async def revoke_token(self, platform_id: str, token: str) -> None:
         digest = hash_token(token)
-        await self._call(self._redis.hdel(keys.token_index(), digest))
-        await self._call(self._redis.hdel(keys.inbound_tokens(platform_id), digest))
+        await call(self._redis.hdel(keys.token_index(), digest))
+        await call(self._redis.hdel(keys.inbound_tokens(platform_id), digest))
+        await self._changed()
 
     async def set_outbound_token(self, platform_id: str, token: str | None) -> None:
         key = keys.outbound_token(platform_id)
-        await self._call(self._redis.delete(key) if token is None else self._redis.set(key, token))
+        await call(self._redis.delete(key) if token is None else self._redis.set(key, token))
+        await self._changed()
 
     async def outbound_token(self, platform_id: str) -> str | None:
-        raw = await self._call(self._redis.get(keys.outbound_token(platform_id)))
+        raw = await call(self._redis.get(keys.outbound_token(platform_id)))
         return None if raw is None else raw.decode()
 
     # --- activity ---------------------------------------------------------------------
@@ -237,10 +287,10 @@ class PlatformStore:
         if now - self._touched.get(platform_id, -SEEN_INTERVAL) < SEEN_INTERVAL:
             return
         self._touched[platform_id] = now
-        await self._call(self._redis.set(keys.last_seen(platform_id), timestamp_now()))
+        await call(self._redis.set(keys.last_seen(platform_id), timestamp_now()))
 
     async def last_seen(self, platform_id: str) -> str | None:
-        raw = await self._call(self._redis.get(keys.last_seen(platform_id)))
+        raw = await call(self._redis.get(keys.last_seen(platform_id)))
         return None if raw is None else _text(raw)
 
     # --- handshakes -------------------------------------------------------------------
@@ -250,29 +300,21 @@ class PlatformStore:
         """One credentials handshake per platform at a time, in any hub process."""
         key = keys.handshake_lock(platform_id)
         holder = secrets.token_hex(8)
-        got = await self._call(self._redis.set(key, holder, nx=True, px=int(ttl_seconds * 1000)))
+        got = await call(self._redis.set(key, holder, nx=True, px=int(ttl_seconds * 1000)))
         if not got:
             raise MethodNotAllowed("a credentials handshake with this platform is under way")
         try:
             yield
         finally:
             # Release only our own lock (it may have expired and been taken by another).
-            if await self._call(self._redis.get(key)) == holder.encode():
-                await self._call(self._redis.delete(key))
+            if await call(self._redis.get(key)) == holder.encode():
+                await call(self._redis.delete(key))
 
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
         except (RedisError, OSError):
             return False
-
-    @staticmethod
-    async def _call(command: Any) -> Any:
-        """Await one redis-py command, translating its failures at this edge."""
-        try:
-            return await command
-        except (RedisError, OSError) as e:
-            raise StoreUnavailable(f"Redis: {e}") from e
 
 
 def _text(value: bytes | str) -> str:

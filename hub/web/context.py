@@ -8,7 +8,9 @@ from starlette.requests import Request
 
 from hub.lifecycle import Lifecycle
 from hub.registration import Registration
+from hub.relay import Relay
 from hub.settings import Settings
+from hub.store.cache import PlatformCache
 from hub.store.platforms import PlatformStore
 
 
@@ -16,8 +18,10 @@ from hub.store.platforms import PlatformStore
 class Services:
     settings: Settings
     platforms: PlatformStore
+    cache: PlatformCache
     registration: Registration
     lifecycle: Lifecycle
+    relay: Relay
 
 
 def services(request: Request) -> Services:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 
 import msgspec
 from starlette.requests import Request
@@ -23,7 +24,8 @@ from hub.ocpi.versions import (
     Version,
     VersionDetails,
 )
-from hub.store.platforms import SUSPENDED, Platform
+from hub.relay import Call
+from hub.store.platforms import SUSPENDED, Platform, TokenMatch, hash_token
 from hub.web import bodies, responses
 from hub.web.context import services
 
@@ -60,16 +62,24 @@ def _token_candidates(header: str) -> list[tuple[str, bool]]:
 
 async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Caller:
     """HTTP 401 for a missing or unknown token, a suspended platform, or token A used outside
-    versions and credentials (2.2.1 transport and format, "Authorization")."""
+    versions and credentials (2.2.1 transport and format, "Authorization").
+
+    Tokens are looked up in the process's copy of the token index; a token this process has
+    not heard of yet (issued by another process a moment ago) is looked up in Redis."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("missing Authorization header")
     candidates = _token_candidates(header)
-    store = services(request).platforms
-    match = await store.lookup_token([token for token, _ in candidates])
+    hub = services(request)
+    snapshot = await hub.cache.current()
+    match = _known(snapshot.tokens, [token for token, _ in candidates])
     if match is None:
-        raise Unauthorized("unknown token")
-    platform = await store.get(match.platform_id)
+        match = await hub.platforms.lookup_token([token for token, _ in candidates])
+        if match is None:
+            raise Unauthorized("unknown token")
+        hub.cache.invalidate()
+        snapshot = await hub.cache.current()
+    platform = snapshot.platforms.get(match.platform_id)
     if platform is None or platform.deleted:
         raise Unauthorized("unknown token")
     if platform.status == SUSPENDED:
@@ -77,8 +87,17 @@ async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Ca
     if match.kind == "A" and not token_a_allowed:
         raise Unauthorized("token A may only be used on the versions and credentials modules")
     token, sent_base64 = candidates[match.candidate]
-    await store.touch(platform.id)
+    await hub.platforms.touch(platform.id)
     return Caller(platform, token, match.kind == "A", sent_base64)
+
+
+def _known(tokens: Mapping[str, TokenMatch], candidates: list[str]) -> TokenMatch | None:
+    for index, candidate in enumerate(candidates):
+        digest = hash_token(candidate)
+        found = tokens.get(digest)
+        if found is not None:
+            return TokenMatch(found.platform_id, found.kind, index)
+    return None
 
 
 # --- versions ---------------------------------------------------------------------------
@@ -142,16 +161,44 @@ async def credentials(request: Request) -> Response:
     return responses.ocpi(message="unregistered")
 
 
-# --- modules routed in a later version ----------------------------------------------------
+# --- functional modules: relayed to the receiving platform -------------------------------
 
 
 async def functional_module(request: Request) -> Response:
     module = request.path_params["module"]
-    if request.path_params["interface"] not in INTERFACES or module not in FUNCTIONAL_MODULES:
+    interface = INTERFACES.get(request.path_params["interface"])
+    if interface is None or module not in FUNCTIONAL_MODULES:
         raise NotFound("no such endpoint")
-    await authenticate(request)
-    bodies.check_json(await request.body())
-    raise NotImplementedYet(f"this hub does not route the {module} module yet")
+    caller = await authenticate(request)
+    call = await _call(request, module, interface, request.path_params.get("rest", ""))
+    answer = await services(request).relay.relay(caller.platform.id, call)
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+async def via(request: Request) -> Response:
+    """A hub URL that stands for a platform's URL (a command result's response_url, the next
+    page of a list, a CDR's Location)."""
+    caller = await authenticate(request)
+    call = await _call(request, "", "", "")
+    answer = await services(request).relay.follow(
+        caller.platform.id, request.path_params["id"], call
+    )
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+async def _call(request: Request, module: str, interface: str, path: str) -> Call:
+    body = await request.body()
+    bodies.check_json(body)
+    return Call(
+        module=module,
+        interface=interface,
+        method=request.method,
+        path=path,
+        query=request.url.query,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+        correlation_id=request.scope["state"]["ids"]["x-correlation-id"],
+    )
 
 
 async def hubclientinfo(request: Request) -> Response:
@@ -169,6 +216,7 @@ def routes() -> list[Route]:
         Route(base, version_details, methods=["GET"]),
         Route(f"{base}/{CREDENTIALS}", credentials, methods=["GET", "POST", "PUT", "DELETE"]),
         Route(f"{base}/{HUBCLIENTINFO}", hubclientinfo, methods=["GET"]),
+        Route(base + "/via/{id}", via, methods=ALL_METHODS),
         Route(
             base + "/{interface}/{module}",
             functional_module,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ import redis
 from hub.store.embedded import find_redis_server
 from tests import client
 from tests.hubproc import HubProcess
-from tests.parties import FakePlatform, b64, free_port
+from tests.parties import FakePlatform, b64
 
 SLOTS = 16384
 
@@ -21,7 +23,7 @@ SLOTS = 16384
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
     """Three masters on loopback, slots split between them, joined with CLUSTER MEET."""
-    ports = [free_port() for _ in range(3)]
+    ports = [cluster_port() for _ in range(3)]
     processes = []
     for port in ports:
         node = tmp_path / f"node-{port}"
@@ -64,6 +66,19 @@ def cluster(tmp_path: Path) -> Iterator[str]:
         for process in processes:
             process.terminate()
             process.wait(10)
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = random.randint(20000, 30000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
 
 
 def _wait(ready: Callable[[], bool], timeout: float = 15.0) -> None:

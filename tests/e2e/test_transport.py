@@ -99,16 +99,6 @@ def test_version_details_list_every_module_both_ways(hub: HubProcess, token_c: s
     assert len(endpoints) == 2 + 2 * len(MODULES)
 
 
-def test_modules_not_routed_yet_answer_a_clear_error(hub: HubProcess, token_c: str) -> None:
-    for module in MODULES:
-        for interface in ("sender", "receiver"):
-            url = f"{hub.url}/ocpi/2.2.1/{interface}/{module}/NL/ABC/1"
-            status, _, body = client.request("PUT", url, headers=auth(token_c), body={})
-            assert status == 501, url
-            assert_envelope(body, 4000)
-            assert module in body["status_message"]
-
-
 def test_unknown_routes_get_a_json_404(hub: HubProcess, token_c: str) -> None:
     for path in ("/nope", "/ocpi/2.2.1/sender/unknown", "/ocpi/9.9", "/ocpi/2.2.1/elsewhere/x"):
         status, headers, body = client.request("GET", hub.url + path, headers=auth(token_c))

@@ -1,0 +1,415 @@
+"""Relaying one call of a functional module to the platform that receives it.
+
+The steps: the sender from the token and OCPI-from (``routing.sender``), the call's facts from
+its URL and body (``ocpi.calls``), the owner checks, the receiver from OCPI-to or, without it,
+from what the hub learned of tokens, locations and sessions (open routing), then one forward
+with the receiver's token. URLs that only work with the receiver's token are replaced with hub
+URLs on the way (command and charging-profile ``response_url``, ``Link``, CDR ``Location``).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+import orjson
+
+from hub.errors import (
+    InvalidParameters,
+    NotFound,
+    NotImplementedYet,
+    NotJson,
+    ReceiverTimeout,
+    ReceiverUnreachable,
+    UnknownReceiver,
+)
+from hub.forward import PeerClient, PeerResponse
+from hub.ocpi import headers as h
+from hub.ocpi.calls import Facts, inspect
+from hub.ocpi.lanes import CPO_SIDE, LANES, Lane
+from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
+from hub.routing import (
+    PartyKey,
+    Peer,
+    RoutingTable,
+    Target,
+    check_owner,
+    join,
+    key,
+    label,
+    only,
+    receiver,
+    sender,
+)
+from hub.settings import Settings
+from hub.store.cache import PlatformCache
+from hub.store.directory import SESSION_SECONDS, Directory
+from hub.store.platforms import Party, Snapshot
+from hub.store.proxies import ProxyRoute, ProxyStore
+
+# Response headers of the receiver that the sender gets back (the others are hop-by-hop or
+# describe the receiver's server).
+PASSED_BACK = ("content-type", h.TOTAL_COUNT, h.LIMIT, *h.ROUTING)
+# A command result can come until the CommandResponse's timeout; some slack for slow clocks.
+CALLBACK_MARGIN = 60.0
+# How long a rewritten next-page link keeps working.
+PAGE_SECONDS = 3600.0
+# How long a rewritten CDR Location keeps working: CDRs are fetched long after.
+LOCATION_SECONDS = 90 * 24 * 3600.0
+
+_LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One inbound call of a functional module, as the web layer read it."""
+
+    module: str
+    interface: str
+    method: str
+    path: str  # below the module's URL, without the leading slash
+    query: str  # the raw query string
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: PlatformCache,
+        directory: Directory,
+        proxies: ProxyStore,
+        peers: PeerClient,
+    ) -> None:
+        self._settings = settings
+        self._cache = cache
+        self._directory = directory
+        self._proxies = proxies
+        self._peers = peers
+        self._hub = key(settings.country_code, settings.party_id)
+        self._table: tuple[Snapshot, RoutingTable] | None = None
+
+    async def table(self) -> tuple[Snapshot, RoutingTable]:
+        snapshot = await self._cache.current()
+        if self._table is None or self._table[0] is not snapshot:
+            table = RoutingTable(
+                peers={i: Peer.of(p) for i, p in snapshot.platforms.items()},
+                granted=snapshot.granted,
+                hub=self._hub,
+            )
+            self._table = (snapshot, table)
+        return self._table
+
+    # --- the routed call --------------------------------------------------------------
+
+    async def relay(self, caller_id: str, call: Call) -> Answer:
+        snapshot, table = await self.table()
+        lane = LANES[(call.module, call.interface)]
+        caller = table.peers[caller_id]
+        party = sender(caller, _pair(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID), lane)
+        segments = [urllib.parse.unquote(s) for s in call.path.split("/") if s]
+        query = dict(urllib.parse.parse_qsl(call.query, keep_blank_values=True))
+        try:
+            facts = inspect(call.module, call.interface, call.method, segments, query, call.body)
+        except ValidationFailed as e:
+            if e.not_json:
+                raise NotJson(e.message) from e
+            raise InvalidParameters(e.message) from e
+        if lane.owner_in_url and facts.url_owner is not None:
+            check_owner(party, facts.url_owner, "the URL")
+        if facts.body_owner is not None:
+            check_owner(party, facts.body_owner, "the body")
+
+        wanted = _pair(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+        if wanted == self._hub:
+            raise NotImplementedYet("broadcast and GET-all through the hub are not available yet")
+        if wanted is None:
+            wanted = await self._open_route(call, lane, party, facts)
+        target = receiver(table, wanted, lane, caller)
+        token = snapshot.outbound.get(target.peer.id)
+        if token is None:
+            raise ReceiverUnreachable(f"receiver {label(wanted)} has no token for the hub")
+
+        url = join(target.url, call.path)
+        body, query_string = call.body, call.query
+        callback: str | None = None
+        if facts.response_url:
+            callback, hub_url = await self._callback(facts, caller, party, target)
+            if facts.response_url_in_query:
+                query_string = _replace_query(call.query, "response_url", hub_url)
+            else:
+                body = _replace_field(call.body, "response_url", hub_url)
+        if query_string:
+            url = f"{url}?{query_string}"
+        response = await self._forward(call, url, body, token, target, party)
+        answer = await self._answer(response, lane, call, caller, party, target)
+        if 200 <= response.status < 300:
+            await self._learn(call, lane, facts, party, target, response, callback)
+        return answer
+
+    async def _open_route(self, call: Call, lane: Lane, party: Party, facts: Facts) -> PartyKey:
+        """No OCPI-to: find the receiver from what the call carries (2.2.1 "Open routing
+        request"); 4001 when the hub cannot tell, never a guess."""
+        me = key(party.country_code, party.party_id)
+        if facts.counterpart is not None:  # the cdr_token of a session or CDR: the eMSP
+            return facts.counterpart
+        lookup = self._directory.recall
+        where = (call.module, lane.interface)
+        if where == ("tokens", SENDER) and facts.token is not None:
+            uid, kind = facts.token
+            owners = await lookup("token", f"{kind}:{uid}")
+            return only((o[0] for o in owners), f"the eMSP of token {uid}")
+        if where == ("commands", RECEIVER) and facts.reservation_id is not None:
+            found = await lookup("reservation", facts.reservation_id)
+            return only((c for c, e in found if e == me), f"reservation {facts.reservation_id}")
+        if where == ("sessions", RECEIVER) and facts.session_id is not None:
+            # The CPO's own session (a PATCH, a GET): its eMSP.
+            found = await lookup("session", facts.session_id)
+            return only((e for c, e in found if c == me), f"session {facts.session_id}")
+        if where == ("chargingprofiles", SENDER) and facts.session_id is not None:
+            setters = await lookup("profile", f"{me[0]}:{me[1]}:{facts.session_id}")
+            return only((s[0] for s in setters), f"who set the profile of {facts.session_id}")
+        if facts.session_id is not None and lane.receivers == CPO_SIDE:
+            # Stop commands, charging profiles, charging preferences: the session's CPO.
+            found = await lookup("session", facts.session_id)
+            return only((c for c, e in found), f"the CPO of session {facts.session_id}")
+        if facts.location_id is not None and lane.receivers == CPO_SIDE:
+            # Start, reserve and unlock commands, GETs of one location: the location's CPO.
+            owners = await lookup("location", facts.location_id)
+            return only((o[0] for o in owners), f"the CPO of location {facts.location_id}")
+        raise UnknownReceiver(
+            "no OCPI-to headers, and the hub cannot tell the receiver of this call"
+        )
+
+    async def _callback(
+        self, facts: Facts, caller: Peer, party: Party, target: Target
+    ) -> tuple[str, str]:
+        """A one-time hub URL for the result the CPO will post, leading to the original
+        ``response_url`` with the requester's token."""
+        route = ProxyRoute(
+            kind="callback",
+            url=facts.response_url or "",
+            target=caller.id,
+            caller=target.peer.id,
+            module="commands" if facts.command else "chargingprofiles",
+            methods=["POST"],
+            sender=key(target.party.country_code, target.party.party_id),
+            receiver=key(party.country_code, party.party_id),
+            once=facts.command != "RESERVE_NOW",
+        )
+        # Until the answer tells the command's timeout, keep it as long as the call may last.
+        proxy_id = await self._proxies.create(
+            route, self._settings.forward_timeout + CALLBACK_MARGIN
+        )
+        return proxy_id, self.proxy_url(proxy_id)
+
+    def proxy_url(self, proxy_id: str) -> str:
+        return f"{self._settings.base_url}/ocpi/{V2_2_1}/via/{proxy_id}"
+
+    async def _forward(
+        self, call: Call, url: str, body: bytes, token: str, target: Target, party: Party
+    ) -> PeerResponse:
+        sent = {
+            h.CORRELATION_ID: call.correlation_id,
+            h.FROM_COUNTRY_CODE: party.country_code,
+            h.FROM_PARTY_ID: party.party_id,
+            h.TO_COUNTRY_CODE: target.party.country_code,
+            h.TO_PARTY_ID: target.party.party_id,
+        }
+        try:
+            return await self._peers.request(
+                call.method,
+                url,
+                token=token,
+                base64_encoded=target.peer.base64,
+                body=body or None,
+                headers=sent,
+            )
+        except ReceiverTimeout as e:
+            raise ReceiverTimeout(
+                f"receiver {label(target.party)} did not answer within "
+                f"{self._settings.forward_timeout:g} s"
+            ) from e
+        except ReceiverUnreachable as e:
+            # The reason, but not the receiver's URL: that is the receiver's business.
+            reason = e.__cause__.__class__.__name__ if e.__cause__ else "unreachable"
+            raise ReceiverUnreachable(
+                f"receiver {label(target.party)} cannot be reached ({reason})"
+            ) from e
+
+    async def _answer(
+        self,
+        response: PeerResponse,
+        lane: Lane,
+        call: Call,
+        caller: Peer,
+        party: Party,
+        target: Target,
+    ) -> Answer:
+        received = {k.lower(): v for k, v in response.headers.items()}
+        back = {k: received[k] for k in PASSED_BACK if k in received}
+        link = received.get(h.LINK)
+        if link and (match := _LINK_NEXT.search(link)):
+            page = ProxyRoute(
+                kind="page",
+                url=match.group(1),
+                target=target.peer.id,
+                caller=caller.id,
+                module=lane.module,
+                methods=["GET"],
+                sender=key(party.country_code, party.party_id),
+                receiver=key(target.party.country_code, target.party.party_id),
+            )
+            proxy_id = await self._proxies.create(page, PAGE_SECONDS)
+            back["link"] = f'<{self.proxy_url(proxy_id)}>; rel="next"'
+        location = received.get(h.LOCATION)
+        if location and lane.module == "cdrs" and call.method == "POST":
+            stored = ProxyRoute(
+                kind="location",
+                url=location,
+                target=target.peer.id,
+                caller=caller.id,
+                module="cdrs",
+                methods=["GET"],
+                sender=key(party.country_code, party.party_id),
+                receiver=key(target.party.country_code, target.party.party_id),
+            )
+            proxy_id = await self._proxies.create(stored, LOCATION_SECONDS)
+            back["location"] = self.proxy_url(proxy_id)
+        return Answer(response.status, back, response.body)
+
+    async def _learn(
+        self,
+        call: Call,
+        lane: Lane,
+        facts: Facts,
+        party: Party,
+        target: Target,
+        response: PeerResponse,
+        callback: str | None,
+    ) -> None:
+        """Remember what later open routing needs, and how long a callback must live."""
+        me = key(party.country_code, party.party_id)
+        them = key(target.party.country_code, target.party.party_id)
+        if lane.interface == RECEIVER and call.method == "PUT":
+            if call.module == "locations" and facts.location_id and call.path.count("/") == 2:
+                await self._directory.remember("location", facts.location_id, me)
+            elif call.module == "tokens" and facts.token is not None:
+                uid, kind = facts.token
+                await self._directory.remember("token", f"{kind}:{uid}", me)
+            elif call.module == "sessions" and facts.session_id and facts.counterpart:
+                await self._directory.remember(
+                    "session", facts.session_id, me, facts.counterpart, ttl=SESSION_SECONDS
+                )
+            elif call.module == "chargingprofiles" and facts.session_id:
+                await self._directory.remember(
+                    "profile", f"{them[0]}:{them[1]}:{facts.session_id}", me, ttl=SESSION_SECONDS
+                )
+        if facts.command == "RESERVE_NOW" and facts.reservation_id:
+            ttl = _seconds_until(facts.expiry_date) + CALLBACK_MARGIN
+            await self._directory.remember(
+                "reservation", facts.reservation_id, them, me, ttl=int(ttl)
+            )
+        if callback is not None:
+            await self._proxies.keep_for(callback, self._callback_ttl(facts, response))
+
+    def _callback_ttl(self, facts: Facts, response: PeerResponse) -> float:
+        """A reservation can be cancelled until it expires; other results come within the
+        ``timeout`` of the CommandResponse or ChargingProfileResponse."""
+        timeout = _response_timeout(response.body)
+        ttl = (timeout if timeout is not None else self._settings.forward_timeout) + CALLBACK_MARGIN
+        if facts.command == "RESERVE_NOW":
+            ttl = max(ttl, _seconds_until(facts.expiry_date) + CALLBACK_MARGIN)
+        return ttl
+
+    # --- hub URLs that stand for a platform's URL ----------------------------------
+
+    async def follow(self, caller_id: str, proxy_id: str, call: Call) -> Answer:
+        """A call to a hub URL handed out earlier: a command or charging-profile result, the
+        next page of a list, a CDR's Location."""
+        route = await self._proxies.get(proxy_id)
+        if route is None or route.caller != caller_id:
+            raise NotFound("unknown or expired hub URL")
+        if call.method not in route.methods:
+            raise NotFound(f"{call.method} is not possible on this hub URL")
+        snapshot, table = await self.table()
+        target = table.peers.get(route.target)
+        token = snapshot.outbound.get(route.target)
+        if target is None or token is None or target.status != "CONNECTED":
+            raise ReceiverUnreachable(f"receiver {label(route.receiver)} is not connected")
+        party = Party(route.sender[0], route.sender[1], "")
+        peer_party = Party(route.receiver[0], route.receiver[1], "")
+        destination = Target(target, peer_party, route.url)
+        response = await self._forward(call, route.url, call.body, token, destination, party)
+        lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
+        answer = await self._answer(
+            response, lane, call, table.peers[caller_id], party, destination
+        )
+        if route.once and 200 <= response.status < 300:
+            await self._proxies.forget(proxy_id)
+        return answer
+
+
+def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | None:
+    country_code, party_id = headers.get(country), headers.get(party)
+    if not country_code and not party_id:
+        return None
+    if not country_code or not party_id:
+        raise InvalidParameters(f"{country} and {party} go together; one is missing")
+    return key(country_code.strip(), party_id.strip())
+
+
+def _replace_field(body: bytes, name: str, value: str) -> bytes:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as e:  # inspect() read it already; this cannot happen
+        raise NotJson(f"the body is not JSON: {e}") from e
+    document[name] = value
+    return orjson.dumps(document)
+
+
+def _replace_query(query: str, name: str, value: str) -> str:
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    return urllib.parse.urlencode([(k, value if k == name else v) for k, v in pairs])
+
+
+class _Timeout(msgspec.Struct):
+    timeout: float | None = None
+
+
+class _WithTimeout(msgspec.Struct):
+    data: _Timeout | None = None
+
+
+def _response_timeout(body: bytes) -> float | None:
+    try:
+        answer = msgspec.json.decode(body, type=_WithTimeout)
+    except msgspec.DecodeError:
+        return None
+    return answer.data.timeout if answer.data is not None else None
+
+
+def _seconds_until(moment: str | None) -> float:
+    if not moment:
+        return 0.0
+    try:
+        when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if when.tzinfo is None:  # no designator means UTC (2.2.1 "DateTime")
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,159 @@
+"""Pure routing decisions: who sent this call, may it, and who receives it.
+
+No I/O here: the functions take a ``RoutingTable`` (a snapshot of platforms and parties) and
+what the web layer read from the request, and return parties and targets or raise the error
+with its OCPI status (2.2.1 "Message routing"; ocpi-notes §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hub.errors import (
+    Forbidden,
+    InvalidParameters,
+    ReceiverUnreachable,
+    UnknownReceiver,
+)
+from hub.ocpi.lanes import Lane
+from hub.store.platforms import CONNECTED, Party, Platform
+
+PartyKey = tuple[str, str]  # (country_code, party_id), upper-case
+
+
+def key(country_code: str, party_id: str) -> PartyKey:
+    return (country_code.upper(), party_id.upper())
+
+
+def label(party: PartyKey | Party) -> str:
+    if isinstance(party, Party):
+        return f"{party.country_code}/{party.party_id}"
+    return f"{party[0]}/{party[1]}"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """What routing needs to know of one platform."""
+
+    id: str
+    name: str
+    status: str
+    parties: frozenset[Party]  # the roles it registered (a subset of those granted)
+    endpoints: Mapping[tuple[str, str], str]  # (module, interface role) -> URL
+    base64: bool
+
+    @classmethod
+    def of(cls, platform: Platform) -> Peer:
+        return cls(
+            id=platform.id,
+            name=platform.name,
+            status=platform.status,
+            parties=frozenset(
+                Party.of(r.country_code, r.party_id, r.role) for r in platform.registered_roles
+            ),
+            endpoints={(e.identifier, e.role or ""): e.url for e in platform.endpoints},
+            base64=platform.sends_base64,
+        )
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    peers: Mapping[str, Peer]
+    # Every granted party -> its platform, whatever the platform's status.
+    granted: Mapping[Party, str]
+    hub: PartyKey
+    _by_key: dict[PartyKey, list[Party]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for party in self.granted:
+            self._by_key.setdefault(key(party.country_code, party.party_id), []).append(party)
+
+    def parties_at(self, party: PartyKey) -> list[Party]:
+        return self._by_key.get(party, [])
+
+
+@dataclass(frozen=True)
+class Target:
+    peer: Peer
+    party: Party
+    url: str  # the receiver's endpoint for the module and interface
+
+
+def sender(peer: Peer, claimed: PartyKey | None, lane: Lane) -> Party:
+    """The party a call comes from: OCPI-from must be one of the caller's own roles, and one
+    that may use this lane. Without OCPI-from a single-role platform is that role (many
+    libraries send no routing headers); a platform with several roles must say which."""
+    if claimed is None:
+        if len(peer.parties) != 1:
+            raise InvalidParameters(
+                "OCPI-from-country-code and OCPI-from-party-id are required: "
+                "this platform has several roles"
+            )
+        (party,) = peer.parties
+        candidates = [party]
+    else:
+        candidates = [p for p in peer.parties if key(p.country_code, p.party_id) == claimed]
+        if not candidates:
+            raise Forbidden(f"OCPI-from {label(claimed)} is not a party of this platform")
+    allowed = sorted((p for p in candidates if p.role in lane.senders), key=lambda p: p.role)
+    if not allowed:
+        roles = ", ".join(sorted(p.role for p in candidates))
+        raise Forbidden(
+            f"{label(candidates[0])} ({roles}) may not use the {lane.interface} interface "
+            f"of {lane.module}"
+        )
+    return allowed[0]
+
+
+def check_owner(sender: Party, owner: PartyKey, where: str) -> None:
+    """Party ids in the URL and the body must name the sender (ocpi-notes §3.8): OCPI has no
+    precedence rule between URL, headers and body, so all must agree."""
+    if owner != key(sender.country_code, sender.party_id):
+        raise Forbidden(f"{where} names {label(owner)}, but the call comes from {label(sender)}")
+
+
+def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: Peer) -> Target:
+    """The platform and endpoint that receive a call for ``wanted``: 4001 when there is none
+    (or more than one), 4003 when it is not connected (2.2.1 status codes 4001, 4003)."""
+    fitting = [p for p in table.parties_at(wanted) if p.role in lane.receivers]
+    if not fitting:
+        if table.parties_at(wanted):
+            raise UnknownReceiver(
+                f"{label(wanted)} has no role that receives {lane.module} ({lane.interface})"
+            )
+        raise UnknownReceiver(f"unknown receiver {label(wanted)}")
+    platform_ids = {table.granted[p] for p in fitting}
+    if len(platform_ids) > 1:
+        raise UnknownReceiver(f"{label(wanted)} is ambiguous: several platforms serve it")
+    peer = table.peers[platform_ids.pop()]
+    party = sorted(fitting, key=lambda p: p.role)[0]
+    if peer.id == caller.id:
+        raise UnknownReceiver(f"{label(wanted)} is on the calling platform itself")
+    if peer.status != CONNECTED:
+        raise ReceiverUnreachable(f"receiver {label(wanted)} is {peer.status}")
+    url = peer.endpoints.get((lane.module, lane.interface))
+    if url is None:
+        raise UnknownReceiver(
+            f"receiver {label(wanted)} has no {lane.module} {lane.interface} endpoint"
+        )
+    return Target(peer, party, url)
+
+
+def only(owners: Iterable[PartyKey], what: str) -> PartyKey:
+    """Open routing's rule: exactly one known owner, or 4001; never a guess."""
+    found = sorted(set(owners))
+    if not found:
+        raise UnknownReceiver(f"no OCPI-to headers, and the hub does not know {what}")
+    if len(found) > 1:
+        names = ", ".join(label(o) for o in found)
+        raise UnknownReceiver(f"no OCPI-to headers, and {what} is ambiguous ({names})")
+    return found[0]
+
+
+def join(url: str, rest: str) -> str:
+    """The receiver's URL for the path below the module. Endpoint URLs come with and without a
+    trailing slash; joining on exactly one slash serves both."""
+    if not rest:
+        return url
+    return url.rstrip("/") + "/" + rest.lstrip("/")

@@ -1,0 +1,50 @@
+"""What the hub learns about objects from the calls it routes, for open routing (2.2.1
+"Open routing request"): who owns a token, a location, a session, a reservation, and who set
+a charging profile. Only ids and parties are kept, never the objects themselves.
+"""
+
+from __future__ import annotations
+
+from hub.store import keys
+from hub.store.connection import RedisClient, call
+
+PartyKey = tuple[str, str]
+
+# How long the hub remembers who takes part in a session: longer than any session lasts,
+# so that late PATCHes, stop commands and charging profiles still find their way.
+SESSION_SECONDS = 14 * 24 * 3600
+
+
+def _party(party: PartyKey) -> str:
+    return f"{party[0]}:{party[1]}"
+
+
+def _parse(value: bytes | str) -> PartyKey:
+    text = value.decode() if isinstance(value, bytes) else value
+    country_code, party_id = text.split(":")
+    return (country_code, party_id)
+
+
+class Directory:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+
+    async def remember(
+        self, kind: str, object_id: str, *parties: PartyKey, ttl: int | None = None
+    ) -> None:
+        """``parties`` is the owner, or the pair (CPO, eMSP) for sessions and reservations."""
+        name = keys.owners(kind, object_id)
+        entry = ">".join(_party(p) for p in parties)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(name, entry)
+            if ttl is not None:
+                pipe.expire(name, ttl)
+            await call(pipe.execute())
+
+    async def recall(self, kind: str, object_id: str) -> list[tuple[PartyKey, ...]]:
+        members = await call(self._redis.smembers(keys.owners(kind, object_id)))
+        found = []
+        for member in members:
+            text = member.decode() if isinstance(member, bytes) else member
+            found.append(tuple(_parse(part) for part in text.split(">")))
+        return sorted(found)

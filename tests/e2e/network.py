@@ -1,0 +1,73 @@
+"""A small roaming network for routing tests: platforms registered with a hub, each a
+simulated OCPI platform (a real server), and a way to call the hub as one of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests import client
+from tests.client import HttpResult
+from tests.hubproc import HubProcess
+from tests.parties import FakePlatform, b64
+
+Role = tuple[str, str, str]
+PartyKey = tuple[str, str]
+
+
+@dataclass
+class Member:
+    hub: HubProcess
+    fake: FakePlatform
+    id: str
+    roles: list[Role]
+    sent: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def party(self) -> PartyKey:
+        return (self.roles[0][0], self.roles[0][1])
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        frm: PartyKey | None = None,
+        to: PartyKey | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> HttpResult:
+        """Call the hub as this platform; ``path`` is below the hub's URL (or a full URL)."""
+        sent = {
+            "Authorization": f"Token {b64(token or self.fake.peer_token or '')}",
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+        }
+        if frm is not None:
+            sent["OCPI-from-country-code"], sent["OCPI-from-party-id"] = frm
+        if to is not None:
+            sent["OCPI-to-country-code"], sent["OCPI-to-party-id"] = to
+        if raw is not None:
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        self.sent.append(sent)
+        url = path if path.startswith("http") else self.hub.url + path
+        return client.request(method, url, body=body, raw=raw, headers=sent, timeout=30)
+
+    def received(self, method: str | None = None, path: str = "") -> list[Any]:
+        return self.fake.find_requests(method, path)
+
+
+@contextmanager
+def member(hub: HubProcess, *roles: Role, **fake_options: Any) -> Iterator[Member]:
+    """A platform granted ``roles`` and registered with ``hub`` by its own handshake."""
+    created = hub.add_platform("+".join(f"{c}{p}" for c, p, _ in roles), *roles)
+    with FakePlatform(roles=list(roles), **fake_options) as fake:
+        status, answer = fake.register(hub.versions_url, created["token_a"])
+        assert status == 200, answer
+        yield Member(hub, fake, created["id"], list(roles))

@@ -1,0 +1,138 @@
+"""The pure routing decisions, with plain tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import Forbidden, InvalidParameters, ReceiverUnreachable, UnknownReceiver
+from hub.ocpi.lanes import LANES
+from hub.routing import Peer, RoutingTable, check_owner, join, only, receiver, sender
+from hub.store.platforms import Party
+
+PUSH_LOCATIONS = LANES[("locations", "RECEIVER")]
+PULL_LOCATIONS = LANES[("locations", "SENDER")]
+COMMANDS = LANES[("commands", "RECEIVER")]
+PUSH_TOKENS = LANES[("tokens", "RECEIVER")]
+
+
+def peer(
+    platform_id: str, *parties: Party, status: str = "CONNECTED", modules: list[str] | None = None
+) -> Peer:
+    endpoints = {
+        (m, i): f"http://{platform_id}/{m}/{i}"
+        for m in (modules or [])
+        for i in ("SENDER", "RECEIVER")
+    }
+    return Peer(platform_id, platform_id, status, frozenset(parties), endpoints, True)
+
+
+CPA = Party("NL", "CPA", "CPO")
+CPB = Party("NL", "CPB", "CPO")
+EMA = Party("NL", "EMA", "EMSP")
+NSP = Party("NL", "EMA", "NSP")  # the same ids, another role, another platform
+XCP, XEM = Party("DE", "XXX", "CPO"), Party("DE", "XXX", "EMSP")
+ALL_MODULES = ["locations", "commands", "tokens"]
+
+
+def table(*peers: Peer, planned: dict[Party, str] | None = None) -> RoutingTable:
+    granted = {party: p.id for p in peers for party in p.parties}
+    granted.update(planned or {})
+    return RoutingTable({p.id: p for p in peers}, granted, ("NL", "HUB"))
+
+
+def test_the_sender_is_the_claimed_party_with_a_role_for_the_lane() -> None:
+    both = peer("both", XCP, XEM)
+    assert sender(both, ("DE", "XXX"), PUSH_LOCATIONS) == XCP
+    assert sender(both, ("DE", "XXX"), PULL_LOCATIONS) == XEM
+    assert sender(both, ("DE", "XXX"), PUSH_TOKENS) == XEM
+
+
+def test_a_single_role_needs_no_ocpi_from() -> None:
+    assert sender(peer("a", CPA), None, PUSH_LOCATIONS) == CPA
+
+
+def test_several_roles_need_ocpi_from() -> None:
+    with pytest.raises(InvalidParameters, match="several roles"):
+        sender(peer("both", XCP, XEM), None, PUSH_LOCATIONS)
+
+
+def test_a_party_of_another_platform_is_refused() -> None:
+    with pytest.raises(Forbidden, match="not a party of this platform"):
+        sender(peer("a", CPA), ("NL", "CPB"), PUSH_LOCATIONS)
+
+
+@pytest.mark.parametrize(
+    ("party", "lane"),
+    [(EMA, PUSH_LOCATIONS), (CPA, PULL_LOCATIONS), (CPA, COMMANDS), (CPA, PUSH_TOKENS)],
+)
+def test_roles_may_only_use_their_side_of_a_module(party: Party, lane: object) -> None:
+    with pytest.raises(Forbidden, match="may not use"):
+        sender(peer("p", party), None, lane)  # type: ignore[arg-type]
+
+
+def test_owners_in_url_and_body_must_be_the_sender() -> None:
+    check_owner(CPA, ("NL", "CPA"), "the URL")
+    with pytest.raises(Forbidden, match="the body names NL/CPB"):
+        check_owner(CPA, ("NL", "CPB"), "the body")
+
+
+def test_the_receiver_is_the_party_with_a_role_that_receives() -> None:
+    routes = table(
+        peer("a", CPA, modules=ALL_MODULES),
+        peer("e", EMA, modules=ALL_MODULES),
+        peer("n", NSP, modules=ALL_MODULES),
+    )
+    # NL/EMA is an eMSP on one platform and an NSP on another: ambiguous for locations...
+    with pytest.raises(UnknownReceiver, match="ambiguous"):
+        receiver(routes, ("NL", "EMA"), PUSH_LOCATIONS, routes.peers["a"])
+    # ...but only the CPO side receives commands.
+    target = receiver(routes, ("NL", "CPA"), COMMANDS, routes.peers["e"])
+    assert (target.peer.id, target.party, target.url) == ("a", CPA, "http://a/commands/RECEIVER")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "error", "message"),
+    [
+        (("NL", "ZZZ"), UnknownReceiver, "unknown receiver NL/ZZZ"),
+        (("NL", "CPB"), UnknownReceiver, "no role that receives"),
+        (("NL", "EMB"), UnknownReceiver, "no locations RECEIVER endpoint"),
+        (("NL", "PLN"), ReceiverUnreachable, "NL/PLN is PLANNED"),
+    ],
+)
+def test_receiver_errors(wanted: tuple[str, str], error: type[Exception], message: str) -> None:
+    planned = peer("p", Party("NL", "PLN", "EMSP"), status="PLANNED", modules=ALL_MODULES)
+    routes = table(
+        peer("a", CPA, modules=ALL_MODULES),
+        peer("b", CPB, modules=ALL_MODULES),
+        peer("e", Party("NL", "EMB", "EMSP"), modules=["tokens"]),
+        planned,
+    )
+    with pytest.raises(error, match=message):
+        receiver(routes, wanted, PUSH_LOCATIONS, routes.peers["a"])
+
+
+def test_open_routing_takes_exactly_one_owner() -> None:
+    assert only([("NL", "CPA"), ("NL", "CPA")], "x") == ("NL", "CPA")
+    with pytest.raises(UnknownReceiver, match="does not know the owner"):
+        only([], "the owner")
+    with pytest.raises(UnknownReceiver, match="ambiguous"):
+        only([("NL", "CPA"), ("NL", "CPB")], "location L")
+
+
+@pytest.mark.parametrize(
+    ("url", "rest", "joined"),
+    [
+        ("http://x/locations", "", "http://x/locations"),
+        ("http://x/locations/", "", "http://x/locations/"),
+        ("http://x/locations", "NL/CPA/1", "http://x/locations/NL/CPA/1"),
+        ("http://x/locations/", "NL/CPA/1", "http://x/locations/NL/CPA/1"),
+    ],
+)
+def test_join(url: str, rest: str, joined: str) -> None:
+    assert join(url, rest) == joined
+
+
+def test_a_platform_does_not_route_to_itself() -> None:
+    routes = table(peer("both", XCP, XEM, modules=ALL_MODULES))
+    with pytest.raises(UnknownReceiver, match="calling platform itself"):
+        receiver(routes, ("DE", "XXX"), PUSH_LOCATIONS, routes.peers["both"])
