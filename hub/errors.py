@@ -121,6 +121,10 @@ class ReceiverUnreachable(HubRoutingError):
     http_status = 502
 
 
+class ReceiverBroken(HubRoutingError):
+    """OCPI 4000: the receiver answered, but not in OCPI."""
+
+
 class NotImplementedYet(HubRoutingError):
     """A module the hub lists but does not route yet."""
 

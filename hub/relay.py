@@ -23,6 +23,7 @@ from hub.errors import (
     NotFound,
     NotImplementedYet,
     NotJson,
+    ReceiverBroken,
     ReceiverTimeout,
     ReceiverUnreachable,
     UnknownReceiver,
@@ -31,6 +32,7 @@ from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.calls import Facts, inspect
 from hub.ocpi.lanes import CPO_SIDE, LANES, Lane
+from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
 from hub.routing import (
@@ -156,9 +158,10 @@ class Relay:
         if query_string:
             url = f"{url}?{query_string}"
         response = await self._forward(call, url, body, token, target, party)
+        reply = _read_reply(response, target.party)
         answer = await self._answer(response, lane, call, caller, party, target)
-        if 200 <= response.status < 300:
-            await self._learn(call, lane, facts, party, target, response, callback)
+        if 200 <= response.status < 300 and reply.status_code == SUCCESS:
+            await self._learn(call, lane, facts, party, target, reply, callback)
         return answer
 
     async def _open_route(self, call: Call, lane: Lane, party: Party, facts: Facts) -> PartyKey:
@@ -299,7 +302,7 @@ class Relay:
         facts: Facts,
         party: Party,
         target: Target,
-        response: PeerResponse,
+        reply: _Reply,
         callback: str | None,
     ) -> None:
         """Remember what later open routing needs, and how long a callback must live."""
@@ -325,12 +328,12 @@ class Relay:
                 "reservation", facts.reservation_id, them, me, ttl=int(ttl)
             )
         if callback is not None:
-            await self._proxies.keep_for(callback, self._callback_ttl(facts, response))
+            await self._proxies.keep_for(callback, self._callback_ttl(facts, reply))
 
-    def _callback_ttl(self, facts: Facts, response: PeerResponse) -> float:
+    def _callback_ttl(self, facts: Facts, reply: _Reply) -> float:
         """A reservation can be cancelled until it expires; other results come within the
         ``timeout`` of the CommandResponse or ChargingProfileResponse."""
-        timeout = _response_timeout(response.body)
+        timeout = _response_timeout(reply)
         ttl = (timeout if timeout is not None else self._settings.forward_timeout) + CALLBACK_MARGIN
         if facts.command == "RESERVE_NOW":
             ttl = max(ttl, _seconds_until(facts.expiry_date) + CALLBACK_MARGIN)
@@ -355,6 +358,7 @@ class Relay:
         peer_party = Party(route.receiver[0], route.receiver[1], "")
         destination = Target(target, peer_party, route.url)
         response = await self._forward(call, route.url, call.body, token, destination, party)
+        _read_reply(response, peer_party)
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
             response, lane, call, table.peers[caller_id], party, destination
@@ -387,20 +391,38 @@ def _replace_query(query: str, name: str, value: str) -> str:
     return urllib.parse.urlencode([(k, value if k == name else v) for k, v in pairs])
 
 
+class _Reply(msgspec.Struct):
+    """What the hub reads of a receiver's answer: its OCPI status, and a response's timeout."""
+
+    status_code: int
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
 class _Timeout(msgspec.Struct):
     timeout: float | None = None
 
 
-class _WithTimeout(msgspec.Struct):
-    data: _Timeout | None = None
+_reply = msgspec.json.Decoder(_Reply)
+_timeout = msgspec.json.Decoder(_Timeout | None)
 
 
-def _response_timeout(body: bytes) -> float | None:
+def _read_reply(response: PeerResponse, receiver: Party) -> _Reply:
+    """The receiver's envelope; an answer that is not one becomes OCPI 4000 here, so that the
+    sender always gets an envelope."""
     try:
-        answer = msgspec.json.decode(body, type=_WithTimeout)
+        return _reply.decode(response.body)
+    except msgspec.DecodeError as e:
+        raise ReceiverBroken(
+            f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
+        ) from e
+
+
+def _response_timeout(reply: _Reply) -> float | None:
+    try:
+        found = _timeout.decode(reply.data)
     except msgspec.DecodeError:
         return None
-    return answer.data.timeout if answer.data is not None else None
+    return found.timeout if found is not None else None
 
 
 def _seconds_until(moment: str | None) -> float:

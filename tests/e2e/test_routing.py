@@ -365,3 +365,24 @@ def test_token_a_cannot_route(hub: HubProcess) -> None:
     fake = FakePlatform(roles=[("RT", "TKA", "CPO")])
     status, _, answer = fake.call("GET", f"{hub.url}{V}/sender/locations", token=created["token_a"])
     assert (status, answer["status_code"]) == (401, 2000)
+
+
+def test_an_answer_that_is_not_ocpi_becomes_4000(net: Network) -> None:
+    def broken(request: Any) -> tuple[Any, ...] | None:
+        if "LOC-HTML" in request.path:
+            return (502, b"<html>Bad gateway</html>", {"Content-Type": "text/html"})
+        return None
+
+    net.ema.fake.responder = broken
+    try:
+        status, headers, answer = net.cpa.call(
+            "PUT",
+            f"{V}/receiver/locations/RT/CPA/LOC-HTML",
+            body=location(CPA, "LOC-HTML"),
+            to=EMA,
+        )
+    finally:
+        net.ema.fake.responder = None
+    assert (status, answer["status_code"]) == (502, 4000)
+    assert "RT/EMA answered HTTP 502 without an OCPI envelope" in answer["status_message"]
+    assert headers["content-type"] == "application/json"
