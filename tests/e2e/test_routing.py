@@ -386,3 +386,16 @@ def test_an_answer_that_is_not_ocpi_becomes_4000(net: Network) -> None:
     assert (status, answer["status_code"]) == (502, 4000)
     assert "RT/EMA answered HTTP 502 without an OCPI envelope" in answer["status_message"]
     assert headers["content-type"] == "application/json"
+
+
+def test_a_receiver_that_wants_raw_tokens_gets_them(hub: HubProcess, net: Network) -> None:
+    with member(hub, ("RT", "RAW", "EMSP"), token_encoding="raw") as raw:
+        status, _, answer = net.cpa.call(
+            "PUT",
+            f"{V}/receiver/locations/RT/CPA/LOC-RAW",
+            body=location(CPA, "LOC-RAW"),
+            to=raw.party,
+        )
+        assert (status, answer["status_code"]) == (200, 1000), answer
+        (got,) = raw.received("PUT", "/ocpi/2.2.1/locations/receiver/RT/CPA/LOC-RAW")
+        assert got.authorization == f"Token {raw.fake.issued_token}"
