@@ -42,6 +42,11 @@ SETTING_HELP = {
     "business_website": "the hub's website in its credentials",
     "forward_timeout": "seconds to wait for a platform's answer to a forwarded request",
     "handshake_timeout": "seconds to wait for each call of a credentials handshake",
+    "message_ttl": "seconds a queued message is retried before it becomes a dead letter",
+    "retry_base": "first retry delay of a queued message, in seconds",
+    "retry_max": "longest retry delay of a queued message, in seconds",
+    "offline_after": "consecutive failed deliveries after which a platform is OFFLINE",
+    "keepalive_interval": "seconds of silence after which the hub GETs a platform's versions",
 }
 
 

@@ -43,6 +43,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # calls to platforms
     forward_timeout: float = 30.0
     handshake_timeout: float = 10.0
+    # queued delivery (broadcast, HubClientInfo)
+    message_ttl: float = 3600.0
+    retry_base: float = 0.5
+    retry_max: float = 60.0
+    offline_after: int = 5
+    keepalive_interval: float = 300.0
 
     def __post_init__(self) -> None:
         if len(self.country_code) != 2 or len(self.party_id) != 3:

@@ -86,3 +86,26 @@ def owners(kind: str, object_id: str) -> str:
 def proxy(proxy_id: str) -> str:
     """String with a TTL: where a hub URL leads (JSON)."""
     return f"{PREFIX}:proxy:{proxy_id}"
+
+
+# --- queued delivery (one queue per receiving platform, in that platform's slot) -----------
+
+
+def queue(platform_id: str) -> str:
+    """Stream: the messages waiting for this platform, oldest first."""
+    return f"{_platform(platform_id)}:queue"
+
+
+def queue_latest(platform_id: str) -> str:
+    """Hash: object key -> id of the newest full-state message queued for it (coalescing)."""
+    return f"{_platform(platform_id)}:queue-latest"
+
+
+def dead_letters(platform_id: str) -> str:
+    """Stream: messages parked for this platform, with the reason."""
+    return f"{_platform(platform_id)}:dead"
+
+
+def delivery_lease(platform_id: str) -> str:
+    """String with a TTL: the hub process that delivers this platform's queue now."""
+    return f"{_platform(platform_id)}:lease"

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -288,6 +289,12 @@ class PlatformStore:
             return
         self._touched[platform_id] = now
         await call(self._redis.set(keys.last_seen(platform_id), timestamp_now()))
+
+    async def last_seen_epoch(self, platform_id: str) -> float | None:
+        seen = await self.last_seen(platform_id)
+        if seen is None:
+            return None
+        return datetime.strptime(seen, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
     async def last_seen(self, platform_id: str) -> str | None:
         raw = await call(self._redis.get(keys.last_seen(platform_id)))

@@ -1,0 +1,1 @@
+"""Durable queued delivery: Redis Streams, one queue per receiving platform."""
