@@ -13,8 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.broadcast import Broadcast
+from hub.delivery.queue import Queue
+from hub.delivery.worker import Deliverer
 from hub.errors import HubError, StartupError
 from hub.forward import PeerClient
+from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
 from hub.registration import Registration
 from hub.relay import Relay
@@ -22,6 +26,7 @@ from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.connection import open_redis, ready
 from hub.store.directory import Directory
+from hub.store.held import HeldObjects
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
 from hub.web import admin, ocpi
@@ -54,21 +59,31 @@ def create_app(settings: Settings) -> Starlette:
         await peers.start()
         store = PlatformStore(redis)
         cache = PlatformCache(redis, store)
+        queue = Queue(redis)
+        deliverer = Deliverer(settings, cache, store, queue, peers)
+        broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
+        store.on_status_change(Announcer(cache, queue, deliverer.wake).status_changed)
         app.state.services = Services(
             settings=settings,
             platforms=store,
             cache=cache,
+            queue=queue,
             registration=Registration(settings, store, peers),
             lifecycle=Lifecycle(settings, store, peers),
-            relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers),
+            relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers, broadcast),
+            wake_delivery=deliverer.wake,
         )
         try:
             async with asyncio.TaskGroup() as tasks:
-                watcher = tasks.create_task(cache.watch(), name="platform-changes")
+                background = [
+                    tasks.create_task(cache.watch(), name="platform-changes"),
+                    tasks.create_task(deliverer.run(), name="delivery"),
+                ]
                 try:
                     yield
                 finally:
-                    watcher.cancel()
+                    for task in background:
+                        task.cancel()
         finally:
             await peers.close()
             await redis.aclose()

@@ -19,6 +19,7 @@ from hub.ocpi.status import (
     UNABLE_TO_USE_CLIENT_API,
     UNSUPPORTED_VERSION,
 )
+from hub.ocpi.validation import ValidationFailed
 
 
 class HubError(Exception):
@@ -161,3 +162,10 @@ class Forbidden(ClientError):
     """A platform claims or acts for a role the operator did not grant it."""
 
     http_status = 403
+
+
+def from_validation(error: ValidationFailed) -> HubError:
+    """The hub's error for a body or query that failed ``hub.ocpi.validation``."""
+    if error.not_json:
+        return NotJson(error.message)
+    return InvalidParameters(error.message)

@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 import msgspec
 import orjson
 
+from hub.broadcast import Broadcast
 from hub.errors import (
     InvalidParameters,
     NotFound,
-    NotImplementedYet,
     NotJson,
     ReceiverBroken,
     ReceiverTimeout,
     ReceiverUnreachable,
     UnknownReceiver,
+    from_validation,
 )
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
@@ -96,8 +97,10 @@ class Relay:
         directory: Directory,
         proxies: ProxyStore,
         peers: PeerClient,
+        broadcast: Broadcast,
     ) -> None:
         self._settings = settings
+        self._broadcast = broadcast
         self._cache = cache
         self._directory = directory
         self._proxies = proxies
@@ -128,9 +131,7 @@ class Relay:
         try:
             facts = inspect(call.module, call.interface, call.method, segments, query, call.body)
         except ValidationFailed as e:
-            if e.not_json:
-                raise NotJson(e.message) from e
-            raise InvalidParameters(e.message) from e
+            raise from_validation(e) from e
         if lane.owner_in_url and facts.url_owner is not None:
             check_owner(party, facts.url_owner, "the URL")
         if facts.body_owner is not None:
@@ -138,7 +139,23 @@ class Relay:
 
         wanted = _pair(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
         if wanted == self._hub:
-            raise NotImplementedYet("broadcast and GET-all through the hub are not available yet")
+            if lane.interface == RECEIVER:
+                status, headers, content = await self._broadcast.push(
+                    table,
+                    lane,
+                    party,
+                    caller_id,
+                    call.method,
+                    segments,
+                    call.query,
+                    call.body,
+                    call.correlation_id,
+                )
+            else:
+                status, headers, content = await self._broadcast.serve(
+                    lane, party, call.method, segments, call.query
+                )
+            return Answer(status, headers, content)
         if wanted is None:
             wanted = await self._open_route(call, lane, party, facts)
         target = receiver(table, wanted, lane, caller)

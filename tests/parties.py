@@ -130,6 +130,7 @@ class FakePlatform:
         self.token_encoding = token_encoding
         self.versions_broken = versions_broken
         self.delay = 0.0  # seconds to wait before answering any request
+        self.down = False  # answer every request with HTTP 503, unrecorded
         self.responder = responder  # (request) -> (http_status, body) | None for module URLs
         self.timeout = timeout
 
@@ -224,10 +225,15 @@ class FakePlatform:
                 body=body,
                 raw_body=raw,
             )
+            if self.down:
+                # What a load balancer in front of a stopped platform answers (not recorded:
+                # the platform never saw it).
+                return Response(b"<html>503 Service Unavailable</html>", 503)
             with self._lock:
                 self.requests.append(record)
             if self.delay:
                 await asyncio.sleep(self.delay)  # a slow platform
+
             response: Response = await handler(request, record)
             for name in ("X-Request-ID", "X-Correlation-ID"):
                 if name in request.headers:

@@ -20,6 +20,8 @@ RANK = {
     "registration": 3,
     "lifecycle": 3,
     "relay": 3,
+    "broadcast": 3,
+    "hubclientinfo": 3,
     "delivery": 3,
     "forward": 4,
     "routing": 5,

@@ -26,35 +26,34 @@ class PlatformCache:
         self._max_age = max_age
         self._snapshot: Snapshot | None = None
         self._loaded_at = 0.0
-        self._stale = True
+        # Every change bumps the version; a snapshot is fresh when it was loaded after the last
+        # change began: a load that overlaps a change is not trusted.
+        self._version = 0
+        self._loaded_version = -1
         self._lock = asyncio.Lock()
         store.on_change(self.invalidate)
 
     def invalidate(self) -> None:
-        self._stale = True
+        self._version += 1
+
+    def _fresh(self) -> bool:
+        return (
+            self._snapshot is not None
+            and self._loaded_version == self._version
+            and time.monotonic() - self._loaded_at < self._max_age
+        )
 
     async def current(self) -> Snapshot:
-        snapshot = self._snapshot
-        if (
-            snapshot is not None
-            and not self._stale
-            and time.monotonic() - self._loaded_at < self._max_age
-        ):
-            return snapshot
-        async with self._lock:
-            if self._snapshot is None or self._stale or self._expired():
-                # Clear the flag first: a change during the load marks it stale again.
-                self._stale = False
-                self._loaded_at = time.monotonic()
-                try:
-                    self._snapshot = await self._store.load_all()
-                except BaseException:
-                    self._stale = True
-                    raise
+        if self._fresh():
+            assert self._snapshot is not None
             return self._snapshot
-
-    def _expired(self) -> bool:
-        return time.monotonic() - self._loaded_at >= self._max_age
+        async with self._lock:
+            while not self._fresh():
+                version, started = self._version, time.monotonic()
+                snapshot = await self._store.load_all()
+                self._snapshot, self._loaded_version, self._loaded_at = snapshot, version, started
+            assert self._snapshot is not None
+            return self._snapshot
 
     async def watch(self) -> None:
         """Listen for other processes' changes until cancelled."""

@@ -109,3 +109,27 @@ def dead_letters(platform_id: str) -> str:
 def delivery_lease(platform_id: str) -> str:
     """String with a TTL: the hub process that delivers this platform's queue now."""
     return f"{_platform(platform_id)}:lease"
+
+
+# --- objects the hub keeps for GET-all (broadcast data), one slot per module ----------------
+# Every key of one module shares the tag {held:<module>}, so that a Lua script may change the
+# object and its indexes together, also on Redis Cluster.
+
+
+def _held(module: str) -> str:
+    return f"{PREFIX}:{{held:{module}}}"
+
+
+def held_objects(module: str) -> str:
+    """Hash: object key ("CC:PID:ID", tokens "CC:PID:UID:TYPE") -> the object's JSON."""
+    return f"{_held(module)}:objects"
+
+
+def held_index(module: str) -> str:
+    """Sorted set: object key scored by its last_updated in epoch milliseconds (GET-all)."""
+    return f"{_held(module)}:index"
+
+
+def held_ids(module: str) -> str:
+    """Sorted set, all scores 0: "<ID>\\0<object key>", to find an object by id alone (lex)."""
+    return f"{_held(module)}:ids"

@@ -11,7 +11,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ TokenEncoding = Literal["auto", "base64", "raw"]
 SEEN_INTERVAL = 60.0
 
 
-class Party(msgspec.Struct, frozen=True):
+class Party(msgspec.Struct, frozen=True, order=True):
     """One role of a platform: ``{country_code, party_id, role}``, upper-cased (CiString)."""
 
     country_code: str
@@ -75,6 +75,7 @@ class Platform(msgspec.Struct, kw_only=True):
     last_seen: str | None = None
     status_before_suspend: str | None = None
     deleted: bool = False
+    status_since: str | None = None  # when the status last changed (HubClientInfo last_updated)
 
     @property
     def registered(self) -> bool:
@@ -85,6 +86,9 @@ class Platform(msgspec.Struct, kw_only=True):
         if self.token_encoding == "auto":
             return self.detected_base64
         return self.token_encoding == "base64"
+
+
+StatusListener = Callable[["Platform", "str | None"], Awaitable[None]]
 
 
 class TokenMatch(msgspec.Struct, frozen=True):
@@ -123,6 +127,7 @@ class PlatformStore:
         self._redis = redis
         self._touched: dict[str, float] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._status_listeners: list[StatusListener] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every write of this process (other processes hear of
@@ -208,10 +213,23 @@ class PlatformStore:
             await self._changed()
 
     async def save(self, platform: Platform, *, touch: bool = True) -> None:
+        previous = await self.get(platform.id)
+        now = timestamp_now()
         if touch:
-            platform.updated_at = timestamp_now()
+            platform.updated_at = now
+        moved = previous is None or previous.status != platform.status
+        if moved:
+            platform.status_since = now
         await call(self._redis.set(keys.platform(platform.id), _record.encode(platform)))
         await self._changed()
+        if moved:
+            for listener in self._status_listeners:
+                await listener(platform, previous.status if previous else None)
+
+    def on_status_change(self, listener: StatusListener) -> None:
+        """Await ``listener(platform, old_status)`` after a platform's status changed (or it was
+        created): HubClientInfo announces it."""
+        self._status_listeners.append(listener)
 
     async def get(self, platform_id: str) -> Platform | None:
         raw = await call(self._redis.get(keys.platform(platform_id)))

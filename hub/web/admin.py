@@ -130,6 +130,71 @@ async def action(request: Request) -> Response:
     return responses.admin(await hub.lifecycle.view(found))
 
 
+# --- queues and dead letters -------------------------------------------------------------
+
+
+async def queues(request: Request) -> Response:
+    """Per receiving platform: what waits, how old the oldest is, what was parked."""
+    hub = _authorize(request)
+    found = []
+    for platform in await hub.platforms.all():
+        if not platform.registered and not platform.deleted:
+            continue
+        stats = await hub.queue.stats(platform.id)
+        found.append(
+            {
+                "platform": platform.id,
+                "name": platform.name,
+                "status": platform.status,
+                "depth": stats.depth,
+                "oldest_age": stats.oldest_age,
+                "dead_letters": stats.dead_letters,
+                "delivered_by": await hub.queue.holder(platform.id),
+            }
+        )
+    return responses.admin(found)
+
+
+async def dead_letters(request: Request) -> Response:
+    hub = _authorize(request)
+    wanted = request.query_params.get("platform")
+    found = []
+    for platform_id in await _platform_ids(hub, wanted):
+        for letter in await hub.queue.dead_letters(platform_id):
+            # Through JSON: the message's body is raw JSON, which to_builtins cannot take.
+            view = msgspec.json.decode(msgspec.json.encode(letter))
+            view["platform"] = platform_id
+            found.append(view)
+    return responses.admin(found)
+
+
+class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    platform: str | None = None
+    ids: list[str] | None = None
+
+
+async def redrive(request: Request) -> Response:
+    """Queue parked messages again: all, a platform's, or some ids of a platform's."""
+    hub = _authorize(request)
+    body = await request.body()
+    wanted = bodies.decode(body, Redrive) if body.strip() else Redrive()
+    if wanted.ids is not None and wanted.platform is None:
+        raise InvalidParameters("ids need a platform")
+    count = 0
+    for platform_id in await _platform_ids(hub, wanted.platform):
+        count += await hub.queue.redrive(platform_id, wanted.ids)
+    if count:
+        hub.wake_delivery()
+    return responses.admin({"redriven": count})
+
+
+async def _platform_ids(hub: Services, wanted: str | None) -> list[str]:
+    if wanted is not None:
+        await hub.lifecycle.get(wanted)  # 404 for an unknown platform
+        return [wanted]
+    return [p.id for p in await hub.platforms.all()]
+
+
 async def openapi(request: Request) -> Response:
     # Public: it describes the API and holds nothing secret.
     return responses.admin(ADMIN_OPENAPI)
@@ -142,4 +207,7 @@ def routes() -> list[Route]:
         Route("/admin/platforms", list_platforms, methods=["GET"]),
         Route("/admin/platforms/{id}", platform, methods=["GET", "PATCH", "DELETE"]),
         Route("/admin/platforms/{id}/{action}", action, methods=["POST"]),
+        Route("/admin/queues", queues, methods=["GET"]),
+        Route("/admin/dead-letters", dead_letters, methods=["GET"]),
+        Route("/admin/dead-letters/redrive", redrive, methods=["POST"]),
     ]

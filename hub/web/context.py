@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from hub.delivery.queue import Queue
 from hub.lifecycle import Lifecycle
 from hub.registration import Registration
 from hub.relay import Relay
@@ -19,9 +21,11 @@ class Services:
     settings: Settings
     platforms: PlatformStore
     cache: PlatformCache
+    queue: Queue
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
+    wake_delivery: Callable[[], None]
 
 
 def services(request: Request) -> Services:

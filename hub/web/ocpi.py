@@ -11,8 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.errors import MethodNotAllowed, NotFound, NotImplementedYet, Unauthorized
+from hub.errors import MethodNotAllowed, NotFound, Unauthorized, from_validation
+from hub.hubclientinfo import listing
 from hub.ocpi.credentials import Credentials
+from hub.ocpi.pagination import Page
+from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import (
     CREDENTIALS,
     FUNCTIONAL_MODULES,
@@ -202,8 +205,18 @@ async def _call(request: Request, module: str, interface: str, path: str) -> Cal
 
 
 async def hubclientinfo(request: Request) -> Response:
+    """The hub's HubClientInfo sender interface: every party and its status, paginated."""
     await authenticate(request)
-    raise NotImplementedYet("this hub does not serve hubclientinfo yet")
+    hub = services(request)
+    try:
+        page = Page.of(request.url.query)
+    except ValidationFailed as e:
+        raise from_validation(e) from e
+    snapshot = await hub.cache.current()
+    found = [i for i in listing(snapshot.platforms.values()) if page.admits(i.last_updated)]
+    shown = found[page.offset : page.offset + page.limit]
+    url = f"{hub.settings.base_url}/ocpi/{V2_2_1}/{HUBCLIENTINFO}"
+    return responses.ocpi(shown, headers=page.headers(url, len(shown), len(found)))
 
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -121,6 +121,36 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                 "type": "object",
                 "properties": {"token_a": {"type": "string"}, "versions_url": {"type": "string"}},
             },
+            "QueueStats": {
+                "type": "object",
+                "properties": {
+                    "platform": {"type": "string"},
+                    "name": {"type": "string"},
+                    "status": _STATUS,
+                    "depth": {"type": "integer"},
+                    "oldest_age": {"type": "number", "nullable": True},
+                    "dead_letters": {"type": "integer"},
+                    "delivered_by": {"type": "string", "nullable": True},
+                },
+            },
+            "DeadLetter": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "platform": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "attempts": {"type": "integer"},
+                    "parked_at": {"type": "number"},
+                    "message": {"type": "object"},
+                },
+            },
+            "Redrive": {
+                "type": "object",
+                "properties": {
+                    "platform": {"type": "string"},
+                    "ids": {"type": "array", "items": {"type": "string"}},
+                },
+            },
             "Error": {
                 "type": "object",
                 "properties": {
@@ -188,6 +218,48 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                 "responses": {
                     "200": _json(_ref("TokenA"), "the new token A"),
                     "409": _json(_ref("Error"), "the platform is registered"),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/admin/queues": {
+            "get": {
+                "summary": "Per receiving platform: queue depth, oldest message age, dead letters",
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("QueueStats")}, "queues"),
+                    "401": _ERRORS["401"],
+                },
+            }
+        },
+        "/admin/dead-letters": {
+            "get": {
+                "summary": "Parked messages, with the reason (all, or ?platform=ID)",
+                "parameters": [
+                    {
+                        "name": "platform",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("DeadLetter")}, "dead letters"),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/admin/dead-letters/redrive": {
+            "post": {
+                "summary": "Queue parked messages again (all, a platform's, or some ids)",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("Redrive")}},
+                },
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"redriven": {"type": "integer"}}},
+                        "how many were queued again",
+                    ),
                     **_ERRORS,
                 },
             }

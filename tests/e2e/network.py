@@ -60,7 +60,11 @@ class Member:
         return client.request(method, url, body=body, raw=raw, headers=sent, timeout=30)
 
     def received(self, method: str | None = None, path: str = "") -> list[Any]:
-        return self.fake.find_requests(method, path)
+        """What the platform received, HubClientInfo pushes left out unless asked for."""
+        found = self.fake.find_requests(method, path)
+        if "hubclientinfo" in path:
+            return found
+        return [r for r in found if "/hubclientinfo/" not in r.path]
 
 
 @contextmanager

@@ -1,0 +1,157 @@
+"""Calls whose OCPI-to names the hub itself: broadcast push and GET-all (2.2.1 "Message
+routing": Broadcast Push, GET All via Hub; ocpi-notes §3.3, §3.5).
+
+A push to the hub is kept (for GET-all) and queued durably for every registered platform of the
+other side that has the module's RECEIVER endpoint; the sender is answered as soon as it is
+queued. A GET on the hub's SENDER interface is served from what the hub keeps: data pushed
+directly to one receiver is never kept, so it is never served to others.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable
+
+import msgspec
+import orjson
+
+from hub.delivery.queue import Message, Queue
+from hub.errors import NotFound, UnknownReceiver, from_validation
+from hub.ocpi import headers as h
+from hub.ocpi.envelope import envelope
+from hub.ocpi.lanes import Lane
+from hub.ocpi.pagination import Page
+from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.versions import RECEIVER, V2_2_1
+from hub.routing import PartyKey, Peer, RoutingTable, key
+from hub.settings import Settings
+from hub.store.held import HeldObjects
+from hub.store.platforms import CONNECTED, OFFLINE, Party
+
+BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
+PUSH_METHODS = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+
+
+class Broadcast:
+    def __init__(
+        self, settings: Settings, held: HeldObjects, queue: Queue, wake: Callable[[], None]
+    ) -> None:
+        self._settings = settings
+        self._held = held
+        self._queue = queue
+        self._wake = wake
+        self.hub = key(settings.country_code, settings.party_id)
+
+    async def push(
+        self,
+        table: RoutingTable,
+        lane: Lane,
+        sender: Party,
+        caller_id: str,
+        method: str,
+        segments: list[str],
+        query: str,
+        body: bytes,
+        correlation_id: str,
+    ) -> tuple[int, dict[str, str], bytes]:
+        if lane.interface != RECEIVER or method not in PUSH_METHODS:
+            raise UnknownReceiver("only pushes (PUT, PATCH, POST, DELETE) can be broadcast")
+        if lane.module not in BROADCAST_MODULES:
+            raise UnknownReceiver(
+                f"{lane.module} are never broadcast: name the receiver in the OCPI-to headers"
+            )
+        owner = key(sender.country_code, sender.party_id)
+        path = segments[2:]  # below /{country_code}/{party_id}
+        if lane.module == "tokens" and path:
+            path = [path[0], urllib.parse.parse_qs(query).get("type", ["RFID"])[0]]
+        if method == "PUT":
+            await self._held.put(lane.module, owner, path, body)
+        elif method == "PATCH":
+            if not await self._held.patch(lane.module, owner, path, body):
+                raise NotFound(f"the hub holds no {lane.module[:-1]} {'/'.join(path)} to patch")
+        elif method == "DELETE":
+            await self._held.delete(lane.module, owner, path)
+        now = time.time()
+        items = [
+            (
+                peer.id,
+                Message(
+                    module=lane.module,
+                    interface=RECEIVER,
+                    method=method,
+                    path="/".join(urllib.parse.quote(s, safe="") for s in segments),
+                    query=query,
+                    body=msgspec.Raw(body or b"null"),
+                    sender=self.hub,
+                    receiver=party,
+                    object=f"{lane.module}:{'/'.join(segments).upper()}",
+                    full_state=method == "PUT",
+                    correlation_id=correlation_id,
+                    enqueued_at=now,
+                ),
+            )
+            for peer, party in self._receivers(table, lane, caller_id)
+        ]
+        await self._queue.put(items)
+        if items:
+            self._wake()
+        headers = self._headers(owner)
+        return 200, headers, envelope()
+
+    def _receivers(
+        self, table: RoutingTable, lane: Lane, caller_id: str
+    ) -> list[tuple[Peer, PartyKey]]:
+        """Every registered platform of the other side with the module's RECEIVER endpoint,
+        OFFLINE ones too: they get what they missed when they are back."""
+        found = []
+        for peer in table.peers.values():
+            if peer.id == caller_id or peer.status not in (CONNECTED, OFFLINE):
+                continue
+            if (lane.module, RECEIVER) not in peer.endpoints:
+                continue
+            parties = sorted(p for p in peer.parties if p.role in lane.receivers)
+            if parties:
+                found.append((peer, (parties[0].country_code, parties[0].party_id)))
+        return found
+
+    async def serve(
+        self, lane: Lane, sender: Party, method: str, segments: list[str], query: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """GET-all and single objects from the hub's own copy."""
+        if method != "GET" or lane.module not in BROADCAST_MODULES:
+            raise UnknownReceiver(
+                f"the hub serves GET lists of {', '.join(sorted(BROADCAST_MODULES))} only"
+            )
+        headers = self._headers(key(sender.country_code, sender.party_id))
+        if segments:
+            if lane.module != "locations":
+                raise NotFound(f"no single-object GET on the {lane.module} sender interface")
+            found = await self._held.get(lane.module, None, segments)
+            if found is None:
+                raise NotFound(f"the hub holds no location {'/'.join(segments)}")
+            return 200, headers, envelope(orjson.Fragment(found))
+        try:
+            page = Page.of(query)
+        except ValidationFailed as e:
+            raise from_validation(e) from e
+        items, total = await self._held.page(
+            lane.module,
+            date_from=page.params.get("date_from"),
+            date_to=page.params.get("date_to"),
+            offset=page.offset,
+            limit=page.limit,
+        )
+        url = f"{self._settings.base_url}/ocpi/{V2_2_1}/sender/{lane.module}"
+        headers.update(page.headers(url, len(items), total))
+        return 200, headers, envelope([orjson.Fragment(i) for i in items])
+
+    def _headers(self, to: PartyKey) -> dict[str, str]:
+        """Answers of the hub as a party: FROM is the hub (2.2.1 message routing table)."""
+        return {
+            "content-type": "application/json",
+            h.FROM_COUNTRY_CODE: self.hub[0],
+            h.FROM_PARTY_ID: self.hub[1],
+            h.TO_COUNTRY_CODE: to[0],
+            h.TO_PARTY_ID: to[1],
+        }
