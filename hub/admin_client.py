@@ -1,5 +1,6 @@
-"""The admin commands of ``ocpi-hub`` (``platforms ...``): thin calls to a running hub's admin
-API (contract §2), so that operators need neither curl nor the OpenAPI document.
+"""The admin commands of ``ocpi-hub`` (``platforms ...``, ``queues``, ``dead-letters``): thin
+calls to a running hub's admin API (contract §2), so that operators need neither curl nor the
+OpenAPI document.
 
 Only the standard library is used, so the CLI works wherever the hub is installed, and requests
 never go through an environment proxy: the admin token must not reach a proxy by accident.
@@ -17,17 +18,33 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 DEFAULT_HUB_URL = "http://127.0.0.1:8080"
 ENCODINGS = ("auto", "base64", "raw")
-TABLE_COLUMNS = ("id", "name", "status", "roles", "version", "last_seen")
+# The commands whose answer is a list, printed as a table of these columns (API field names).
+TABLES: dict[str, tuple[str, ...]] = {
+    "list": ("id", "name", "status", "roles", "version", "last_seen"),
+    "queues": ("platform", "name", "status", "depth", "oldest_age", "dead_letters", "delivered_by"),
+    "dead-letters": (
+        "id",
+        "platform",
+        "module",
+        "method",
+        "path",
+        "attempts",
+        "parked_at",
+        "reason",
+    ),
+}
 TOKEN_A_NOTE = "note: token A is shown only this once; hand it to the platform with versions_url"
 _ROLE = re.compile(r"([A-Za-z]{2}):([A-Za-z0-9]{3}):([A-Za-z]+)")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 Body = Callable[[argparse.Namespace], Any]
+Query = Callable[[argparse.Namespace], dict[str, str]]
 
 
 class CliError(Exception):
@@ -47,6 +64,7 @@ class Call:
     method: str
     path: str
     body: Body | None = None
+    query: Query | None = None
 
 
 def role(text: str) -> dict[str, str]:
@@ -74,6 +92,19 @@ def _change(args: argparse.Namespace) -> dict[str, Any]:
     return change
 
 
+def _listed(args: argparse.Namespace) -> dict[str, str]:
+    """The query of ``dead-letters``: all of them, or --platform's."""
+    if args.ids:
+        raise CliError("--id needs --redrive", code=2)
+    return {} if args.platform is None else {"platform": args.platform}
+
+
+def _redriven(args: argparse.Namespace) -> dict[str, Any]:
+    """The body of ``dead-letters --redrive``; the API refuses ids without a platform."""
+    body = {"platform": args.platform, "ids": args.ids}
+    return {key: value for key, value in body.items() if value is not None}
+
+
 CALLS: dict[str, Call] = {
     "add": Call("create a platform and print its token A", "POST", "/platforms", _new_platform),
     "list": Call("list the platforms", "GET", "/platforms"),
@@ -90,6 +121,20 @@ CALLS: dict[str, Call] = {
     "resume": Call("undo suspend", "POST", "/platforms/{id}/resume"),
     "remove": Call("revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}"),
     "token-a": Call("issue a new token A, replacing the old", "POST", "/platforms/{id}/token-a"),
+}
+QUEUE_CALLS: dict[str, Call] = {
+    "queues": Call(
+        "show each platform's delivery queue: depth, oldest message, dead letters",
+        "GET",
+        "/queues",
+    ),
+    "dead-letters": Call(
+        "list the messages parked after failed delivery, or queue them again (--redrive)",
+        "GET",
+        "/dead-letters",
+        query=_listed,
+    ),
+    "redrive": Call("", "POST", "/dead-letters/redrive", _redriven),  # dead-letters --redrive
 }
 
 
@@ -129,7 +174,8 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def add_commands(commands: Any) -> None:
-    """Add ``platforms ACTION`` to the ``ocpi-hub`` subcommands (``commands``)."""
+    """Add ``platforms ACTION``, ``queues`` and ``dead-letters`` to the ``ocpi-hub`` subcommands
+    (``commands``)."""
     common = _common_options()
     platforms = commands.add_parser("platforms", help="manage platforms through the admin API")
     actions = platforms.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -156,14 +202,38 @@ def add_commands(commands: Any) -> None:
         )
     subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
     subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")
+    for name in ("queues", "dead-letters"):
+        subs[name] = commands.add_parser(name, help=QUEUE_CALLS[name].help, parents=[common])
+        subs[name].set_defaults(admin_call=name)
+    letters = subs["dead-letters"]
+    letters.add_argument("--platform", metavar="ID", help="only this platform's dead letters")
+    # --redrive switches the call the command makes, from listing to redriving.
+    letters.add_argument(
+        "--redrive",
+        dest="admin_call",
+        action="store_const",
+        const="redrive",
+        help="queue the dead letters again (all, --platform's, or its --id ones) and print "
+        "how many",
+    )
+    letters.add_argument(
+        "--id",
+        dest="ids",
+        metavar="ID",
+        action="append",
+        help="with --redrive and --platform: only this dead letter (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage."""
     try:
-        call = CALLS[args.admin_call]
+        call = CALLS.get(args.admin_call) or QUEUE_CALLS[args.admin_call]
         body = call.body(args) if call.body is not None else None
         path = call.path.replace("{id}", urllib.parse.quote(getattr(args, "id", ""), safe=""))
+        query = call.query(args) if call.query is not None else {}
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
         answer = _request(args, call.method, path, body)
     except CliError as e:
         print(f"error: {e.message}", file=sys.stderr)
@@ -173,8 +243,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(answer, indent=2))
     elif args.admin_call == "remove":
         print(f"removed {args.id}")
-    elif args.admin_call == "list":
-        print(_table(answer))
+    elif args.admin_call in TABLES:
+        print(_table(answer, TABLES[args.admin_call]))
     else:
         print(_lines(answer))
     if args.admin_call in ("add", "token-a"):
@@ -241,10 +311,15 @@ def _api_error(status: int, content: bytes) -> str:
 
 
 def _text(key: str, value: Any) -> str:
-    """One value as a table cell or after ``key:``: roles as ``CC:PID:ROLE,...``."""
+    """One value as a table cell or after ``key:``: roles as ``CC:PID:ROLE,...``, an age in
+    whole seconds, a Unix time as UTC ISO 8601, nothing as ``-``."""
     if key in ("roles", "registered_roles") and isinstance(value, list):
         return ",".join(f"{r['country_code']}:{r['party_id']}:{r['role']}" for r in value) or "-"
-    if value is None or value == []:
+    if key == "oldest_age" and isinstance(value, int | float):
+        return f"{round(value)}s"
+    if key == "parked_at" and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value is None or value == [] or value == "":
         return "-"
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -261,15 +336,17 @@ def _lines(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _table(platforms: list[dict[str, Any]]) -> str:
-    """Platforms as aligned columns; a removed platform's status says so."""
-    rows = [list(TABLE_COLUMNS)]
-    for platform in platforms:
-        row = [_text(column, platform.get(column)) for column in TABLE_COLUMNS]
-        if platform.get("deleted"):
-            row[2] += " (removed)"
+def _table(items: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """Platforms, queues or dead letters as aligned columns; a removed platform's status says so,
+    a dead letter's module, method and path are those of its message."""
+    rows = [list(columns)]
+    for item in items:
+        fields = {**item.get("message", {}), **item}
+        row = [_text(column, fields.get(column)) for column in columns]
+        if item.get("deleted"):
+            row[columns.index("status")] += " (removed)"
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows

@@ -151,6 +151,7 @@ class Relay:
                     call.body,
                     call.correlation_id,
                 )
+                await self._learn_owner(call, lane, facts, key(party.country_code, party.party_id))
             else:
                 status, headers, content = await self._broadcast.serve(
                     lane, party, call.method, segments, call.query
@@ -325,13 +326,9 @@ class Relay:
         """Remember what later open routing needs, and how long a callback must live."""
         me = key(party.country_code, party.party_id)
         them = key(target.party.country_code, target.party.party_id)
+        await self._learn_owner(call, lane, facts, me)
         if lane.interface == RECEIVER and call.method == "PUT":
-            if call.module == "locations" and facts.location_id and call.path.count("/") == 2:
-                await self._directory.remember("location", facts.location_id, me)
-            elif call.module == "tokens" and facts.token is not None:
-                uid, kind = facts.token
-                await self._directory.remember("token", f"{kind}:{uid}", me)
-            elif call.module == "sessions" and facts.session_id and facts.counterpart:
+            if call.module == "sessions" and facts.session_id and facts.counterpart:
                 await self._directory.remember(
                     "session", facts.session_id, me, facts.counterpart, ttl=SESSION_SECONDS
                 )
@@ -346,6 +343,17 @@ class Relay:
             )
         if callback is not None:
             await self._proxies.keep_for(callback, self._callback_ttl(facts, reply))
+
+    async def _learn_owner(self, call: Call, lane: Lane, facts: Facts, me: PartyKey) -> None:
+        """Who owns a location or a token, from its PUT, whether sent to one receiver or
+        broadcast: commands and authorizations find their way by it."""
+        if lane.interface != RECEIVER or call.method != "PUT":
+            return
+        if call.module == "locations" and facts.location_id and call.path.count("/") == 2:
+            await self._directory.remember("location", facts.location_id, me)
+        elif call.module == "tokens" and facts.token is not None:
+            uid, kind = facts.token
+            await self._directory.remember("token", f"{kind}:{uid}", me)
 
     def _callback_ttl(self, facts: Facts, reply: _Reply) -> float:
         """A reservation can be cancelled until it expires; other results come within the

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.network import member
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform, free_port
 
@@ -50,6 +54,23 @@ def fields(stdout: str) -> dict[str, str]:
 
 def add(hub: HubProcess, name: str, *roles: str) -> dict[str, Any]:
     return dict(run_json("platforms", "add", "--name", name, *roles, hub=hub))
+
+
+def table(stdout: str) -> tuple[list[str], list[list[str]]]:
+    """A table's header and rows, split on whitespace (only a last column may hold spaces)."""
+    header, *rows = stdout.splitlines()
+    columns = header.split()
+    return columns, [row.split(maxsplit=len(columns) - 1) for row in rows]
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_add_prints_token_a_once_with_versions_url(hub: HubProcess, party_id: PartyIds) -> None:
@@ -236,3 +257,118 @@ def test_no_admin_token_found(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no admin token" in result.stderr
     assert str(tmp_path / "nowhere" / "admin-token") in result.stderr
+
+
+QUEUE_COLUMNS = [
+    "platform",
+    "name",
+    "status",
+    "depth",
+    "oldest_age",
+    "dead_letters",
+    "delivered_by",
+]
+LETTER_COLUMNS = ["id", "platform", "module", "method", "path", "attempts", "parked_at", "reason"]
+
+
+def test_queues_lists_a_registered_platform(hub: HubProcess, party_id: PartyIds) -> None:
+    pid = party_id()
+    with member(hub, ("NL", pid, "CPO")) as cpo:
+
+        def own_queue() -> dict[str, Any] | None:
+            found = [q for q in run_json("queues", hub=hub) if q["platform"] == cpo.id]
+            return found[0] if found and found[0]["depth"] == 0 else None
+
+        queue = wait_for(own_queue, what="an empty queue")
+        assert queue["name"] == f"NL{pid}" and queue["status"] == "CONNECTED"
+        assert queue["oldest_age"] is None and queue["dead_letters"] == 0
+
+        listed = run_cli("queues", hub=hub)
+        assert listed.returncode == 0, listed.stderr
+        columns, rows = table(listed.stdout)
+        assert columns == QUEUE_COLUMNS
+        (row,) = [r for r in rows if r[0] == cpo.id]
+        assert row[:6] == [cpo.id, f"NL{pid}", "CONNECTED", "0", "-", "0"]
+
+
+def test_dead_letters_of_a_fresh_platform(hub: HubProcess, party_id: PartyIds) -> None:
+    with member(hub, ("NL", party_id(), "CPO")) as cpo:
+        listed = run_cli("dead-letters", "--platform", cpo.id, hub=hub)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.split() == LETTER_COLUMNS
+        assert run_json("dead-letters", "--platform", cpo.id, hub=hub) == []
+        everything = run_cli("dead-letters", hub=hub)
+        assert everything.returncode == 0, everything.stderr
+        assert table(everything.stdout)[0] == LETTER_COLUMNS
+
+        redriven = run_cli("dead-letters", "--redrive", "--platform", cpo.id, hub=hub)
+        assert redriven.returncode == 0, redriven.stderr
+        assert redriven.stdout == "redriven: 0\n"
+        answer = run_json("dead-letters", "--redrive", "--platform", cpo.id, hub=hub)
+        assert answer == {"redriven": 0}
+
+
+def test_dead_letters_errors(hub: HubProcess) -> None:
+    no_platform = run_cli("dead-letters", "--redrive", "--id", "1-0", hub=hub)
+    assert no_platform.returncode == 1 and no_platform.stdout == ""
+    assert no_platform.stderr == "error: ids need a platform (HTTP 400)\n"
+    for args in (["--platform", "no-such-platform"], ["--redrive", "--platform", "no-such"]):
+        unknown = run_cli("dead-letters", *args, hub=hub)
+        assert unknown.returncode == 1 and unknown.stdout == ""
+        assert unknown.stderr.startswith("error: no platform no-such")
+        assert "(HTTP 404)" in unknown.stderr
+    listing = run_cli("dead-letters", "--id", "1-0", hub=hub)
+    assert listing.returncode == 2 and "--id needs --redrive" in listing.stderr
+
+
+def test_an_expired_message_is_listed_and_redriven(
+    hub_factory: Callable[..., HubProcess], party_id: PartyIds
+) -> None:
+    fast = ["--retry-base", "0.05", "--retry-max", "0.3", "--message-ttl", "1"]
+    hub = hub_factory(args=fast).start()
+    cpo_pid, emsp_pid = party_id(), party_id()
+    with member(hub, ("NL", cpo_pid, "CPO")) as cpo, member(hub, ("NL", emsp_pid, "EMSP")) as emsp:
+        emsp.fake.down = True
+        path = f"NL/{cpo_pid}/T-1"
+        tariff = {
+            "country_code": "NL",
+            "party_id": cpo_pid,
+            "id": "T-1",
+            "currency": "EUR",
+            "elements": [{"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}],
+            "last_updated": "2026-11-24T10:00:00Z",
+        }
+        status, _, answer = cpo.call(
+            "PUT", f"/ocpi/2.2.1/receiver/tariffs/{path}", body=tariff, to=("NL", "HUB")
+        )
+        assert (status, answer["status_code"]) == (200, 1000), answer
+
+        def tariff_letters() -> list[Any]:
+            letters = run_json("dead-letters", "--platform", emsp.id, hub=hub)
+            return [d for d in letters if d["message"]["module"] == "tariffs"]
+
+        (letter,) = wait_for(tariff_letters, what="a dead letter")
+        listed = run_cli("dead-letters", hub=hub)
+        assert listed.returncode == 0, listed.stderr
+        columns, rows = table(listed.stdout)
+        assert columns == LETTER_COLUMNS
+        (row,) = [r for r in rows if r[0] == letter["id"]]
+        assert row[1:5] == [emsp.id, "tariffs", "PUT", path]
+        assert row[5] == str(letter["attempts"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[6])
+        parked = datetime.strptime(row[6], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert abs(parked.timestamp() - letter["parked_at"]) < 1
+        assert row[7] == letter["reason"] and "expired after 1 s" in row[7]
+        (queue,) = [q for q in run_json("queues", hub=hub) if q["platform"] == emsp.id]
+        assert queue["dead_letters"] >= 1
+
+        emsp.fake.down = False
+        redriven = run_cli(
+            "dead-letters", "--redrive", "--platform", emsp.id, "--id", letter["id"], hub=hub
+        )
+        assert redriven.returncode == 0, redriven.stderr
+        assert redriven.stdout == "redriven: 1\n"
+        wait_for(
+            lambda: emsp.received("PUT", f"/ocpi/2.2.1/tariffs/receiver/{path}"), what="redrive"
+        )
+        assert tariff_letters() == []

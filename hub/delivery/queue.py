@@ -38,6 +38,13 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then
 end
 return 1
 """
+# The stream and its group, so that a platform with nothing queued yet can be waited on.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+end
+return 1
+"""
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -106,6 +113,7 @@ class Queue:
         self._redis = redis
         self._enqueue = redis.register_script(_ENQUEUE)
         self._done = redis.register_script(_DONE)
+        self._create = redis.register_script(_CREATE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
@@ -136,8 +144,7 @@ class Queue:
         """Take over what any earlier holder left pending, then return this consumer's
         pending entries in order: they come before anything new."""
         stream = keys.queue(platform_id)
-        if not await call(self._redis.exists(stream)):
-            return []
+        await call(self._create(keys=[stream], args=[GROUP]))
         start = "0-0"
         while True:
             answer = await call(

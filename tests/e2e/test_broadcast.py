@@ -14,7 +14,7 @@ import pytest
 
 from hub.store.embedded import EmbeddedRedis
 from tests.e2e.network import member
-from tests.e2e.objects import location
+from tests.e2e.objects import location, token
 from tests.hubproc import HubProcess
 
 V = "/ocpi/2.2.1"
@@ -153,6 +153,15 @@ def test_a_receiver_that_was_down_gets_what_it_missed(fast_hub: HubProcess) -> N
         assert got[0].body["name"] == "AVAILABLE"
         assert got[1].body == patch
         wait_for(lambda: fast_hub.platform(emsp.id)["status"] == "CONNECTED", what="CONNECTED")
+        # The others heard of it through HubClientInfo.
+        path = "/ocpi/2.2.1/hubclientinfo/receiver/NL/EMD"
+        wait_for(
+            lambda: (
+                [r.body["status"] for r in cpo.received("PUT", path)][-2:]
+                == ["OFFLINE", "CONNECTED"]
+            ),
+            what="OFFLINE then CONNECTED announced",
+        )
 
 
 def test_an_expired_message_is_parked_and_can_be_redriven(
@@ -371,3 +380,48 @@ def member_from(hub: HubProcess, created: dict[str, Any], role: tuple[str, str, 
             yield fake
 
     return run()
+
+
+def test_broadcast_tokens_route_authorizations(fast_hub: HubProcess) -> None:
+    with (
+        member(fast_hub, ("NL", "CPO", "CPO")) as cpo,
+        member(fast_hub, ("NL", "EMA", "EMSP")) as emsp,
+    ):
+        ok(
+            emsp.call(
+                "PUT", f"{V}/receiver/tokens/NL/EMA/T-BC", body=token(("NL", "EMA"), "T-BC"), to=HUB
+            )
+        )
+        wait_for(
+            lambda: cpo.received("PUT", "/ocpi/2.2.1/tokens/receiver/NL/EMA/T-BC"), what="the token"
+        )
+        ok(cpo.call("POST", f"{V}/sender/tokens/T-BC/authorize"))
+        assert emsp.received("POST", "/ocpi/2.2.1/tokens/sender/T-BC/authorize")
+        # The token is kept for GET-all too.
+        _, answer = ok(cpo.call("GET", f"{V}/sender/tokens", to=HUB))
+        assert [t["uid"] for t in answer["data"]] == ["T-BC"]
+
+
+def test_sessions_are_never_broadcast(fast_hub: HubProcess) -> None:
+    from tests.e2e.objects import session
+
+    with member(fast_hub, ("NL", "CPO", "CPO")) as cpo, member(fast_hub, ("NL", "EMA", "EMSP")):
+        status, _, answer = cpo.call(
+            "PUT",
+            f"{V}/receiver/sessions/NL/CPO/S-1",
+            body=session(("NL", "CPO"), "S-1", ("NL", "EMA")),
+            to=HUB,
+        )
+        assert (status, answer["status_code"]) == (404, 4001)
+        assert "never broadcast" in answer["status_message"]
+
+
+def test_a_silent_platform_gets_a_keep_alive(hub_factory: Callable[..., HubProcess]) -> None:
+    hub = hub_factory(args=[*FAST, "--keepalive-interval", "1"]).start()
+    with member(hub, ("NL", "QUI", "EMSP")) as quiet:
+        before = len(quiet.fake.find_requests("GET", "/ocpi/versions"))
+        wait_for(
+            lambda: len(quiet.fake.find_requests("GET", "/ocpi/versions")) > before,
+            timeout=10,
+            what="a keep-alive GET of the versions",
+        )
