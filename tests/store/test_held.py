@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,8 +16,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from hub.store import keys
 from hub.store.connection import RedisClient
-from hub.store.embedded import EmbeddedRedis, find_redis_server
+from hub.store.embedded import EmbeddedRedis
 from hub.store.held import HeldObjects, to_epoch_ms
+from tests.cluster import redis_cluster
 
 NL = ("NL", "CPA")
 DE = ("DE", "CPB")
@@ -520,49 +518,8 @@ def test_deep_page_costs_what_the_first_costs(url: str) -> None:
 def cluster(tmp_path: Path) -> Iterator[str]:
     """A one-node Redis Cluster owning every slot: enough to show that every command and
     script of the module stays in one slot (a cluster refuses cross-slot calls)."""
-    executable = shutil.which("redis-server") or find_redis_server()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    args = [
-        executable,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        str(tmp_path / "nodes.conf"),
-        "--dir",
-        str(tmp_path),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import redis
-
-        plain = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                plain.cluster("ADDSLOTSRANGE", 0, 16383)
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.skip("cannot start a cluster-mode redis-server")
-                time.sleep(0.05)
-        while plain.cluster("info")["cluster_state"] != "ok":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        plain.close()
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with redis_cluster(tmp_path / "cluster", nodes=1) as url:
+        yield url
 
 
 def test_works_on_redis_cluster(cluster: str) -> None:
