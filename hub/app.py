@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.broadcast import Broadcast
@@ -20,6 +19,7 @@ from hub.errors import HubError, StartupError
 from hub.forward import PeerClient
 from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
+from hub.metrics import SharedState
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
@@ -30,23 +30,13 @@ from hub.store.held import HeldObjects
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
 from hub.web import admin, ocpi
-from hub.web.context import Services, services
+from hub.web.context import Services
 from hub.web.middleware import RequestContext
+from hub.web.ops import exposition, healthz, metrics_endpoint, metrics_server, readyz
 from hub.web.responses import render_error
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    ready = await services(request).platforms.ping()
-    return JSONResponse(
-        {"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503
-    )
-
-
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, embedded_redis: bool = False) -> Starlette:
     if settings.redis_url is None:
         raise StartupError("create_app needs settings.redis_url (the CLI fills it in)")
     redis_url = settings.redis_url
@@ -72,7 +62,10 @@ def create_app(settings: Settings) -> Starlette:
             lifecycle=Lifecycle(settings, store, peers),
             relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers, broadcast),
             wake_delivery=deliverer.wake,
+            metrics_state=SharedState(),
+            embedded_redis=embedded_redis,
         )
+        hub = app.state.services
         try:
             async with asyncio.TaskGroup() as tasks:
                 background = [
@@ -80,7 +73,14 @@ def create_app(settings: Settings) -> Starlette:
                     tasks.create_task(deliverer.run(), name="delivery"),
                 ]
                 try:
-                    yield
+                    async with contextlib.AsyncExitStack() as stack:
+                        if settings.metrics_port is not None:
+                            await stack.enter_async_context(
+                                metrics_server(
+                                    settings.host, settings.metrics_port, lambda: exposition(hub)
+                                )
+                            )
+                        yield
                 finally:
                     for task in background:
                         task.cancel()
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         *ocpi.routes(),
         *admin.routes(),
     ]

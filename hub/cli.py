@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import types
 from collections.abc import Sequence
 from typing import Any, get_args
@@ -22,6 +23,9 @@ from hub.store.embedded import EmbeddedRedis
 
 # Carries the settings to worker processes started by uvicorn (--workers N).
 WORKER_SETTINGS_ENV = "OCPI_HUB_WORKER_SETTINGS"
+WORKER_EMBEDDED_ENV = "OCPI_HUB_WORKER_EMBEDDED_REDIS"
+# Read by prometheus-client when a worker imports it (the hub.metrics module says why).
+PROMETHEUS_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 SETTING_HELP = {
     "host": "address to listen on",
@@ -98,15 +102,15 @@ def serve(args: argparse.Namespace) -> int:
     if settings.redis_url is not None:
         storage = f"external Redis at {_without_password(settings.redis_url)}"
         _announce(settings, storage, token_source)
-        return _run(settings)
+        return _run(settings, embedded=False)
     with EmbeddedRedis(settings.data_path) as redis:
         settings = msgspec.structs.replace(settings, redis_url=redis.url)
         storage = f"embedded Redis, data in {settings.data_path.resolve()}"
         _announce(settings, storage, token_source)
-        return _run(settings)
+        return _run(settings, embedded=True)
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, *, embedded: bool) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; with this handler in
     # place that re-raise is a no-op, so the embedded Redis is stopped and the exit code is 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,9 +126,15 @@ def _run(settings: Settings) -> int:
     if settings.workers == 1:
         from hub.app import create_app
 
-        uvicorn.Server(uvicorn.Config(create_app(settings), **common)).run()
-    else:
+        app = create_app(settings, embedded_redis=embedded)
+        uvicorn.Server(uvicorn.Config(app, **common)).run()
+        return 0
+    # Workers are separate processes: they get the settings through the environment, and
+    # prometheus-client's multiprocess mode (a fresh directory of its files) sums their metrics.
+    with tempfile.TemporaryDirectory(prefix="ocpi-hub-metrics-") as metrics_dir:
+        os.environ[PROMETHEUS_MULTIPROC_DIR] = metrics_dir
         os.environ[WORKER_SETTINGS_ENV] = msgspec.json.encode(settings).decode()
+        os.environ[WORKER_EMBEDDED_ENV] = "1" if embedded else ""
         uvicorn.run("hub.cli:worker_app", factory=True, workers=settings.workers, **common)
     return 0
 
@@ -135,7 +145,7 @@ def worker_app() -> Any:
 
     settings = msgspec.json.decode(os.environ[WORKER_SETTINGS_ENV], type=Settings)
     logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(settings, embedded_redis=bool(os.environ.get(WORKER_EMBEDDED_ENV)))
 
 
 def _ignore_signal(signum: int, frame: types.FrameType | None) -> None:

@@ -9,7 +9,9 @@ URLs on the way (command and charging-profile ``response_url``, ``Link``, CDR ``
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 import msgspec
 import orjson
 
+from hub import metrics
 from hub.broadcast import Broadcast
 from hub.errors import (
     InvalidParameters,
@@ -87,6 +90,11 @@ class Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    # for the access log and the metrics
+    ocpi_status: int | None = None
+    sender: str = ""
+    receiver: str = ""
+    forward_seconds: float | None = None
 
 
 class Relay:
@@ -156,7 +164,9 @@ class Relay:
                 status, headers, content = await self._broadcast.serve(
                     lane, party, call.method, segments, call.query
                 )
-            return Answer(status, headers, content)
+            mode = "broadcast" if lane.interface == RECEIVER else "served"
+            metrics.ROUTING.labels(call.module, mode, "").inc()
+            return Answer(status, headers, content, SUCCESS, label(party), label(self._hub))
         if wanted is None:
             wanted = await self._open_route(call, lane, party, facts)
         target = receiver(table, wanted, lane, caller)
@@ -175,12 +185,23 @@ class Relay:
                 body = _replace_field(call.body, "response_url", hub_url)
         if query_string:
             url = f"{url}?{query_string}"
+        began = time.perf_counter()
         response = await self._forward(call, url, body, token, target, party)
+        forwarded = time.perf_counter() - began
+        metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
         reply = _read_reply(response, target.party)
         answer = await self._answer(response, lane, call, caller, party, target)
         if 200 <= response.status < 300 and reply.status_code == SUCCESS:
             await self._learn(call, lane, facts, party, target, reply, callback)
-        return answer
+        mode = "open" if _pair(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID) is None else "direct"
+        metrics.ROUTING.labels(call.module, mode, "").inc()
+        return dataclasses.replace(
+            answer,
+            ocpi_status=reply.status_code,
+            sender=label(party),
+            receiver=label(target.party),
+            forward_seconds=forwarded,
+        )
 
     async def _open_route(self, call: Call, lane: Lane, party: Party, facts: Facts) -> PartyKey:
         """No OCPI-to: find the receiver from what the call carries (2.2.1 "Open routing
@@ -382,15 +403,25 @@ class Relay:
         party = Party(route.sender[0], route.sender[1], "")
         peer_party = Party(route.receiver[0], route.receiver[1], "")
         destination = Target(target, peer_party, route.url)
+        began = time.perf_counter()
         response = await self._forward(call, route.url, call.body, token, destination, party)
-        _read_reply(response, peer_party)
+        forwarded = time.perf_counter() - began
+        metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
+        reply = _read_reply(response, peer_party)
+        metrics.ROUTING.labels(route.module, route.kind, "").inc()
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
             response, lane, call, table.peers[caller_id], party, destination
         )
         if route.once and 200 <= response.status < 300:
             await self._proxies.forget(proxy_id)
-        return answer
+        return dataclasses.replace(
+            answer,
+            ocpi_status=reply.status_code,
+            sender=label(route.sender),
+            receiver=label(route.receiver),
+            forward_seconds=forwarded,
+        )
 
 
 def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | None:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from hub.delivery.queue import Queue
 from hub.lifecycle import Lifecycle
+from hub.metrics import SharedState
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
@@ -26,6 +27,8 @@ class Services:
     lifecycle: Lifecycle
     relay: Relay
     wake_delivery: Callable[[], None]
+    metrics_state: SharedState
+    embedded_redis: bool
 
 
 def services(request: Request) -> Services:

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.errors import MethodNotAllowed, NotFound, Unauthorized, from_validation
+from hub import metrics
+from hub.errors import HubError, MethodNotAllowed, NotFound, Unauthorized, from_validation
 from hub.hubclientinfo import listing
 from hub.ocpi.credentials import Credentials
 from hub.ocpi.pagination import Page
@@ -27,7 +28,7 @@ from hub.ocpi.versions import (
     Version,
     VersionDetails,
 )
-from hub.relay import Call
+from hub.relay import Answer, Call
 from hub.store.platforms import SUSPENDED, Platform, TokenMatch, hash_token
 from hub.web import bodies, responses
 from hub.web.context import services
@@ -174,8 +175,12 @@ async def functional_module(request: Request) -> Response:
         raise NotFound("no such endpoint")
     caller = await authenticate(request)
     call = await _call(request, module, interface, request.path_params.get("rest", ""))
-    answer = await services(request).relay.relay(caller.platform.id, call)
-    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+    try:
+        answer = await services(request).relay.relay(caller.platform.id, call)
+    except HubError as e:
+        metrics.ROUTING.labels(module, "refused", type(e).__name__).inc()
+        raise
+    return _respond(request, answer)
 
 
 async def via(request: Request) -> Response:
@@ -186,6 +191,14 @@ async def via(request: Request) -> Response:
     answer = await services(request).relay.follow(
         caller.platform.id, request.path_params["id"], call
     )
+    return _respond(request, answer)
+
+
+def _respond(request: Request, answer: Answer) -> Response:
+    state = request.scope["state"]
+    state["ocpi_status"] = answer.ocpi_status
+    state["sender"], state["receiver"] = answer.sender, answer.receiver
+    state["forward_seconds"] = answer.forward_seconds
     return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 

@@ -63,6 +63,7 @@ def is_admin(path: str) -> bool:
 async def render_error(request: Request, exc: Exception) -> Response:
     """Starlette's exception handler for HubError and HTTPException (unknown routes, 405)."""
     error = _as_hub_error(exc)
+    request.scope.setdefault("state", {})["ocpi_status"] = error.ocpi_status
     if isinstance(error, ServerError) or error.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
     if is_admin(request.url.path):
