@@ -17,7 +17,7 @@ REQUEST_IDS: contextvars.ContextVar[tuple[str, str] | None] = contextvars.Contex
 )
 ACCESS = logging.getLogger("hub.access")
 
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class RequestIds(logging.Filter):

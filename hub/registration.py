@@ -9,10 +9,11 @@ is the platform's B (or C), kept as the platform's "outbound" token.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import msgspec
 
+from hub import metrics
 from hub.errors import (
     ClientApiUnusable,
     Conflict,
@@ -55,6 +56,17 @@ class Discovery(msgspec.Struct, frozen=True):
         return next(e.url for e in self.endpoints if e.identifier == module)
 
 
+@contextlib.asynccontextmanager
+async def _counted(kind: str, initiator: str) -> AsyncIterator[None]:
+    """Count a handshake or rotation by how it ended (ok, or the error's OCPI status)."""
+    try:
+        yield
+    except HubError as e:
+        metrics.HANDSHAKES.labels(kind, initiator, str(e.ocpi_status)).inc()
+        raise
+    metrics.HANDSHAKES.labels(kind, initiator, "ok").inc()
+
+
 class Registration:
     def __init__(self, settings: Settings, store: PlatformStore, peers: PeerClient) -> None:
         self._settings = settings
@@ -72,7 +84,10 @@ class Registration:
 
     async def accept(self, platform_id: str, offer: Credentials, *, caller_base64: bool) -> str:
         """Credentials POST with token A: register the platform; returns its new token C."""
-        async with self._store.handshake(platform_id, self._lock_ttl):
+        async with (
+            _counted("register", "platform"),
+            self._store.handshake(platform_id, self._lock_ttl),
+        ):
             platform = await self._load(platform_id)
             if platform.registered:
                 raise MethodNotAllowed("this platform is registered already; use PUT to update")
@@ -80,7 +95,10 @@ class Registration:
 
     async def update(self, platform_id: str, offer: Credentials, *, caller_base64: bool) -> str:
         """Credentials PUT: re-read the platform's endpoints and rotate its token."""
-        async with self._store.handshake(platform_id, self._lock_ttl):
+        async with (
+            _counted("update", "platform"),
+            self._store.handshake(platform_id, self._lock_ttl),
+        ):
             platform = await self._load(platform_id)
             if not platform.registered:
                 raise MethodNotAllowed("this platform is not registered; use POST to register")
@@ -88,7 +106,10 @@ class Registration:
 
     async def unregister(self, platform_id: str) -> None:
         """Credentials DELETE: forget the relationship; a new token A is needed to return."""
-        async with self._store.handshake(platform_id, self._lock_ttl):
+        async with (
+            _counted("unregister", "platform"),
+            self._store.handshake(platform_id, self._lock_ttl),
+        ):
             platform = await self._load(platform_id)
             if not platform.registered:
                 raise MethodNotAllowed("this platform is not registered")
@@ -119,7 +140,7 @@ class Registration:
 
     async def connect(self, platform_id: str, versions_url: str, token_a: str) -> Platform:
         """Run the handshake towards a platform that gave the operator its token A."""
-        async with self._store.handshake(platform_id, self._lock_ttl):
+        async with self._handshake(platform_id, "register", "hub"):
             platform = await self._load(platform_id)
             if platform.deleted:
                 raise Conflict("this platform was removed")
@@ -141,7 +162,7 @@ class Registration:
     async def rotate(self, platform_id: str) -> Platform:
         """Send a credentials PUT: the platform gets a new token for the hub and hands back a
         new one of its own."""
-        async with self._store.handshake(platform_id, self._lock_ttl):
+        async with self._handshake(platform_id, "rotate", "hub"):
             platform = await self._load(platform_id)
             outbound = await self._store.outbound_token(platform_id)
             if not platform.registered or outbound is None:
@@ -285,6 +306,12 @@ class Registration:
         if platform is None:
             raise Conflict(f"no platform {platform_id}")
         return platform
+
+    @contextlib.asynccontextmanager
+    async def _handshake(self, platform_id: str, kind: str, initiator: str) -> AsyncIterator[None]:
+        """One handshake per platform at a time, counted by how it ended."""
+        async with _counted(kind, initiator), self._store.handshake(platform_id, self._lock_ttl):
+            yield
 
     @property
     def _lock_ttl(self) -> float:

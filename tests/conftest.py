@@ -21,6 +21,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     party ids (``party_id``), so they do not meet."""
     with HubProcess(tmp_path_factory.mktemp("hub") / "data") as running:
         yield running
+    assert_no_crash(running)
+
+
+def assert_no_crash(hub: HubProcess) -> None:
+    """A hub never meets an exception it did not expect, even after a response was sent."""
+    log = hub.log()
+    assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]
 
 
 @pytest.fixture
@@ -42,6 +49,7 @@ def hub_factory(tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
     yield make
     for hub in started:
         hub.stop()
+        assert_no_crash(hub)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import time
 
 import msgspec
 
+from hub import metrics
 from hub.delivery.queue import Message, Queue
 from hub.errors import HubError, PeerError
 from hub.forward import PeerClient, PeerResponse
@@ -151,11 +152,13 @@ class Deliverer:
         while not lost.is_set():
             if await self._queue.superseded(platform_id, entry_id, message):
                 await self._queue.done(platform_id, entry_id, message)
+                metrics.DELIVERIES.labels(platform_id, "superseded").inc()
                 return
             age = time.time() - message.enqueued_at
             if age >= self._settings.message_ttl:
                 reason = f"expired after {self._settings.message_ttl:g} s; last error: {last_error}"
                 await self._queue.park(platform_id, entry_id, message, reason, attempts)
+                metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
             platform = await self._platform(platform_id)
             if platform is None or not _deliverable(platform):
@@ -168,9 +171,11 @@ class Deliverer:
                 await self._send(platform, message)
             except Permanent as e:
                 await self._queue.park(platform_id, entry_id, message, str(e), attempts)
+                metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
             except HubError as e:
                 last_error = e.message
+                metrics.DELIVERIES.labels(platform_id, "retried").inc()
                 await self._failed(platform_id, attempts)
                 delay = _backoff(attempts, self._settings.retry_base, self._settings.retry_max)
                 remaining = self._settings.message_ttl - (time.time() - message.enqueued_at)
@@ -178,6 +183,7 @@ class Deliverer:
                 continue
             self._failures[platform_id] = 0
             await self._queue.done(platform_id, entry_id, message)
+            metrics.DELIVERIES.labels(platform_id, "delivered").inc()
             return
 
     async def _send(self, platform: Platform, message: Message) -> None:

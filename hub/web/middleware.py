@@ -127,7 +127,7 @@ def _record(scope: Scope, state: dict[str, object], http_status: int, elapsed: f
         scope["path"],
         http_status,
         extra={
-            "module": module,
+            "ocpi_module": module,
             "sender": state.get("sender", ""),
             "receiver": state.get("receiver", ""),
             "ocpi_status": ocpi_status,
