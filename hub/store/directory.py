@@ -5,6 +5,8 @@ a charging profile. Only ids and parties are kept, never the objects themselves.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
@@ -25,9 +27,15 @@ def _parse(value: bytes | str) -> PartyKey:
     return (country_code, party_id)
 
 
+# Owners this process wrote recently: a location pushed again (as they are, all day long) costs
+# no Redis write on the forwarding path.
+RECENT_LIMIT = 100_000
+
+
 class Directory:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def remember(
         self, kind: str, object_id: str, *parties: PartyKey, ttl: int | None = None
@@ -35,6 +43,13 @@ class Directory:
         """``parties`` is the owner, or the pair (CPO, eMSP) for sessions and reservations."""
         name = keys.owners(kind, object_id)
         entry = ">".join(_party(p) for p in parties)
+        if ttl is None:
+            if (name, entry) in self._recent:
+                self._recent.move_to_end((name, entry))
+                return
+            self._recent[(name, entry)] = None
+            if len(self._recent) > RECENT_LIMIT:
+                self._recent.popitem(last=False)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.sadd(name, entry)
             if ttl is not None:
