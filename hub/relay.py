@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import msgspec
 import orjson
 
 from hub import metrics
@@ -26,19 +25,19 @@ from hub.errors import (
     InvalidParameters,
     NotFound,
     NotJson,
-    ReceiverBroken,
     ReceiverTimeout,
     ReceiverUnreachable,
-    UnknownReceiver,
     from_validation,
 )
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.calls import Facts, inspect
-from hub.ocpi.lanes import CPO_SIDE, LANES, Lane
+from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
+from hub.openrouting import open_receiver
+from hub.replies import Reply, read_reply, response_timeout
 from hub.routing import (
     PartyKey,
     Peer,
@@ -48,7 +47,6 @@ from hub.routing import (
     join,
     key,
     label,
-    only,
     receiver,
     sender,
 )
@@ -168,7 +166,7 @@ class Relay:
             metrics.ROUTING.labels(call.module, mode, "").inc()
             return Answer(status, headers, content, SUCCESS, label(party), label(self._hub))
         if wanted is None:
-            wanted = await self._open_route(call, lane, party, facts)
+            wanted = await open_receiver(self._directory, lane, party, facts)
         target = receiver(table, wanted, lane, caller)
         token = snapshot.outbound.get(target.peer.id)
         if token is None:
@@ -189,7 +187,7 @@ class Relay:
         response = await self._forward(call, url, body, token, target, party)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
-        reply = _read_reply(response, target.party)
+        reply = read_reply(response, target.party)
         answer = await self._answer(response, lane, call, caller, party, target)
         if 200 <= response.status < 300 and reply.status_code == SUCCESS:
             await self._learn(call, lane, facts, party, target, reply, callback)
@@ -201,40 +199,6 @@ class Relay:
             sender=label(party),
             receiver=label(target.party),
             forward_seconds=forwarded,
-        )
-
-    async def _open_route(self, call: Call, lane: Lane, party: Party, facts: Facts) -> PartyKey:
-        """No OCPI-to: find the receiver from what the call carries (2.2.1 "Open routing
-        request"); 4001 when the hub cannot tell, never a guess."""
-        me = key(party.country_code, party.party_id)
-        if facts.counterpart is not None:  # the cdr_token of a session or CDR: the eMSP
-            return facts.counterpart
-        lookup = self._directory.recall
-        where = (call.module, lane.interface)
-        if where == ("tokens", SENDER) and facts.token is not None:
-            uid, kind = facts.token
-            owners = await lookup("token", f"{kind}:{uid}")
-            return only((o[0] for o in owners), f"the eMSP of token {uid}")
-        if where == ("commands", RECEIVER) and facts.reservation_id is not None:
-            found = await lookup("reservation", facts.reservation_id)
-            return only((c for c, e in found if e == me), f"reservation {facts.reservation_id}")
-        if where == ("sessions", RECEIVER) and facts.session_id is not None:
-            # The CPO's own session (a PATCH, a GET): its eMSP.
-            found = await lookup("session", facts.session_id)
-            return only((e for c, e in found if c == me), f"session {facts.session_id}")
-        if where == ("chargingprofiles", SENDER) and facts.session_id is not None:
-            setters = await lookup("profile", f"{me[0]}:{me[1]}:{facts.session_id}")
-            return only((s[0] for s in setters), f"who set the profile of {facts.session_id}")
-        if facts.session_id is not None and lane.receivers == CPO_SIDE:
-            # Stop commands, charging profiles, charging preferences: the session's CPO.
-            found = await lookup("session", facts.session_id)
-            return only((c for c, e in found), f"the CPO of session {facts.session_id}")
-        if facts.location_id is not None and lane.receivers == CPO_SIDE:
-            # Start, reserve and unlock commands, GETs of one location: the location's CPO.
-            owners = await lookup("location", facts.location_id)
-            return only((o[0] for o in owners), f"the CPO of location {facts.location_id}")
-        raise UnknownReceiver(
-            "no OCPI-to headers, and the hub cannot tell the receiver of this call"
         )
 
     async def _callback(
@@ -341,7 +305,7 @@ class Relay:
         facts: Facts,
         party: Party,
         target: Target,
-        reply: _Reply,
+        reply: Reply,
         callback: str | None,
     ) -> None:
         """Remember what later open routing needs, and how long a callback must live."""
@@ -376,10 +340,10 @@ class Relay:
             uid, kind = facts.token
             await self._directory.remember("token", f"{kind}:{uid}", me)
 
-    def _callback_ttl(self, facts: Facts, reply: _Reply) -> float:
+    def _callback_ttl(self, facts: Facts, reply: Reply) -> float:
         """A reservation can be cancelled until it expires; other results come within the
         ``timeout`` of the CommandResponse or ChargingProfileResponse."""
-        timeout = _response_timeout(reply)
+        timeout = response_timeout(reply)
         ttl = (timeout if timeout is not None else self._settings.forward_timeout) + CALLBACK_MARGIN
         if facts.command == "RESERVE_NOW":
             ttl = max(ttl, _seconds_until(facts.expiry_date) + CALLBACK_MARGIN)
@@ -407,7 +371,7 @@ class Relay:
         response = await self._forward(call, route.url, call.body, token, destination, party)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
-        reply = _read_reply(response, peer_party)
+        reply = read_reply(response, peer_party)
         metrics.ROUTING.labels(route.module, route.kind, "").inc()
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
@@ -445,40 +409,6 @@ def _replace_field(body: bytes, name: str, value: str) -> bytes:
 def _replace_query(query: str, name: str, value: str) -> str:
     pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
     return urllib.parse.urlencode([(k, value if k == name else v) for k, v in pairs])
-
-
-class _Reply(msgspec.Struct):
-    """What the hub reads of a receiver's answer: its OCPI status, and a response's timeout."""
-
-    status_code: int
-    data: msgspec.Raw = msgspec.Raw(b"null")
-
-
-class _Timeout(msgspec.Struct):
-    timeout: float | None = None
-
-
-_reply = msgspec.json.Decoder(_Reply)
-_timeout = msgspec.json.Decoder(_Timeout | None)
-
-
-def _read_reply(response: PeerResponse, receiver: Party) -> _Reply:
-    """The receiver's envelope; an answer that is not one becomes OCPI 4000 here, so that the
-    sender always gets an envelope."""
-    try:
-        return _reply.decode(response.body)
-    except msgspec.DecodeError as e:
-        raise ReceiverBroken(
-            f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
-        ) from e
-
-
-def _response_timeout(reply: _Reply) -> float | None:
-    try:
-        found = _timeout.decode(reply.data)
-    except msgspec.DecodeError:
-        return None
-    return found.timeout if found is not None else None
 
 
 def _seconds_until(moment: str | None) -> float:

@@ -20,6 +20,8 @@ RANK = {
     "registration": 3,
     "lifecycle": 3,
     "relay": 3,
+    "openrouting": 4,
+    "replies": 4,
     "broadcast": 3,
     "hubclientinfo": 3,
     "delivery": 3,

@@ -1,0 +1,45 @@
+"""Reading a receiver's answer: its OCPI status, and the timeout of a command or
+charging-profile response. An answer that is not an OCPI envelope becomes 4000 here."""
+
+from __future__ import annotations
+
+import msgspec
+
+from hub.errors import ReceiverBroken
+from hub.forward import PeerResponse
+from hub.routing import label
+from hub.store.platforms import Party
+
+
+class Reply(msgspec.Struct):
+    """What the hub reads of a receiver's answer: its OCPI status, and a response's timeout."""
+
+    status_code: int
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Timeout(msgspec.Struct):
+    timeout: float | None = None
+
+
+_reply = msgspec.json.Decoder(Reply)
+_timeout = msgspec.json.Decoder(_Timeout | None)
+
+
+def read_reply(response: PeerResponse, receiver: Party) -> Reply:
+    """The receiver's envelope; an answer that is not one becomes OCPI 4000 here, so that the
+    sender always gets an envelope."""
+    try:
+        return _reply.decode(response.body)
+    except msgspec.DecodeError as e:
+        raise ReceiverBroken(
+            f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
+        ) from e
+
+
+def response_timeout(reply: Reply) -> float | None:
+    try:
+        found = _timeout.decode(reply.data)
+    except msgspec.DecodeError:
+        return None
+    return found.timeout if found is not None else None
