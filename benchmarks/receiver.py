@@ -7,7 +7,7 @@ credentials handshake; this process only answers the measured traffic):
 * any module URL: the OCPI envelope ``{"data": null, "status_code": 1000, ...}``;
 * ``GET {prefix}/ocpi/2.2.1/locations/sender/{id}``: the same envelope with the location;
 * ``GET /_stats``: what it received, as JSON (requests by prefix and method, bad tokens,
-  PUT bodies that differ from the expected body).
+  PUT bodies that differ from the expected body: the location with the URL's id).
 
 It checks the ``Authorization`` header of every module call against the tokens it was given
 and echoes ``X-Request-ID``/``X-Correlation-ID``. Answers are built from cached bytes; the
@@ -50,7 +50,14 @@ class Receiver:
                 f"Token {token}".encode(),
             }
         self.location = location
-        self.put_body = location  # what a PUT of the location must carry, byte for byte
+        # A PUT must carry the location byte for byte, with the URL's id as its id (put-new
+        # sends a new id every time).
+        self.location_id = json.loads(location)["id"].encode()
+        marker = b'"id":"' + self.location_id + b'"'
+        if location.count(marker) != 1:
+            raise SystemExit(f"the location must hold {marker!r} exactly once")
+        head, _, tail = location.partition(marker)
+        self.put_head, self.put_tail = head + b'"id":"', b'"' + tail
         self.stats: Counter[str] = Counter()
         self._stamp_second = -1
         self._ok_null = b""
@@ -85,7 +92,8 @@ class Receiver:
         ok_null, ok_location = self._envelopes()
         module = rest[len(VERSION) - 1 :]
         if method == b"PUT" and module.startswith(b"locations/receiver/"):
-            if body != self.put_body:
+            object_id = module.rpartition(b"/")[2]
+            if body != self.put_head + object_id + self.put_tail:
                 self.stats["bad_body"] += 1
                 return 400, b'{"data":null,"status_code":2001,"status_message":"body differs"}'
             return 200, ok_null
@@ -142,7 +150,10 @@ class Connection(asyncio.Protocol):
             b"Content-Type: application/json",
             b"Content-Length: %d" % len(content),
         ]
-        for name, title in ((b"x-request-id", b"X-Request-ID"), (b"x-correlation-id", b"X-Correlation-ID")):
+        for name, title in (
+            (b"x-request-id", b"X-Request-ID"),
+            (b"x-correlation-id", b"X-Correlation-ID"),
+        ):
             value = self.headers.get(name)
             if value is not None:
                 head.append(title + b": " + value)

@@ -1,0 +1,805 @@
+"""Forwarding benchmark: what the hub adds to an OCPI call, measured against the same call
+sent straight to the receiver, in the same run.
+
+    python benchmarks/forward.py [--seconds 10] [--concurrency 32] [--workers 1] [--json out.json]
+
+Run it from the repository root with the project's Python (it imports ``tests/``). It starts,
+all on 127.0.0.1 and all stopped at the end (also on Ctrl-C, SIGTERM or an error):
+
+* the real hub (``python -m hub serve``, embedded Redis, a temporary data dir);
+* a lean receiver (``benchmarks/receiver.py``: uvloop + httptools, fixed OCPI envelopes) that
+  serves the module URLs of a CPO (BE/BEC, the party of the official location example) and of
+  an eMSP (NL/EMS). Both parties are registered with the hub by a real credentials handshake,
+  run by a ``FakePlatform`` from ``tests/parties.py`` whose version details point the module
+  endpoints at the lean receiver; the FakePlatforms serve nothing else during the measurement;
+* the load generator: wrk with ``benchmarks/ocpi.lua`` (or ``benchmarks/loadgen.py``, aiohttp,
+  when wrk is not installed or ``--generator python``).
+
+Two calls, each measured direct (generator -> receiver) and through the hub (generator -> hub ->
+receiver) with the same method, path below the module, body and headers:
+
+* ``put``: the CPO pushes ``tests/examples/2.2.1/location_example.json``:
+  ``PUT /ocpi/2.2.1/receiver/locations/BE/BEC/LOC1`` (OCPI-to the eMSP);
+* ``get``: the eMSP reads that location from the CPO: ``GET /ocpi/2.2.1/sender/locations/LOC1``
+  (OCPI-to the CPO; the receiver answers with the location);
+* ``put-new`` (only with ``--cases``): the PUT with a new location id in every request (the
+  hub has not seen the location before and records its owner);
+* ``get-open`` (only with ``--cases``): the same GET without OCPI-to (open routing: the hub
+  looks the location's CPO up in Redis).
+
+Each is run at ``--concurrency`` connections (throughput) and, unless ``--latency-concurrency
+0``, at one connection (latency without queueing). Every answer is checked by the generator
+(HTTP 200 and OCPI status 1000); the receiver counts what it received, and checks each token
+and each PUT body byte for byte; a sample of calls through the hub is checked from Python
+before and after (status 1000, X-Request-ID echoed, the location returned). The exit status is
+1 when any check failed, or when the hub logged an error or a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as platform_module
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import client  # noqa: E402
+from tests.hubproc import HubProcess  # noqa: E402
+from tests.parties import OCPI_VERSION, FakePlatform, b64, free_port  # noqa: E402
+
+EXAMPLE = ROOT / "tests" / "examples" / "2.2.1" / "location_example.json"
+LUA = HERE / "ocpi.lua"
+LOADGEN = HERE / "loadgen.py"
+RECEIVER = HERE / "receiver.py"
+
+CPO = ("BE", "BEC", "CPO")  # the official example's own party
+EMSP = ("NL", "EMS", "EMSP")
+V = f"/ocpi/{OCPI_VERSION}"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- the parties -----------------------------------------------------------------------------
+
+
+class HandshakeParty(FakePlatform):
+    """A FakePlatform for the credentials handshake only: its version details send the hub to
+    the lean receiver (``module_base``) for every functional module."""
+
+    def __init__(self, *, module_base: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.module_base = module_base
+
+    def module_url(self, identifier: str, role: str, version: str = OCPI_VERSION) -> str:
+        return f"{self.module_base}/ocpi/{version}/{identifier}/{role.lower()}"
+
+
+@dataclass
+class Case:
+    name: str
+    method: str
+    direct_url: str
+    hub_url: str
+    direct_headers: dict[str, str]
+    hub_headers: dict[str, str]
+    body_file: Path | None
+    receiver_key: str  # the receiver's counter for this call ("/emsp PUT")
+
+
+@dataclass
+class Run:
+    case: str
+    target: str  # direct | hub
+    concurrency: int
+    result: dict[str, Any]
+    received: int
+    cpu: dict[str, float]  # percent of one core over the run
+    repeat: int = 1
+    rps: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rps = self.result["requests"] / (self.result["duration_us"] / 1e6)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.result["errors"].values())
+
+    def row(self) -> dict[str, Any]:
+        lat = self.result["latency_us"]
+        return {
+            "repeat": self.repeat,
+            "case": self.case,
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "requests": self.result["requests"],
+            "rps": round(self.rps, 1),
+            "p50_ms": round(lat["p50"] / 1000, 3),
+            "p90_ms": round(lat["p90"] / 1000, 3),
+            "p99_ms": round(lat["p99"] / 1000, 3),
+            "max_ms": round(lat["max"] / 1000, 3),
+            "bad": self.result["bad"],
+            "first_bad": self.result["first_bad"],
+            "errors": self.result["errors"],
+            "received": self.received,
+            "cpu_percent": {k: round(v, 1) for k, v in self.cpu.items()},
+        }
+
+
+# --- processes and CPU -----------------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (ppid, command name, CPU seconds) of every process."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        close = data.rindex(")")
+        fields = data[close + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        table[int(entry)] = (int(fields[1]), data[data.index("(") + 1 : close], cpu)
+    return table
+
+
+def cpu_by_component(hub_pid: int, receiver_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the hub's Python processes, its embedded Redis, the receiver."""
+    table = _processes()
+    found = {"hub": 0.0, "redis": 0.0, "receiver": 0.0}
+    tree = {hub_pid}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _, _) in table.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    for pid in tree:
+        if pid in table:
+            _, name, cpu = table[pid]
+            found["redis" if name.startswith("redis") else "hub"] += cpu
+    if receiver_pid in table:
+        found["receiver"] = table[receiver_pid][2]
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    found["driver"] = own.ru_utime + own.ru_stime  # this process (and its FakePlatforms)
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    found["machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS  # all but idle
+    return found
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Receiver:
+    """benchmarks/receiver.py in a subprocess."""
+
+    def __init__(self, port: int, tokens: dict[str, str], location_file: Path, log: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, str(RECEIVER), "--port", str(port)]
+        command += ["--location", str(location_file)]
+        for prefix, token in tokens.items():
+            command += ["--token", f"{prefix}={token}"]
+        with open(log, "w") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"receiver exited: {log.read_text()}")
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("receiver did not start")
+
+    def stats(self) -> dict[str, int]:
+        status, _, body = client.request("GET", f"{self.url}/_stats", timeout=5)
+        if status != 200:
+            raise OSError(f"receiver stats: HTTP {status}")
+        return dict(body)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# --- the load generator ----------------------------------------------------------------------
+
+
+def generate(
+    generator: str,
+    case: Case,
+    target: str,
+    *,
+    seconds: int,
+    concurrency: int,
+    threads: int,
+) -> tuple[dict[str, Any], float]:
+    """One generator run; its BENCH_JSON result and the CPU seconds the generator used."""
+    url = case.direct_url if target == "direct" else case.hub_url
+    headers = case.direct_headers if target == "direct" else case.hub_headers
+    body = str(case.body_file) if case.body_file else "-"
+    if generator == "wrk":
+        command = ["wrk", "-t", str(max(1, min(threads, concurrency))), "-c", str(concurrency)]
+        command += ["-d", f"{seconds}s", "--timeout", "10s", "-s", str(LUA), url, "--"]
+        command += [case.method, body, *(f"{k}: {v}" for k, v in headers.items())]
+    else:
+        command = [sys.executable, str(LOADGEN), "--url", url, "--method", case.method]
+        command += ["--body", body, "--seconds", str(seconds), "--concurrency", str(concurrency)]
+        for k, v in headers.items():
+            command += ["--header", f"{k}: {v}"]
+    before = _children_cpu()
+    done = subprocess.run(
+        command, capture_output=True, text=True, errors="replace", timeout=seconds + 60
+    )
+    used = _children_cpu() - before
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON ") :]), used
+    raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+# --- setting up the network ------------------------------------------------------------------
+
+
+def register(hub: HubProcess, role: tuple[str, str, str], module_base: str) -> HandshakeParty:
+    created = hub.add_platform(f"bench {role[0]}/{role[1]}", role)
+    party = HandshakeParty(roles=[role], name=f"bench {role[2]}", module_base=module_base)
+    party.start()
+    status, answer = party.register(hub.versions_url, created["token_a"])
+    if status != 200 or party.peer_token is None or party.issued_token is None:
+        party.stop()
+        raise RuntimeError(f"registration of {role} failed: HTTP {status} {answer}")
+    return party
+
+
+def build_cases(
+    hub: HubProcess, receiver_url: str, cpo: HandshakeParty, emsp: HandshakeParty, body: Path
+) -> dict[str, Case]:
+    assert cpo.peer_token and cpo.issued_token and emsp.peer_token and emsp.issued_token
+    location_id = json.loads(body.read_bytes())["id"]
+    cc, pid, _ = CPO
+    ecc, epid, _ = EMSP
+    put_routing = {
+        "OCPI-from-country-code": cc,
+        "OCPI-from-party-id": pid,
+        "OCPI-to-country-code": ecc,
+        "OCPI-to-party-id": epid,
+        "X-Correlation-ID": "bench-put",
+        "Content-Type": "application/json",
+    }
+    get_routing = {
+        "OCPI-from-country-code": ecc,
+        "OCPI-from-party-id": epid,
+        "OCPI-to-country-code": cc,
+        "OCPI-to-party-id": pid,
+        "X-Correlation-ID": "bench-get",
+    }
+    open_routing = {k: v for k, v in get_routing.items() if not k.startswith("OCPI-to")}
+    open_routing["X-Correlation-ID"] = "bench-get-open"
+    return {
+        "put": Case(
+            name="put",
+            method="PUT",
+            # The eMSP's locations Receiver endpoint, as the hub forwards to it.
+            direct_url=f"{receiver_url}/emsp{V}/locations/receiver/{cc}/{pid}/{location_id}",
+            hub_url=f"{hub.url}{V}/receiver/locations/{cc}/{pid}/{location_id}",
+            # Direct: the token the eMSP issued (what the hub sends); via hub: the CPO's token C.
+            direct_headers={"Authorization": f"Token {b64(emsp.issued_token)}", **put_routing},
+            hub_headers={"Authorization": f"Token {b64(cpo.peer_token)}", **put_routing},
+            body_file=body,
+            receiver_key="/emsp PUT",
+        ),
+        "get": Case(
+            name="get",
+            method="GET",
+            direct_url=f"{receiver_url}/cpo{V}/locations/sender/{location_id}",
+            hub_url=f"{hub.url}{V}/sender/locations/{location_id}",
+            direct_headers={"Authorization": f"Token {b64(cpo.issued_token)}", **get_routing},
+            hub_headers={"Authorization": f"Token {b64(emsp.peer_token)}", **get_routing},
+            body_file=None,
+            receiver_key="/cpo GET",
+        ),
+        # The PUT with a new location id every time: the hub learns (and writes to Redis) the
+        # owner of each (the receiver checks that the body's id is the URL's).
+        "put-new": Case(
+            name="put-new",
+            method="PUT",
+            direct_url=f"{receiver_url}/emsp{V}/locations/receiver/{cc}/{pid}/{location_id}",
+            hub_url=f"{hub.url}{V}/receiver/locations/{cc}/{pid}/{location_id}",
+            direct_headers={
+                "Authorization": f"Token {b64(emsp.issued_token)}",
+                **put_routing,
+                "X-Bench-Unique-Id": location_id,
+            },
+            hub_headers={
+                "Authorization": f"Token {b64(cpo.peer_token)}",
+                **put_routing,
+                "X-Bench-Unique-Id": location_id,
+            },
+            body_file=body,
+            receiver_key="/emsp PUT",
+        ),
+        # The same GET without OCPI-to: the hub finds the CPO from the location's owner it
+        # learned from the PUT (open routing: one Redis read per call).
+        "get-open": Case(
+            name="get-open",
+            method="GET",
+            direct_url=f"{receiver_url}/cpo{V}/locations/sender/{location_id}",
+            hub_url=f"{hub.url}{V}/sender/locations/{location_id}",
+            direct_headers={"Authorization": f"Token {b64(cpo.issued_token)}", **open_routing},
+            hub_headers={"Authorization": f"Token {b64(emsp.peer_token)}", **open_routing},
+            body_file=None,
+            receiver_key="/cpo GET",
+        ),
+    }
+
+
+def sample_check(case: Case, location: dict[str, Any], count: int, tag: str) -> list[str]:
+    """``count`` calls through the hub from Python, each checked in full."""
+    problems = []
+    raw = case.body_file.read_bytes() if case.body_file else None
+    for n in range(count):
+        request_id = f"sample-{tag}-{case.name}-{n}"
+        headers = {**case.hub_headers, "X-Request-ID": request_id}
+        headers.pop("X-Bench-Unique-Id", None)  # the generator's, never sent
+        status, got, body = client.request(
+            case.method, case.hub_url, raw=raw, headers=headers, timeout=10
+        )
+        ok = status == 200 and isinstance(body, dict) and body.get("status_code") == 1000
+        if not ok:
+            problems.append(f"{case.name}: HTTP {status} {str(body)[:200]}")
+        elif got.get("x-request-id") != request_id:
+            problems.append(f"{case.name}: X-Request-ID not echoed ({got.get('x-request-id')})")
+        elif got.get("x-correlation-id") != headers["X-Correlation-ID"]:
+            problems.append(f"{case.name}: X-Correlation-ID not echoed")
+        elif case.method == "GET" and body.get("data") != location:
+            problems.append(f"{case.name}: the location came back changed")
+    return problems
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def measure(
+    args: argparse.Namespace,
+    generator: str,
+    hub: HubProcess,
+    receiver: Receiver,
+    case: Case,
+    target: str,
+    concurrency: int,
+) -> Run:
+    assert hub.process is not None
+    hub_pid, receiver_pid = hub.process.pid, receiver.process.pid
+    options = {"concurrency": concurrency, "threads": args.threads}
+    if args.warmup > 0:
+        generate(generator, case, target, seconds=args.warmup, **options)
+    profiler = None
+    if args.py_spy and target == "hub":
+        profiler = start_profiler(args.py_spy, hub_pid, f"{case.name}-c{concurrency}", args.seconds)
+    stats_before = receiver.stats()
+    cpu_before = cpu_by_component(hub_pid, receiver_pid)
+    started = time.monotonic()
+    try:
+        result, generator_cpu = generate(generator, case, target, seconds=args.seconds, **options)
+    finally:
+        if profiler is not None:
+            finish_profiler(*profiler)
+    wall = time.monotonic() - started
+    cpu_after = cpu_by_component(hub_pid, receiver_pid)
+    stats_after = receiver.stats()
+    cpu = {k: 100 * (cpu_after[k] - cpu_before[k]) / wall for k in cpu_after}
+    cpu["generator"] = 100 * generator_cpu / wall
+    # What else ran on the machine meanwhile (other programs: noise).
+    machine, driver = cpu.pop("machine"), cpu.pop("driver")
+    ours = cpu["hub"] + cpu["redis"] + cpu["receiver"] + cpu["generator"] + driver
+    cpu["other"] = max(0.0, machine - ours)
+    received = stats_after.get(case.receiver_key, 0) - stats_before.get(case.receiver_key, 0)
+    for counter in ("bad_token", "bad_body", "not_found"):
+        extra = stats_after.get(counter, 0) - stats_before.get(counter, 0)
+        if extra:
+            result.setdefault("receiver_refused", {})[counter] = extra
+    run = Run(case.name, target, concurrency, result, received, cpu)
+    lat = result["latency_us"]
+    print(
+        f"  {case.name:8} {target:6} c={concurrency:<3} {run.rps:9.0f} req/s"
+        f"  p50 {lat['p50'] / 1000:7.2f} ms  p99 {lat['p99'] / 1000:7.2f} ms"
+        f"  bad {result['bad']}  errors {run.errors}  received {received}",
+        flush=True,
+    )
+    return run
+
+
+def start_profiler(
+    directory: Path, pid: int, name: str, seconds: int
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """py-spy on the hub (and its workers) while the generator runs; folded stacks out."""
+    directory.mkdir(parents=True, exist_ok=True)
+    output = directory / f"{name}.folded"
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--rate", "200"]
+    command += ["--duration", str(seconds), "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), output
+
+
+def finish_profiler(process: subprocess.Popen[bytes], output: Path) -> None:
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if output.exists():
+        print(f"    profile: {output}")
+        for line in profile_summary(output):
+            print(f"      {line}")
+
+
+def profile_summary(folded: Path, top: int = 12) -> list[str]:
+    """The functions of the hub with the most samples on their stack (folded py-spy output)."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(":")[0] + ")" if " (" in frame else frame
+            wanted = "hub/" in name or "logging/" in name or "redis/" in name
+            if (
+                wanted
+                and name not in seen
+                and "hub/cli.py" not in name
+                and "hub/__main__" not in name
+            ):
+                seen.add(name)
+                inclusive[name] = inclusive.get(name, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return [f"{100 * n / max(total, 1):5.1f}%  {name}" for name, n in ranked]
+
+
+def medians(runs: list[Run]) -> dict[tuple[str, int, str], dict[str, float]]:
+    """(case, concurrency, target) -> median req/s, p50 and p99 (ms) over the repeats."""
+    groups: dict[tuple[str, int, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.case, run.concurrency, run.target), []).append(run)
+    return {
+        key: {
+            "rps": statistics.median(r.rps for r in group),
+            "p50_ms": statistics.median(r.result["latency_us"]["p50"] for r in group) / 1000,
+            "p99_ms": statistics.median(r.result["latency_us"]["p99"] for r in group) / 1000,
+            "runs": len(group),
+        }
+        for key, group in groups.items()
+    }
+
+
+def compare(runs: list[Run]) -> list[dict[str, Any]]:
+    """Per case and concurrency (medians over the repeats): hub minus direct latency, hub /
+    direct throughput."""
+    out = []
+    table = medians(runs)
+    for case, concurrency in dict.fromkeys((r.case, r.concurrency) for r in runs):
+        direct, hub = (
+            table.get((case, concurrency, "direct")),
+            table.get((case, concurrency, "hub")),
+        )
+        if direct is None or hub is None:
+            continue
+        out.append(
+            {
+                "case": case,
+                "concurrency": concurrency,
+                "runs": hub["runs"],
+                "direct_rps": round(direct["rps"], 1),
+                "hub_rps": round(hub["rps"], 1),
+                "throughput_ratio": round(hub["rps"] / direct["rps"], 4) if direct["rps"] else None,
+                "direct_p50_ms": round(direct["p50_ms"], 3),
+                "hub_p50_ms": round(hub["p50_ms"], 3),
+                "added_p50_ms": round(hub["p50_ms"] - direct["p50_ms"], 3),
+                "direct_p99_ms": round(direct["p99_ms"], 3),
+                "hub_p99_ms": round(hub["p99_ms"], 3),
+                "added_p99_ms": round(hub["p99_ms"] - direct["p99_ms"], 3),
+            }
+        )
+    return out
+
+
+def print_table(runs: list[Run], comparison: list[dict[str, Any]]) -> None:
+    print()
+    head = (
+        f"{'rep':>3} {'case':9}{'target':8}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'bad':>6}{'err':>5}  cpu% hub/redis/recv/gen/other"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        lat = r.result["latency_us"]
+        cpu = "/".join(
+            f"{r.cpu[k]:.0f}" for k in ("hub", "redis", "receiver", "generator", "other")
+        )
+        print(
+            f"{r.repeat:>3} {r.case:9}{r.target:8}{r.concurrency:>5}{r.rps:>10.0f}"
+            f"{lat['p50'] / 1000:>9.2f}{lat['p99'] / 1000:>9.2f}"
+            f"{r.result['bad']:>6}{r.errors:>5}  {cpu}"
+        )
+    print()
+    runs_each = comparison[0]["runs"] if comparison else 1
+    title = "hub vs direct" + (f" (medians of {runs_each} runs)" if runs_each > 1 else "")
+    print(title)
+    head = (
+        f"{'case':9}{'conc':>5}{'direct req/s':>13}{'hub req/s':>10}{'ratio':>7}"
+        f"{'p50 ms direct/hub/added':>26}{'p99 ms direct/hub/added':>26}"
+    )
+    print(head)
+    print("-" * len(head))
+    for c in comparison:
+        p50 = f"{c['direct_p50_ms']:.2f} / {c['hub_p50_ms']:.2f} / +{c['added_p50_ms']:.2f}"
+        p99 = f"{c['direct_p99_ms']:.2f} / {c['hub_p99_ms']:.2f} / +{c['added_p99_ms']:.2f}"
+        print(
+            f"{c['case']:9}{c['concurrency']:>5}{c['direct_rps']:>13.0f}{c['hub_rps']:>10.0f}"
+            f"{c['throughput_ratio']:>7.3f}{p50:>26}{p99:>26}"
+        )
+    busy = [r for r in runs if r.cpu.get("other", 0) > 20]
+    if busy:
+        print(
+            f"\nnote: other programs used more than 20% of a core during {len(busy)} run(s) "
+            "(column 'other'): those numbers are noisy"
+        )
+
+
+def environment(generator: str) -> dict[str, Any]:
+    def git(*command: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *command], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    wrk_version = ""
+    if generator == "wrk":
+        wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+        wrk_version = wrk_version.splitlines()[0] if wrk_version else ""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "machine": platform_module.machine(),
+        "kernel": platform_module.release(),
+        "python": platform_module.python_version(),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "generator": generator,
+        "wrk": wrk_version,
+    }
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Hub forwarding benchmark: direct vs through the hub, same run."
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="per measured run (default 10)")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
+    parser.add_argument(
+        "--latency-concurrency",
+        type=int,
+        default=1,
+        help="also measure at this many connections (default 1; 0 to skip)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="hub worker processes (default 1)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measure everything N times; medians (default 1)"
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each run")
+    parser.add_argument(
+        "--cases",
+        default="put,get",
+        help="comma-separated: put, get, put-new, get-open (default put,get)",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="default: wrk if on PATH",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument(
+        "--hub-arg",
+        action="append",
+        default=[],
+        help="extra option for 'hub serve', e.g. --hub-arg=--log-level=warning (repeatable)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="profile the hub with py-spy during its runs (folded stacks into DIR; slows the hub)",
+    )
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) at the end")
+    args = parser.parse_args(argv)
+    if min(args.seconds, args.concurrency, args.workers, args.repeat) < 1:
+        parser.error("--seconds, --concurrency, --workers and --repeat must be at least 1")
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if unknown := set(args.cases) - {"put", "get", "put-new", "get-open"}:
+        parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    if args.py_spy and not shutil.which("py-spy"):
+        parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
+    return args
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    generator = args.generator
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "python"
+    if generator == "wrk" and not shutil.which("wrk"):
+        print(
+            "wrk is not on PATH (apt-get install wrk), or use --generator python", file=sys.stderr
+        )
+        return 2
+    if generator == "python":
+        print("note: the Python generator is slow; the direct baseline is then its own limit")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_interrupt)
+
+    work = Path(tempfile.mkdtemp(prefix="ocpi-hub-bench-"))
+    hub: HubProcess | None = None
+    failed = False
+    try:
+        with ExitStack() as stack:
+            # The location as the CPO sends it: compact JSON, the bytes the receiver expects.
+            location = json.loads(EXAMPLE.read_text())
+            body_file = work / "location.json"
+            body_file.write_bytes(json.dumps(location, separators=(",", ":")).encode())
+
+            hub_args = ["--workers", str(args.workers), *args.hub_arg]
+            # The hub of this checkout, whatever the current directory and the installed copy.
+            path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+            hub = HubProcess(work / "data", args=hub_args, env={"PYTHONPATH": path})
+            print(f"starting the hub ({args.workers} worker(s)) on {hub.url} ...", flush=True)
+            hub.start(timeout=60)
+            stack.callback(hub.stop)
+
+            receiver_port = free_port()
+            receiver_url = f"http://127.0.0.1:{receiver_port}"
+            cpo = register(hub, CPO, f"{receiver_url}/cpo")
+            stack.callback(cpo.stop)
+            emsp = register(hub, EMSP, f"{receiver_url}/emsp")
+            stack.callback(emsp.stop)
+            tokens = {"cpo": cpo.issued_token or "", "emsp": emsp.issued_token or ""}
+            receiver = Receiver(receiver_port, tokens, body_file, work / "receiver.log")
+            stack.callback(receiver.stop)
+            print(
+                f"registered CPO {CPO[0]}/{CPO[1]} and eMSP {EMSP[0]}/{EMSP[1]}; "
+                f"receiver on {receiver_url}; generator {generator}",
+                flush=True,
+            )
+
+            cases = build_cases(hub, receiver_url, cpo, emsp, body_file)
+            # One PUT first, so that the hub knows the location's CPO (for get-open).
+            problems = sample_check(cases["put"], location, 1, "seed")
+            for name in args.cases:
+                problems += sample_check(cases[name], location, 5, "before")
+            if problems:
+                raise RuntimeError("calls through the hub fail:\n" + "\n".join(problems))
+
+            levels = [args.concurrency]
+            if args.latency_concurrency and args.latency_concurrency != args.concurrency:
+                levels.append(args.latency_concurrency)
+            runs: list[Run] = []
+            for repeat in range(1, args.repeat + 1):
+                if args.repeat > 1:
+                    print(f"repeat {repeat}/{args.repeat}", flush=True)
+                for concurrency in levels:
+                    for name in args.cases:
+                        for target in ("direct", "hub"):
+                            run = measure(
+                                args, generator, hub, receiver, cases[name], target, concurrency
+                            )
+                            run.repeat = repeat
+                            runs.append(run)
+            for name in args.cases:
+                problems += sample_check(cases[name], location, 20, "after")
+
+            comparison = compare(runs)
+            print_table(runs, comparison)
+            for run in runs:
+                # Every request the generator saw answered must have reached the receiver; at
+                # the end of a run up to `concurrency` more may be on their way.
+                missing = run.result["requests"] - run.received
+                if run.result["bad"] or run.errors or missing > 0:
+                    problems.append(
+                        f"{run.case} {run.target} c={run.concurrency}: bad {run.result['bad']} "
+                        f"errors {run.result['errors']} answered {run.result['requests']} "
+                        f"received {run.received} {run.result.get('receiver_refused', '')} "
+                        f"{run.result['first_bad']}"
+                    )
+            log = hub.log()
+            errors = [line for line in log.splitlines() if "Traceback" in line or " ERROR " in line]
+            if errors:
+                problems.append(f"the hub logged {len(errors)} error(s), first: {errors[0][:200]}")
+            hub_requests = sum(r.result["requests"] for r in runs if r.target == "hub")
+            print(
+                f"\ncorrectness: {hub_requests} answers through the hub checked by the generator "
+                f"(HTTP 200 + OCPI 1000), {25 * len(args.cases)} sampled in full; "
+                f"problems: {len(problems)}"
+            )
+            for problem in problems:
+                print(f"  {problem}")
+            failed = bool(problems)
+
+            if args.json:
+                document = {
+                    "environment": environment(generator),
+                    "settings": {
+                        "seconds": args.seconds,
+                        "concurrency": levels,
+                        "workers": args.workers,
+                        "warmup": args.warmup,
+                        "repeat": args.repeat,
+                        "wrk_threads": args.threads if generator == "wrk" else None,
+                        "hub_args": hub_args,
+                        "x_request_id": "unique per request",
+                    },
+                    "runs": [r.row() for r in runs],
+                    "comparison": comparison,
+                    "problems": problems,
+                }
+                args.json.write_text(json.dumps(document, indent=2) + "\n")
+                print(f"wrote {args.json}")
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything started was stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        if hub is not None:
+            tail = "\n".join(hub.log().splitlines()[-30:])
+            print(f"--- the hub's log (last lines) ---\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
