@@ -119,6 +119,8 @@ def _record(scope: Scope, state: dict[str, object], http_status: int, elapsed: f
         module, interface, method, str(ocpi_status or ""), str(http_status)
     ).inc()
     metrics.REQUEST_DURATION.labels(module, interface).observe(max(own, 0.0))
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
     ids = state["ids"]
     assert isinstance(ids, dict)
     ACCESS.info(
