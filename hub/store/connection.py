@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
@@ -13,11 +13,21 @@ from hub.errors import StoreUnavailable
 RedisClient = Redis | RedisCluster
 
 
+# The delivering process holds one connection per receiving platform in a blocking read, besides
+# the requests' own: the pool must hold far more than redis-py's default of 100, and wait for a
+# free connection rather than fail when it is exhausted.
+MAX_CONNECTIONS = 4096
+POOL_TIMEOUT = 20.0
+
+
 def open_redis(url: str, *, cluster: bool) -> RedisClient:
     """A client for ``url``; it connects lazily, so this does no I/O."""
     if cluster:
-        return RedisCluster.from_url(url)
-    return Redis.from_url(url, health_check_interval=30)
+        return RedisCluster.from_url(url, max_connections=MAX_CONNECTIONS)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT, health_check_interval=30
+    )
+    return Redis(connection_pool=pool)
 
 
 async def ready(redis: RedisClient) -> None:
