@@ -38,6 +38,7 @@ TokenEncoding = Literal["auto", "base64", "raw"]
 
 
 SEEN_INTERVAL = 60.0
+GRANT_ATTEMPTS = 20
 
 
 class Party(msgspec.Struct, frozen=True, order=True):
@@ -185,26 +186,34 @@ class PlatformStore:
         return platform
 
     async def grant_roles(self, platform_id: str, roles: Iterable[Party]) -> None:
-        """Claim the roles in the party index, all or none (Conflict if one is taken)."""
+        """Claim the roles in the party index, all or none (Conflict if one is taken).
+
+        Optimistic: another platform created at the same moment makes the transaction fail;
+        it is tried again, since only a role actually taken is a conflict."""
         fields = [role.field for role in roles]
         index = keys.party_index()
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(index)
-                owners = await pipe.hmget(index, fields)
-                taken = [
-                    f for f, o in zip(fields, owners, strict=True) if o and _text(o) != platform_id
-                ]
-                if taken:
-                    raise Conflict(f"role {taken[0]} is already granted to another platform")
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
-                await pipe.execute()
+        for _ in range(GRANT_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(index)
+                    owners = await pipe.hmget(index, fields)
+                    taken = [
+                        f
+                        for f, o in zip(fields, owners, strict=True)
+                        if o and _text(o) != platform_id
+                    ]
+                    if taken:
+                        raise Conflict(f"role {taken[0]} is already granted to another platform")
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
+                    await pipe.execute()
+            except WatchError:
+                continue
+            except RedisError as e:
+                raise StoreUnavailable(f"Redis: {e}") from e
             await self._changed()
-        except WatchError as e:
-            raise Conflict("roles changed concurrently; try again") from e
-        except RedisError as e:
-            raise StoreUnavailable(f"Redis: {e}") from e
+            return
+        raise Conflict("roles changed concurrently too often; try again")
 
     async def release_roles(self, platform: Platform) -> None:
         fields = [role.field for role in platform.roles]

@@ -182,3 +182,18 @@ def test_the_openapi_document_describes_every_route(hub: HubProcess) -> None:
             else:
                 served.add((route.path, method))
     assert served == described
+
+
+def test_platforms_created_at_the_same_moment_all_get_their_roles(
+    hub: HubProcess, party_id: NewParty
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [party_id() for _ in range(12)]
+
+    def create(pid: str) -> int:
+        body = {"name": pid, "roles": [{"country_code": "NL", "party_id": pid, "role": "CPO"}]}
+        return hub.admin("POST", "/platforms", body)[0]
+
+    with ThreadPoolExecutor(12) as pool:
+        assert list(pool.map(create, ids)) == [201] * 12
