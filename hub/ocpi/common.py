@@ -17,6 +17,8 @@ there.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -42,3 +44,33 @@ class Price(Object, kw_only=True):
 
     excl_vat: float
     incl_vat: float | None = None
+
+
+# --- DateTime values (2.2.1 types, "DateTime") ------------------------------------------
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(text: str) -> int:
+    """Microseconds since the epoch of an RFC 3339 date-time; no designator means UTC."""
+    match = _DATETIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zone = match.group(7) or "", match.group(8) or "Z"
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    micros = (moment - _EPOCH) // _MICROSECOND + int((fraction + "000000")[:6])
+    if zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        micros -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * 1_000_000
+    return micros
+
+
+def to_epoch_ms(text: str) -> int:
+    """The index score of a ``last_updated``: epoch milliseconds (finer digits truncated).
+    Accepts ``Z``, no designator (UTC, as OCPI says) and numeric offsets such as ``+00:00``."""
+    return epoch_us(text) // 1000

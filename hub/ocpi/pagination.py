@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from hub.ocpi import common
 from hub.ocpi import headers as h
 from hub.ocpi.validation import ValidationFailed
 
@@ -15,17 +15,11 @@ MAX_LIMIT = 100
 
 
 def to_epoch_ms(text: str) -> int:
-    """An OCPI DateTime as epoch milliseconds: ``Z``, no designator (UTC), fractions, offsets."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    """An OCPI DateTime query parameter as epoch milliseconds; ValidationFailed if it is none."""
     try:
-        moment = datetime.fromisoformat(value)
+        return common.to_epoch_ms(text)
     except ValueError as e:
         raise ValidationFailed("date", f"{text!r} is not an RFC 3339 date and time") from e
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)

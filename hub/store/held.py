@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import weakref
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -24,6 +22,7 @@ import orjson
 from redis.commands.core import AsyncScript
 
 from hub.errors import InvalidParameters, NotJson, StoreUnavailable
+from hub.ocpi.common import epoch_us, to_epoch_ms
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
@@ -31,11 +30,6 @@ MODULES = frozenset({"locations", "tariffs", "tokens"})
 DEFAULT_TOKEN_TYPE = "RFID"  # the spec's default for ?type= on tokens
 _MERGE_ATTEMPTS = 32
 
-_DATETIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 # KEYS: objects, index, ids. ARGV: key, json, score, id entry[, the json the merge read].
 _WRITE = """
@@ -69,27 +63,6 @@ for i = 1, #members, 500 do
 end
 return page
 """
-
-
-def _epoch_us(text: str) -> int:
-    """Microseconds since the epoch of an RFC 3339 date-time; no designator means UTC."""
-    match = _DATETIME.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, zone = match.group(7) or "", match.group(8) or "Z"
-    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    micros = (moment - _EPOCH) // _MICROSECOND + int((fraction + "000000")[:6])
-    if zone not in ("Z", "z"):
-        sign = -1 if zone[0] == "-" else 1
-        micros -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * 1_000_000
-    return micros
-
-
-def to_epoch_ms(text: str) -> int:
-    """The index score of a ``last_updated``: epoch milliseconds (finer digits truncated).
-    Accepts ``Z``, no designator (UTC, as OCPI says) and numeric offsets such as ``+00:00``."""
-    return _epoch_us(text) // 1000
 
 
 class _Stamped(msgspec.Struct):
@@ -155,7 +128,7 @@ def _bump(parent: dict[str, Any], child: dict[str, Any]) -> None:
         return
     _score(stamp)  # reject a bad stamp before it is copied
     try:
-        later = _epoch_us(stamp) > _epoch_us(str(parent["last_updated"]))
+        later = epoch_us(stamp) > epoch_us(str(parent["last_updated"]))
     except (KeyError, ValueError):
         later = True
     if later:

@@ -14,10 +14,11 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from hub.ocpi.common import to_epoch_ms
 from hub.store import keys
 from hub.store.connection import RedisClient
 from hub.store.embedded import EmbeddedRedis
-from hub.store.held import HeldObjects, to_epoch_ms
+from hub.store.held import HeldObjects
 from tests.cluster import redis_cluster
 
 NL = ("NL", "CPA")
