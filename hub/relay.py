@@ -53,7 +53,7 @@ from hub.routing import (
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.directory import SESSION_SECONDS, Directory
-from hub.store.platforms import Party, Snapshot
+from hub.store.platforms import CONNECTED, Party, Snapshot
 from hub.store.proxies import ProxyRoute, ProxyStore
 
 # Response headers of the receiver that the sender gets back (the others are hop-by-hop or
@@ -362,7 +362,7 @@ class Relay:
         snapshot, table = await self.table()
         target = table.peers.get(route.target)
         token = snapshot.outbound.get(route.target)
-        if target is None or token is None or target.status != "CONNECTED":
+        if target is None or token is None or target.status != CONNECTED:
             raise ReceiverUnreachable(f"receiver {label(route.receiver)} is not connected")
         party = Party(route.sender[0], route.sender[1], "")
         peer_party = Party(route.receiver[0], route.receiver[1], "")
