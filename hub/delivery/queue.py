@@ -101,8 +101,10 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _later(a: str, b: str) -> bool:
-    """Stream ids compare as (milliseconds, sequence)."""
+def later(a: str | None, b: str) -> bool:
+    """Stream id ``a`` comes after ``b`` (ids compare as (milliseconds, sequence))."""
+    if a is None:
+        return False
     ams, aseq = a.split("-")
     bms, bseq = b.split("-")
     return (int(ams), int(aseq)) > (int(bms), int(bseq))
@@ -177,10 +179,18 @@ class Queue:
                 found.append((_text(entry_id), _message.decode(raw)))
         return found
 
+    async def newest(self, platform_id: str, entries: list[tuple[str, Message]]) -> dict[str, str]:
+        """For the objects of these entries: the id of the newest full state queued."""
+        objects = sorted({message.object for _, message in entries})
+        if not objects:
+            return {}
+        found = await call(self._redis.hmget(keys.queue_latest(platform_id), objects))
+        return {o: _text(i) for o, i in zip(objects, found, strict=True) if i is not None}
+
     async def superseded(self, platform_id: str, entry_id: str, message: Message) -> bool:
         """A newer full state of the same object is queued: this one need not be sent."""
         latest = await call(self._redis.hget(keys.queue_latest(platform_id), message.object))
-        return latest is not None and _later(_text(latest), entry_id)
+        return latest is not None and later(_text(latest), entry_id)
 
     async def done(self, platform_id: str, entry_id: str, message: Message) -> None:
         await call(

@@ -22,7 +22,7 @@ import time
 import msgspec
 
 from hub import metrics
-from hub.delivery.queue import Message, Queue
+from hub.delivery.queue import Message, Queue, later
 from hub.errors import HubError, PeerError
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
@@ -108,6 +108,7 @@ class Deliverer:
         renewer = asyncio.create_task(self._keep_lease(platform_id, lost))
         try:
             pending = await self._queue.claim(platform_id, self.consumer)
+            newest = await self._queue.newest(platform_id, pending)
             while not lost.is_set():
                 platform = await self._platform(platform_id)
                 if platform is None or not _deliverable(platform):
@@ -119,8 +120,11 @@ class Deliverer:
                     if not pending:
                         await self._keepalive(platform)
                         continue
+                    # One read of the newest full states for the whole batch, not one a message.
+                    newest = await self._queue.newest(platform_id, pending)
                 entry_id, message = pending.pop(0)
-                await self._deliver(platform_id, entry_id, message, lost)
+                moot = later(newest.get(message.object), entry_id)
+                await self._deliver(platform_id, entry_id, message, lost, moot)
         except HubError as e:
             log.warning("delivery to %s stopped: %s", platform_id, e.message)
         finally:
@@ -145,12 +149,15 @@ class Deliverer:
         return (await self._cache.current()).platforms.get(platform_id)
 
     async def _deliver(
-        self, platform_id: str, entry_id: str, message: Message, lost: asyncio.Event
+        self, platform_id: str, entry_id: str, message: Message, lost: asyncio.Event, moot: bool
     ) -> None:
-        """Send one message until it is delivered, moot, refused for good or expired."""
+        """Send one message until it is delivered, moot, refused for good or expired.
+
+        ``moot``: a newer full state of the object was queued when the batch was read; after a
+        failed attempt that is asked again (a newer one may have come meanwhile)."""
         attempts, last_error = 0, "never tried"
         while not lost.is_set():
-            if await self._queue.superseded(platform_id, entry_id, message):
+            if moot or (attempts and await self._queue.superseded(platform_id, entry_id, message)):
                 await self._queue.done(platform_id, entry_id, message)
                 metrics.DELIVERIES.labels(platform_id, "superseded").inc()
                 return
