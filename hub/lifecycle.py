@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from hub.delivery.queue import Queue
 from hub.errors import Conflict, HubError, NotFound
 from hub.forward import PeerClient
 from hub.ocpi.versions import CREDENTIALS
@@ -23,10 +24,13 @@ from hub.store.platforms import (
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings, store: PlatformStore, peers: PeerClient) -> None:
+    def __init__(
+        self, settings: Settings, store: PlatformStore, peers: PeerClient, queue: Queue
+    ) -> None:
         self._settings = settings
         self._store = store
         self._peers = peers
+        self._queue = queue
 
     @property
     def versions_url(self) -> str:
@@ -93,7 +97,7 @@ class Lifecycle:
 
     async def remove(self, platform_id: str) -> None:
         """Revoke every token, tell the platform (credentials DELETE, best effort), free its
-        roles for another platform, and keep the record as SUSPENDED."""
+        roles for another platform, drop its queue, and keep the record as SUSPENDED."""
         platform = await self.get(platform_id)
         if platform.deleted:
             return
@@ -115,6 +119,8 @@ class Lifecycle:
         platform.status = SUSPENDED
         platform.deleted = True
         await self._store.save(platform)
+        # Nothing queued for it will ever be delivered; its dead letters stay for the record.
+        await self._queue.purge(platform_id)
 
     async def _live(self, platform_id: str) -> Platform:
         platform = await self.get(platform_id)

@@ -252,6 +252,10 @@ class Queue:
             await call(self._redis.xdel(keys.dead_letters(platform_id), *[d.id for d in chosen]))
         return len(chosen)
 
+    async def purge(self, platform_id: str) -> None:
+        """Forget what waits for a platform (it was removed); its dead letters stay."""
+        await call(self._redis.delete(keys.queue(platform_id), keys.queue_latest(platform_id)))
+
     # --- the lease: one delivering process per platform --------------------------------
 
     async def acquire(self, platform_id: str, consumer: str, ttl: float) -> bool:

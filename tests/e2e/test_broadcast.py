@@ -425,3 +425,25 @@ def test_a_silent_platform_gets_a_keep_alive(hub_factory: Callable[..., HubProce
             timeout=10,
             what="a keep-alive GET of the versions",
         )
+
+
+def test_removing_a_platform_drops_its_queue(
+    hub_factory: Callable[..., HubProcess], tmp_path: Path
+) -> None:
+    import redis as redis_client
+
+    with EmbeddedRedis(tmp_path / "shared") as redis:
+        hub = hub_factory(args=[*FAST, "--redis-url", redis.url]).start()
+        with member(hub, ("NL", "CPO", "CPO")) as cpo, member(hub, ("NL", "EMR", "EMSP")) as emsp:
+            emsp.fake.down = True
+            for i in range(3):
+                body = location(("NL", "CPO"), f"LOC-R{i}")
+                ok(cpo.call("PUT", f"{V}/receiver/locations/NL/CPO/LOC-R{i}", body=body, to=HUB))
+            stream = f"ocpi-hub:{{p:{emsp.id}}}:queue"
+            raw = redis_client.Redis.from_url(redis.url)
+            try:
+                assert raw.xlen(stream) >= 1
+                assert hub.admin("DELETE", f"/platforms/{emsp.id}")[0] == 204
+                wait_for(lambda: not raw.exists(stream), what="the queue to be dropped")
+            finally:
+                raw.close()
