@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httptools
+from receiver import HttpConnection
 
 try:
     import uvloop
@@ -209,40 +209,11 @@ class Server:
         return 404, b'{"error":"unknown control URL"}'
 
 
-class Connection(asyncio.Protocol):
+class Connection(HttpConnection):
     def __init__(self, server: Server) -> None:
+        super().__init__()
         self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
-        self.headers: dict[bytes, bytes] = {}
-        self.body: list[bytes] = []
         self.waiting: asyncio.Task[None] | None = None  # a /_wait being answered
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            assert self.transport is not None
-            self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            self.transport.close()
-
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.headers = {}
-        self.body = []
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
 
     def on_message_complete(self) -> None:
         moment = time.monotonic()

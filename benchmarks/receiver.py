@@ -102,9 +102,11 @@ class Receiver:
         return 200, ok_null
 
 
-class Connection(asyncio.Protocol):
-    def __init__(self, receiver: Receiver) -> None:
-        self.receiver = receiver
+class HttpConnection(asyncio.Protocol):
+    """HTTP/1.1 request parsing with httptools; subclasses answer in on_message_complete.
+    Shared with broadcast_receiver.py."""
+
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
@@ -136,6 +138,12 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
+
+
+class Connection(HttpConnection):
+    def __init__(self, receiver: Receiver) -> None:
+        super().__init__()
+        self.receiver = receiver
 
     def on_message_complete(self) -> None:
         transport = self.transport
