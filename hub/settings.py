@@ -32,9 +32,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     admin_token: str | None = None
     workers: int = 1
     log_format: Literal["text", "json"] = "text"
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_port: int | None = None
     shutdown_timeout: float = 10.0
+    # what clients may send, and how long they may take (README: "Limits")
+    max_body_size: int = 4 * 1024 * 1024
+    client_timeout: float = 30.0
+    max_connections: int = 2048
     # the hub's own party (OCPI credentials: one role, HUB)
     country_code: str = "NL"
     party_id: str = "HUB"
@@ -43,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # calls to platforms
     forward_timeout: float = 30.0
     handshake_timeout: float = 10.0
+    max_response_size: int = 32 * 1024 * 1024
+    # let platforms' URLs point at loopback and private addresses (tests, private networks)
+    allow_private_urls: bool = False
     # queued delivery (broadcast, HubClientInfo)
     message_ttl: float = 3600.0
     retry_base: float = 0.5

@@ -25,7 +25,9 @@ class HubProcess:
         args: list[str] | None = None,
         admin_token: str | None = ADMIN_TOKEN,
         env: dict[str, str] | None = None,
+        allow_private_urls: bool = True,
     ) -> None:
+        self.allow_private_urls = allow_private_urls
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -39,6 +41,9 @@ class HubProcess:
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "hub", "serve", "--port", str(self.port)]
         cmd += ["--data-dir", str(self.data_dir), "--handshake-timeout", "3"]
+        if self.allow_private_urls:
+            # The simulated platforms listen on 127.0.0.1, which the URL guard refuses.
+            cmd.append("--allow-private-urls")
         if self.admin_token is not None:
             cmd += ["--admin-token", self.admin_token]
         return cmd + self._args
