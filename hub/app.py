@@ -98,6 +98,6 @@ def create_app(settings: Settings, *, embedded_redis: bool = False) -> Starlette
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext, max_body_size=settings.max_body_size)],
         exception_handlers={HubError: render_error, HTTPException: render_error},
     )

@@ -17,11 +17,12 @@ import msgspec
 import orjson
 
 from hub.delivery.queue import Message, Queue
-from hub.errors import NotFound, UnknownReceiver, from_validation
+from hub.errors import InvalidParameters, NotFound, UnknownReceiver, from_validation
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import Lane
 from hub.ocpi.pagination import Page
+from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import RECEIVER, V2_2_1
 from hub.routing import PartyKey, Peer, RoutingTable, key
@@ -30,7 +31,10 @@ from hub.store.held import HeldObjects
 from hub.store.platforms import CONNECTED, OFFLINE, Party
 
 BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
-PUSH_METHODS = frozenset({"PUT", "PATCH", "POST", "DELETE"})
+PUSH_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
+# How many ids may follow the owner in a pushed object's URL: a Location, its EVSE, its
+# Connector; a Tariff; a Token (2.2.1, each module's Receiver interface).
+OBJECT_DEPTH = {"locations": 3, "tariffs": 1, "tokens": 1}
 
 
 class Broadcast:
@@ -56,13 +60,19 @@ class Broadcast:
         correlation_id: str,
     ) -> tuple[int, dict[str, str], bytes]:
         if lane.interface != RECEIVER or method not in PUSH_METHODS:
-            raise UnknownReceiver("only pushes (PUT, PATCH, POST, DELETE) can be broadcast")
+            raise UnknownReceiver("only pushes (PUT, PATCH, DELETE) can be broadcast")
         if lane.module not in BROADCAST_MODULES:
             raise UnknownReceiver(
                 f"{lane.module} are never broadcast: name the receiver in the OCPI-to headers"
             )
         owner = key(sender.country_code, sender.party_id)
         path = segments[2:]  # below /{country_code}/{party_id}
+        deepest = OBJECT_DEPTH[lane.module] if method != "DELETE" else 1
+        if not 1 <= len(path) <= deepest:
+            shape = "/{country_code}/{party_id}/{id}"
+            if deepest == 3:
+                shape += "[/{evse_uid}[/{connector_id}]]"
+            raise InvalidParameters(f"the URL of a {method} must end in {shape}")
         if lane.module == "tokens" and path:
             path = [path[0], urllib.parse.parse_qs(query).get("type", ["RFID"])[0]]
         if method == "PUT":
@@ -80,7 +90,7 @@ class Broadcast:
                     module=lane.module,
                     interface=RECEIVER,
                     method=method,
-                    path="/".join(urllib.parse.quote(s, safe="") for s in segments),
+                    path=encode_segments(segments),
                     query=query,
                     body=msgspec.Raw(body or b"null"),
                     sender=self.hub,
@@ -127,6 +137,10 @@ class Broadcast:
         if segments:
             if lane.module != "locations":
                 raise NotFound(f"no single-object GET on the {lane.module} sender interface")
+            if len(segments) > OBJECT_DEPTH["locations"]:
+                raise InvalidParameters(
+                    "the URL must end in /{location_id}[/{evse_uid}[/{connector_id}]]"
+                )
             found = await self._held.get(lane.module, None, segments)
             if found is None:
                 raise NotFound(f"the hub holds no location {'/'.join(segments)}")

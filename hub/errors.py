@@ -62,9 +62,20 @@ class NotFound(ClientError):
 
 
 class MethodNotAllowed(ClientError):
-    """Also the credentials module's answer to POST when registered, PUT/DELETE when not."""
+    """A method the endpoint does not define (answered with ``Allow`` when ``allowed`` is
+    known); also the credentials module's answer to POST when registered, PUT/DELETE when not."""
 
     http_status = 405
+
+    def __init__(self, message: str, *, allowed: frozenset[str] | None = None) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PayloadTooLarge(ClientError):
+    """A request body over ``--max-body-size``: HTTP 413, and the rest is not read."""
+
+    http_status = 413
 
 
 class Conflict(ClientError):

@@ -33,6 +33,7 @@ from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.calls import Facts, inspect
 from hub.ocpi.lanes import LANES, Lane
+from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
@@ -44,7 +45,6 @@ from hub.routing import (
     RoutingTable,
     Target,
     check_owner,
-    join,
     key,
     label,
     receiver,
@@ -66,6 +66,7 @@ PAGE_SECONDS = 3600.0
 # How long a rewritten CDR Location keeps working: CDRs are fetched long after.
 LOCATION_SECONDS = 90 * 24 * 3600.0
 
+_PROXY_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -76,7 +77,7 @@ class Call:
     module: str
     interface: str
     method: str
-    path: str  # below the module's URL, without the leading slash
+    segments: tuple[str, ...]  # the ids below the module's URL, each decoded once
     query: str  # the raw query string
     headers: Mapping[str, str]  # lower-case names
     body: bytes
@@ -132,7 +133,7 @@ class Relay:
         lane = LANES[(call.module, call.interface)]
         caller = table.peers[caller_id]
         party = sender(caller, _pair(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID), lane)
-        segments = [urllib.parse.unquote(s) for s in call.path.split("/") if s]
+        segments = list(call.segments)
         query = dict(urllib.parse.parse_qsl(call.query, keep_blank_values=True))
         try:
             facts = inspect(call.module, call.interface, call.method, segments, query, call.body)
@@ -172,7 +173,7 @@ class Relay:
         if token is None:
             raise ReceiverUnreachable(f"receiver {label(wanted)} has no token for the hub")
 
-        url = join(target.url, call.path)
+        url = join(target.url, segments)
         body, query_string = call.body, call.query
         callback: str | None = None
         if facts.response_url:
@@ -224,6 +225,7 @@ class Relay:
         return proxy_id, self.proxy_url(proxy_id)
 
     def proxy_url(self, proxy_id: str) -> str:
+        assert is_proxy_id(proxy_id)
         return f"{self._settings.base_url}/ocpi/{V2_2_1}/via/{proxy_id}"
 
     async def _forward(
@@ -334,7 +336,7 @@ class Relay:
         broadcast: commands and authorizations find their way by it."""
         if lane.interface != RECEIVER or call.method != "PUT":
             return
-        if call.module == "locations" and facts.location_id and call.path.count("/") == 2:
+        if call.module == "locations" and facts.location_id and len(call.segments) == 3:
             await self._directory.remember("location", facts.location_id, me)
         elif call.module == "tokens" and facts.token is not None:
             uid, kind = facts.token
@@ -386,6 +388,11 @@ class Relay:
             receiver=label(route.receiver),
             forward_seconds=forwarded,
         )
+
+
+def is_proxy_id(text: str) -> bool:
+    """The shape of the ids in hub URLs (``ProxyStore.create``), checked before any lookup."""
+    return _PROXY_ID.fullmatch(text) is not None
 
 
 def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | None:

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from hub import metrics
-from hub.errors import HubError, MethodNotAllowed, NotFound, Unauthorized, from_validation
+from hub.errors import (
+    HubError,
+    InvalidParameters,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    from_validation,
+)
 from hub.hubclientinfo import listing
 from hub.ocpi.credentials import Credentials
+from hub.ocpi.lanes import LANES
 from hub.ocpi.pagination import Page
+from hub.ocpi.paths import decode_segments
 from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import (
     CREDENTIALS,
@@ -28,7 +39,7 @@ from hub.ocpi.versions import (
     Version,
     VersionDetails,
 )
-from hub.relay import Answer, Call
+from hub.relay import Answer, Call, is_proxy_id
 from hub.store.platforms import SUSPENDED, Platform, TokenMatch, hash_token
 from hub.web import bodies, responses
 from hub.web.context import services
@@ -112,6 +123,7 @@ def _base(request: Request) -> str:
 
 
 async def versions(request: Request) -> Response:
+    _allow(request, GET_ONLY)
     await authenticate(request, token_a_allowed=True)
     return responses.ocpi([Version(V2_2_1, f"{_base(request)}/{V2_2_1}")])
 
@@ -131,6 +143,7 @@ def version_details_of(base: str) -> VersionDetails:
 
 
 async def version_details(request: Request) -> Response:
+    _allow(request, GET_ONLY)
     await authenticate(request, token_a_allowed=True)
     return responses.ocpi(version_details_of(_base(request)))
 
@@ -138,7 +151,12 @@ async def version_details(request: Request) -> Response:
 # --- credentials (2.2.1 "Credentials module") ---------------------------------------------
 
 
+CREDENTIALS_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+
+
 async def credentials(request: Request) -> Response:
+    # Checked first and exhaustively: DELETE unregisters, so no other method may end up there.
+    _allow(request, CREDENTIALS_METHODS)
     caller = await authenticate(request, token_a_allowed=True)
     hub = services(request)
     method = request.method
@@ -161,6 +179,7 @@ async def credentials(request: Request) -> Response:
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
         return responses.ocpi(hub.registration.hub_credentials(token))
+    assert method == "DELETE"
     await hub.registration.unregister(caller.platform.id)
     return responses.ocpi(message="unregistered")
 
@@ -173,8 +192,9 @@ async def functional_module(request: Request) -> Response:
     interface = INTERFACES.get(request.path_params["interface"])
     if interface is None or module not in FUNCTIONAL_MODULES:
         raise NotFound("no such endpoint")
+    _allow(request, LANES[(module, interface)].methods)
     caller = await authenticate(request)
-    call = await _call(request, module, interface, request.path_params.get("rest", ""))
+    call = await _call(request, module, interface, _ids_below(request, depth=4))
     try:
         answer = await services(request).relay.relay(caller.platform.id, call)
     except HubError as e:
@@ -186,11 +206,13 @@ async def functional_module(request: Request) -> Response:
 async def via(request: Request) -> Response:
     """A hub URL that stands for a platform's URL (a command result's response_url, the next
     page of a list, a CDR's Location)."""
+    _allow(request, VIA_METHODS)
+    proxy_id = request.path_params["id"]
+    if not is_proxy_id(proxy_id):
+        raise NotFound("unknown or expired hub URL")
     caller = await authenticate(request)
-    call = await _call(request, "", "", "")
-    answer = await services(request).relay.follow(
-        caller.platform.id, request.path_params["id"], call
-    )
+    call = await _call(request, "", "", [])
+    answer = await services(request).relay.follow(caller.platform.id, proxy_id, call)
     return _respond(request, answer)
 
 
@@ -202,14 +224,39 @@ def _respond(request: Request, answer: Answer) -> Response:
     return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-async def _call(request: Request, module: str, interface: str, path: str) -> Call:
+def _ids_below(request: Request, *, depth: int) -> list[str]:
+    """The ids in the path below the route's first ``depth`` segments, read from the raw
+    path: each is decoded exactly once (the decoded path has lost which slashes were ``%2F``)
+    and must be an opaque id (2001 otherwise, and nothing is forwarded)."""
+    raw = request.scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else request.scope["path"]
+    parts = text.split("/")
+    expected = request.scope["path"].split("/")[: depth + 1]
+    # Each segment of the route itself must be what the router matched on, once decoded: an
+    # encoded slash in it ("locations%2F..") would otherwise move the ids' boundary.
+    if [urllib.parse.unquote(p) for p in parts[: depth + 1]] != expected:
+        raise InvalidParameters("the URL is not a module URL followed by ids")
+    try:
+        return decode_segments("/".join(parts[depth + 1 :]))
+    except ValidationFailed as e:
+        raise from_validation(e) from e
+
+
+def _allow(request: Request, allowed: frozenset[str]) -> None:
+    """405 with ``Allow`` for a method the endpoint does not define (HEAD and OPTIONS
+    included: OCPI defines neither)."""
+    if request.method not in allowed:
+        raise MethodNotAllowed(f"{request.method} is not defined on this endpoint", allowed=allowed)
+
+
+async def _call(request: Request, module: str, interface: str, segments: list[str]) -> Call:
     body = await request.body()
     bodies.check_json(body)
     return Call(
         module=module,
         interface=interface,
         method=request.method,
-        path=path,
+        segments=tuple(segments),
         query=request.url.query,
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
@@ -219,6 +266,7 @@ async def _call(request: Request, module: str, interface: str, path: str) -> Cal
 
 async def hubclientinfo(request: Request) -> Response:
     """The hub's HubClientInfo sender interface: every party and its status, paginated."""
+    _allow(request, GET_ONLY)
     await authenticate(request)
     hub = services(request)
     try:
@@ -232,25 +280,31 @@ async def hubclientinfo(request: Request) -> Response:
     return responses.ocpi(shown, headers=page.headers(url, len(shown), len(found)))
 
 
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+GET_ONLY = frozenset({"GET"})
+# What the hub URLs stand for: GET a next page or a CDR, POST a command or profile result.
+VIA_METHODS = frozenset({"GET", "POST"})
+
+
+class _AnyMethod:
+    """An endpoint that Starlette hands every method to (it does so for ASGI apps, not for
+    functions), so that the endpoint itself answers 405 with the methods its OCPI module
+    defines (Starlette would also let HEAD into every GET endpoint)."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 def routes() -> list[Route]:
     base = f"/ocpi/{V2_2_1}"
     return [
-        Route("/ocpi/versions", versions, methods=["GET"]),
-        Route(base, version_details, methods=["GET"]),
-        Route(f"{base}/{CREDENTIALS}", credentials, methods=["GET", "POST", "PUT", "DELETE"]),
-        Route(f"{base}/{HUBCLIENTINFO}", hubclientinfo, methods=["GET"]),
-        Route(base + "/via/{id}", via, methods=ALL_METHODS),
-        Route(
-            base + "/{interface}/{module}",
-            functional_module,
-            methods=ALL_METHODS,
-        ),
-        Route(
-            base + "/{interface}/{module}/{rest:path}",
-            functional_module,
-            methods=ALL_METHODS,
-        ),
+        Route("/ocpi/versions", _AnyMethod(versions)),
+        Route(base, _AnyMethod(version_details)),
+        Route(f"{base}/{CREDENTIALS}", _AnyMethod(credentials)),
+        Route(f"{base}/{HUBCLIENTINFO}", _AnyMethod(hubclientinfo)),
+        Route(base + "/via/{id}", _AnyMethod(via)),
+        Route(base + "/{interface}/{module}", _AnyMethod(functional_module)),
+        Route(base + "/{interface}/{module}/{rest:path}", _AnyMethod(functional_module)),
     ]

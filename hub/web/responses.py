@@ -19,6 +19,7 @@ from hub.errors import (
     HubError,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     ServerError,
 )
 from hub.ocpi.envelope import envelope
@@ -66,14 +67,27 @@ async def render_error(request: Request, exc: Exception) -> Response:
     request.scope.setdefault("state", {})["ocpi_status"] = error.ocpi_status
     if isinstance(error, ServerError) or error.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
+    headers = {}
+    if isinstance(error, MethodNotAllowed) and error.allowed:
+        headers["allow"] = ", ".join(sorted(error.allowed))
+    elif isinstance(error, PayloadTooLarge):
+        # The rest of the body is not read: the connection cannot carry another request.
+        headers["connection"] = "close"
     if is_admin(request.url.path):
         status = error.http_status
         # Seen from the admin, a platform that fails its handshake is a bad gateway.
         if error.ocpi_status in _PEER_FAILURES:
             status = 502
         body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
-        return admin(body, http_status=status)
-    return ocpi(status_code=error.ocpi_status, message=error.message, http_status=error.http_status)
+        response = admin(body, http_status=status)
+        response.headers.update(headers)
+        return response
+    return ocpi(
+        status_code=error.ocpi_status,
+        message=error.message,
+        http_status=error.http_status,
+        headers=headers,
+    )
 
 
 def _as_hub_error(exc: Exception) -> HubError:
@@ -83,7 +97,9 @@ def _as_hub_error(exc: Exception) -> HubError:
         if exc.status_code == 404:
             return NotFound("no such endpoint")
         if exc.status_code == 405:
-            return MethodNotAllowed("method not allowed on this endpoint")
+            allow = (exc.headers or {}).get("Allow", "")
+            allowed = frozenset(m.strip() for m in allow.split(",") if m.strip())
+            return MethodNotAllowed("method not allowed on this endpoint", allowed=allowed)
         error = ClientError(str(exc.detail))
         error.http_status = exc.status_code
         return error

@@ -1,0 +1,299 @@
+"""A hostile platform against the hub: nothing it sends may reach past the module endpoint it
+addresses, change state through a method the endpoint does not define, or get a 500."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+
+from tests import client
+from tests.e2e.network import Member, member
+from tests.e2e.objects import location
+from tests.hubproc import HubProcess
+from tests.parties import b64
+
+V = "/ocpi/2.2.1"
+CPO, EMSP = ("HS", "CPO"), ("HS", "EMS")
+
+
+@dataclass
+class Pair:
+    cpo: Member  # the attacker
+    emsp: Member  # whose connection to the hub it tries to reach
+
+
+@pytest.fixture(scope="module")
+def pair(hub: HubProcess) -> Iterator[Pair]:
+    with ExitStack() as stack:
+        yield Pair(
+            cpo=stack.enter_context(member(hub, ("HS", "CPO", "CPO"))),
+            emsp=stack.enter_context(member(hub, ("HS", "EMS", "EMSP"))),
+        )
+
+
+def headers(member: Member, *, to: tuple[str, str] | None = EMSP) -> dict[str, str]:
+    sent = {
+        "Authorization": f"Token {b64(member.fake.peer_token or '')}",
+        "X-Request-ID": str(uuid.uuid4()),
+        "X-Correlation-ID": str(uuid.uuid4()),
+        "OCPI-from-country-code": member.party[0],
+        "OCPI-from-party-id": member.party[1],
+    }
+    if to is not None:
+        sent["OCPI-to-country-code"], sent["OCPI-to-party-id"] = to
+    return sent
+
+
+def outside_module(emsp: Member, module: str, role: str) -> list[str]:
+    """What reached the eMSP's server anywhere but under its endpoint of the module, since
+    its registration."""
+    endpoint = f"/ocpi/2.2.1/{module}/{role}/"
+    since = emsp.fake.find_requests()[2:]  # the hub read its versions and version details
+    pushes = "/ocpi/2.2.1/hubclientinfo/receiver/"  # the hub announcing platforms
+    return [
+        f"{r.method} {r.path}"
+        for r in since
+        if not r.path.startswith(endpoint) and not r.path.startswith(pushes)
+    ]
+
+
+TRAVERSALS = [
+    "../../credentials",
+    "HS/CPO/../../../../credentials",
+    "%2E%2E/%2E%2E/credentials",
+    "%2e%2e/%2e%2e/credentials",
+    "..%2F..%2Fcredentials",
+    "%2e%2e%2f%2e%2e%2fcredentials",
+    "..%5C..%5Ccredentials",
+    "..\\..\\credentials",
+    "%252E%252E/%252E%252E/credentials",
+    "%252e%252e%252f%252e%252e%252fcredentials",
+    "HS/CPO/LOC%00",
+    "HS/CPO/LOC%0D%0AX-Injected:%20yes",
+    "HS//CPO/LOC",
+    "HS/./CPO/LOC",
+    "HS/CPO/.",
+    "HS/CPO/%2E",
+    "HS/CPO/%C3%A9",
+]
+
+
+@pytest.mark.parametrize("rest", TRAVERSALS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_no_encoding_of_a_path_leaves_the_module_endpoint(
+    pair: Pair, rest: str, method: str
+) -> None:
+    body = b'{"token": "mine", "url": "http://127.0.0.1:1/", "roles": []}'
+    status, _, answer = client.raw_request(
+        method,
+        pair.cpo.hub.url,
+        f"{V}/receiver/tariffs/{rest}",
+        body=body if method == "PUT" else None,
+        headers={**headers(pair.cpo), "Content-Type": "application/json"},
+    )
+
+    if "%0A" in rest:  # no route matches a path with a line break in it
+        assert (status, answer["status_code"]) == (404, 2000), answer
+    else:
+        assert (status, answer["status_code"]) == (400, 2001), answer
+    assert outside_module(pair.emsp, "tariffs", "receiver") == []
+    assert pair.emsp.fake.registered  # its credentials with the hub are untouched
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        f"{V}/receiver/tariffs%2F..%2F..%2Fcredentials",
+        f"{V}/receiver/tariffs%2F..%2F..%2Fcredentials/HS/CPO/T-1",
+        f"{V}%2Freceiver/tariffs/HS/CPO/T-1",
+    ],
+)
+def test_an_encoded_slash_in_the_module_part_is_refused(pair: Pair, target: str) -> None:
+    status, _, answer = client.raw_request(
+        "GET", pair.cpo.hub.url, target, headers=headers(pair.cpo)
+    )
+
+    assert status in (400, 404), answer
+    assert answer["status_code"] in (2001, 2000)
+    assert outside_module(pair.emsp, "tariffs", "receiver") == []
+
+
+def test_ids_reach_the_receiver_one_segment_each(pair: Pair) -> None:
+    """Ids keep their characters, re-encoded per segment: a space, a colon, a plus."""
+    status, _, answer = client.raw_request(
+        "GET", pair.cpo.hub.url, f"{V}/receiver/tariffs/HS/CPO/T%201:+a", headers=headers(pair.cpo)
+    )
+
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = pair.emsp.received("GET", "/ocpi/2.2.1/tariffs/receiver/HS/CPO/")[-1]
+    assert got.path == "/ocpi/2.2.1/tariffs/receiver/HS/CPO/T 1:+a"
+
+
+def test_head_on_credentials_is_405_and_the_platform_stays_connected(pair: Pair) -> None:
+    hub = pair.cpo.hub
+    for method in ("HEAD", "PATCH", "OPTIONS", "TRACE", "PROPFIND"):
+        status, answer_headers, answer = client.raw_request(
+            method, hub.url, f"{V}/credentials", headers=headers(pair.cpo, to=None)
+        )
+        assert status == 405, (method, answer)
+        assert answer_headers["allow"] == "DELETE, GET, POST, PUT"
+        if method != "HEAD":  # a HEAD answer has no body
+            assert answer["status_code"] == 2000
+
+    assert hub.platform(pair.cpo.id)["status"] == "CONNECTED"
+    status, _, answer = pair.cpo.call("GET", f"{V}/credentials")
+    assert (status, answer["status_code"]) == (200, 1000)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/ocpi/versions", "POST", "GET"),
+        (V, "DELETE", "GET"),
+        (f"{V}/hubclientinfo", "PUT", "GET"),
+        (f"{V}/receiver/locations/HS/CPO/L1", "DELETE", "GET, PATCH, PUT"),
+        (f"{V}/receiver/locations/HS/CPO/L1", "HEAD", "GET, PATCH, PUT"),
+        (f"{V}/receiver/tariffs/HS/CPO/T1", "PATCH", "DELETE, GET, PUT"),
+        (f"{V}/receiver/cdrs", "PUT", "GET, POST"),
+        (f"{V}/receiver/commands/START_SESSION", "GET", "POST"),
+        (f"{V}/sender/tokens/T1/authorize", "PUT", "GET, POST"),
+        (f"{V}/sender/locations", "POST", "GET"),
+        (f"{V}/via/{'x' * 24}", "DELETE", "GET, POST"),
+    ],
+)
+def test_methods_an_endpoint_does_not_define_are_405_before_anything_else(
+    pair: Pair, path: str, method: str, allowed: str
+) -> None:
+    before = len(pair.emsp.fake.find_requests())
+    status, answer_headers, answer = client.raw_request(
+        method, pair.cpo.hub.url, path, headers=headers(pair.cpo)
+    )
+
+    assert status == 405, answer
+    assert answer_headers["allow"] == allowed
+    assert answer_headers["x-request-id"]
+    if method != "HEAD":
+        assert answer["status_code"] == 2000
+    assert len(pair.emsp.fake.find_requests()) == before
+
+
+@pytest.mark.parametrize("proxy_id", ["..", "..%2F..%2Fx", "a" * 300, "%00", "x y"])
+def test_malformed_hub_urls_are_unknown(pair: Pair, proxy_id: str) -> None:
+    status, _, answer = client.raw_request(
+        "GET",
+        pair.cpo.hub.url,
+        f"{V}/via/{proxy_id.replace(' ', '%20')}",
+        headers=headers(pair.cpo),
+    )
+    assert status == 404, answer
+    assert answer["status_code"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("X-Request-ID", "r" * 256),
+        ("X-Correlation-ID", "c" * 1000),
+        ("X-Request-ID", "a b"),
+        ("X-Request-ID", 'x" sender="forged'),
+        ("X-Correlation-ID", "caf\u00e9"),
+    ],
+)
+def test_request_ids_that_cannot_be_logged_safely_are_refused(
+    pair: Pair, name: str, value: str
+) -> None:
+    sent = {**headers(pair.cpo), name: value}
+    status, answer_headers, answer = client.raw_request(
+        "PUT",
+        pair.cpo.hub.url,
+        f"{V}/receiver/locations/HS/CPO/L-IDS",
+        body=b"{}",
+        headers={**sent, "Content-Type": "application/json"},
+    )
+
+    assert (status, answer["status_code"]) == (400, 2001), answer
+    assert name in answer["status_message"]
+    # Fresh ids go back instead, and nothing was forwarded.
+    assert answer_headers[name.lower()] != value
+    assert len(answer_headers[name.lower()]) == 36
+    assert pair.emsp.received("PUT", "/ocpi/2.2.1/locations/receiver/HS/CPO/L-IDS") == []
+    assert value not in pair.cpo.hub.log()
+
+
+def test_a_request_id_of_255_characters_is_echoed(pair: Pair) -> None:
+    request_id = "r" * 255
+    status, answer_headers, _ = client.raw_request(
+        "GET",
+        pair.cpo.hub.url,
+        f"{V}/receiver/tariffs/HS/CPO/T-ID",
+        headers={**headers(pair.cpo), "X-Request-ID": request_id},
+    )
+    assert status == 200
+    assert answer_headers["x-request-id"] == request_id
+
+
+def test_a_body_declared_over_the_limit_is_413_without_being_read(pair: Pair) -> None:
+    """Content-Length over --max-body-size: answered before the body is sent at all."""
+    hub = pair.cpo.hub
+    connection = client.http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    try:
+        connection.putrequest("PUT", f"{V}/receiver/locations/HS/CPO/L-BIG")
+        for name, value in headers(pair.cpo).items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(64 * 1024 * 1024))
+        connection.endheaders()  # and not one byte of the 64 MiB body
+        response = connection.getresponse()
+        status, answer = response.status, response.read()
+        assert status == 413
+        assert response.getheader("connection") == "close"
+        assert response.getheader("x-request-id")
+    finally:
+        connection.close()
+    assert client.json.loads(answer)["status_code"] == 2000
+    assert pair.emsp.received("PUT", "/ocpi/2.2.1/locations/receiver/HS/CPO/L-BIG") == []
+
+
+def test_a_body_over_the_limit_without_a_length_is_413(pair: Pair) -> None:
+    """Chunked: the hub stops reading once the body passes --max-body-size (4 MiB)."""
+    hub = pair.cpo.hub
+    document = location(CPO, "L-CHUNKED")
+    document["name"] = "x" * (5 * 1024 * 1024)
+    body = client.json.dumps(document).encode()
+    connection = client.http.client.HTTPConnection("127.0.0.1", hub.port, timeout=20)
+    try:
+        connection.putrequest("PUT", f"{V}/receiver/locations/HS/CPO/L-CHUNKED")
+        for name, value in headers(pair.cpo).items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        try:
+            for start in range(0, len(body), 65536):
+                chunk = body[start : start + 65536]
+                connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            connection.send(b"0\r\n\r\n")
+        except OSError:
+            pass  # the hub may close the connection once it has answered
+        response = connection.getresponse()
+        status, answer = response.status, response.read()
+    finally:
+        connection.close()
+    assert status == 413
+    assert client.json.loads(answer)["status_code"] == 2000
+    assert pair.emsp.received("PUT", "/ocpi/2.2.1/locations/receiver/HS/CPO/L-CHUNKED") == []
+
+
+def test_a_body_under_the_limit_passes(pair: Pair) -> None:
+    document = location(CPO, "L-MEDIUM")
+    document["name"] = "x" * (1024 * 1024)
+    status, _, answer = pair.cpo.call(
+        "PUT", f"{V}/receiver/locations/HS/CPO/L-MEDIUM", body=document, frm=CPO, to=EMSP
+    )
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    (got,) = pair.emsp.received("PUT", "/ocpi/2.2.1/locations/receiver/HS/CPO/L-MEDIUM")
+    assert got.body == document
