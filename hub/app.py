@@ -16,7 +16,7 @@ from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
 from hub.errors import HubError, StartupError
-from hub.forward import PeerClient
+from hub.forward import PeerClient, Resolve
 from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
@@ -36,7 +36,10 @@ from hub.web.ops import exposition, healthz, metrics_endpoint, metrics_server, r
 from hub.web.responses import render_error
 
 
-def create_app(settings: Settings, *, embedded_redis: bool = False) -> Starlette:
+def create_app(
+    settings: Settings, *, embedded_redis: bool = False, resolve: Resolve | None = None
+) -> Starlette:
+    """The hub. ``resolve`` replaces name resolution for the calls to platforms (tests)."""
     if settings.redis_url is None:
         raise StartupError("create_app needs settings.redis_url (the CLI fills it in)")
     redis_url = settings.redis_url
@@ -45,7 +48,12 @@ def create_app(settings: Settings, *, embedded_redis: bool = False) -> Starlette
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = open_redis(redis_url, cluster=settings.redis_cluster)
         await ready(redis)
-        peers = PeerClient(timeout=settings.forward_timeout)
+        peers = PeerClient(
+            timeout=settings.forward_timeout,
+            max_response_size=settings.max_response_size,
+            allow_private_urls=settings.allow_private_urls,
+            resolve=resolve,
+        )
         await peers.start()
         store = PlatformStore(redis)
         cache = PlatformCache(redis, store)

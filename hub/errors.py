@@ -137,6 +137,16 @@ class ReceiverBroken(HubRoutingError):
     """OCPI 4000: the receiver answered, but not in OCPI."""
 
 
+class RefusedUrl(HubRoutingError):
+    """A URL a platform gave the hub that the URL guard refuses (``hub.urlguard``); callers
+    answer it as their context demands (3001 at registration, 2001 for a ``response_url``,
+    4000 for a receiver's next page or CDR location)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the URL is refused: {reason}")
+        self.reason = reason
+
+
 class NotImplementedYet(HubRoutingError):
     """A module the hub lists but does not route yet."""
 

@@ -1,23 +1,61 @@
 """The hub's outbound HTTP client: one pooled session per process, behind a small interface.
 
-The rest of the hub calls ``PeerClient.request`` or ``PeerClient.ocpi`` and never sees aiohttp;
-transport failures become ``ReceiverUnreachable`` (OCPI 4003) or ``ReceiverTimeout`` (4002) here,
-and answers that are not OCPI become ``PeerError``.
+The rest of the hub calls ``PeerClient.request`` or ``PeerClient.ocpi`` and never sees aiohttp.
+What every call the hub makes to a platform keeps, whatever URL it was given:
+
+- the URL guard (``hub.urlguard``) on the address each connection is actually opened to, after
+  name resolution; a refused URL is ``RefusedUrl``;
+- redirects are never followed: a 3xx is the platform's answer;
+- an answer larger than ``max_response_size`` is refused (``AnswerTooLarge``) without being
+  held whole;
+- transport failures become ``ReceiverUnreachable`` (OCPI 4003) or ``ReceiverTimeout`` (4002),
+  and answers that must be OCPI but are not become ``PeerError``. Their messages say what failed
+  in general terms; the low-level error goes to the log only (a platform must not learn from
+  them what listens where).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
+import ipaddress
+import logging
+import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import msgspec
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from hub.errors import PeerError, ReceiverTimeout, ReceiverUnreachable
+from hub.errors import (
+    PeerError,
+    ReceiverBroken,
+    ReceiverTimeout,
+    ReceiverUnreachable,
+    RefusedUrl,
+)
 from hub.ocpi.envelope import Envelope
+from hub.urlguard import UrlRefused, check, refusal
+
+log = logging.getLogger("hub.forward")
 
 _decode_envelope = msgspec.json.Decoder(Envelope)
+_CHUNK = 64 * 1024
+
+# A name -> the addresses to connect to (tests map names to 127.0.0.1 with it).
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+
+# Why the connections of the request in progress were refused by the guard. The socket factory
+# runs deep inside aiohttp (in tasks of its own for happy eyeballs); they share this list.
+_REFUSED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "hub_forward_refused", default=None
+)
+
+
+class AnswerTooLarge(ReceiverBroken):
+    """The platform's answer is larger than ``--max-response-size``."""
 
 
 def authorization(token: str, *, base64_encoded: bool) -> str:
@@ -33,14 +71,70 @@ class PeerResponse(msgspec.Struct, frozen=True):
     body: bytes
 
 
+def _guarded_socket(address_info: tuple[Any, ...]) -> socket.socket:
+    """aiohttp's socket factory: the one place that sees the address a connection goes to."""
+    family, kind, proto, _, sockaddr = address_info
+    reason = refusal(ipaddress.ip_address(sockaddr[0]))
+    if reason is not None:
+        refused = _REFUSED.get()
+        if refused is not None:
+            refused.append(reason)
+        raise ConnectionRefusedError(f"the URL guard refuses {reason}")
+    return socket.socket(family=family, type=kind, proto=proto)
+
+
+class _Resolver(AbstractResolver):
+    """An injected ``Resolve`` as aiohttp's resolver."""
+
+    def __init__(self, resolve: Resolve) -> None:
+        self._resolve = resolve
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = []
+        for address in await self._resolve(host, port):
+            parsed = ipaddress.ip_address(address)
+            found.append(
+                ResolveResult(
+                    hostname=host,
+                    host=address,
+                    port=port,
+                    family=socket.AF_INET6 if parsed.version == 6 else socket.AF_INET,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
+        return found
+
+    async def close(self) -> None:
+        return None
+
+
 class PeerClient:
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        max_response_size: int,
+        allow_private_urls: bool,
+        resolve: Resolve | None = None,
+    ) -> None:
         self._timeout = timeout
+        self._max_response_size = max_response_size
+        self.allow_private_urls = allow_private_urls
+        self._resolve = resolve
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            ttl_dns_cache=300,
+            resolver=_Resolver(self._resolve) if self._resolve is not None else None,
+            socket_factory=None if self.allow_private_urls else _guarded_socket,
+        )
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            connector=connector,
             # aiohttp would otherwise add a header the receiver did not ask for.
             skip_auto_headers=("User-Agent",),
         )
@@ -49,6 +143,13 @@ class PeerClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def check(self, url: str) -> None:
+        """``RefusedUrl`` for a URL that this client would refuse before connecting."""
+        try:
+            check(url, allow_private=self.allow_private_urls)
+        except UrlRefused as e:
+            raise RefusedUrl(e.reason) from None
 
     async def request(
         self,
@@ -63,6 +164,7 @@ class PeerClient:
     ) -> PeerResponse:
         if self._session is None:
             raise RuntimeError("PeerClient.start() was not called")
+        self.check(url)
         sent = {
             "Authorization": authorization(token, base64_encoded=base64_encoded),
             "X-Request-ID": str(uuid.uuid4()),
@@ -71,20 +173,42 @@ class PeerClient:
         if body is not None:
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
-        limit = aiohttp.ClientTimeout(total=timeout or self._timeout)
+        seconds = timeout or self._timeout
+        limit = aiohttp.ClientTimeout(total=seconds)
+        refused: list[str] = []
+        context = _REFUSED.set(refused)
         try:
             async with self._session.request(
-                method, url, data=body, headers=sent, timeout=limit
+                method, url, data=body, headers=sent, timeout=limit, allow_redirects=False
             ) as response:
                 return PeerResponse(
                     status=response.status,
                     headers=dict(response.headers),
-                    body=await response.read(),
+                    body=await self._read(response),
                 )
         except TimeoutError as e:
-            raise ReceiverTimeout(f"{url} did not answer within {limit.total} s") from e
+            raise ReceiverTimeout(f"no answer within {seconds:g} s") from e
         except (aiohttp.ClientError, OSError, ValueError) as e:
-            raise ReceiverUnreachable(f"cannot reach {url}: {e}") from e
+            if refused:
+                raise RefusedUrl(f"its host is {refused[0]}") from e
+            # Not repr(e): aiohttp's errors carry the request's headers, the token among them.
+            log.info("%s %s failed: %s: %s", method, _without_query(url), type(e).__name__, e)
+            raise ReceiverUnreachable("could not connect") from e
+        finally:
+            _REFUSED.reset(context)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, unless it passes the limit: then the connection is dropped at once
+        (aiohttp closes a connection whose answer was not read to its end)."""
+        limit = self._max_response_size
+        if response.content_length is not None and response.content_length > limit:
+            raise AnswerTooLarge(f"the answer is larger than the hub accepts ({limit} bytes)")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise AnswerTooLarge(f"the answer is larger than the hub accepts ({limit} bytes)")
+        return bytes(body)
 
     async def ocpi(
         self,
@@ -104,6 +228,11 @@ class PeerClient:
             return response, _decode_envelope.decode(response.body)
         except msgspec.DecodeError as e:
             raise PeerError(
-                f"{method} {url} answered HTTP {response.status} without an OCPI envelope",
+                f"HTTP {response.status} without an OCPI envelope",
                 http_status=response.status,
             ) from e
+
+
+def _without_query(url: str) -> str:
+    # Query strings may carry a response_url or filters; the log needs only where it went.
+    return url.split("?", 1)[0]

@@ -22,6 +22,7 @@ from hub.errors import (
     MethodNotAllowed,
     NoMatchingEndpoints,
     PeerError,
+    RefusedUrl,
     UnsupportedVersion,
 )
 from hub.forward import PeerClient
@@ -266,6 +267,14 @@ class Registration:
         missing = _missing_endpoints(details.endpoints)
         if missing:
             raise NoMatchingEndpoints(f"the version details at {chosen.url} lack {missing}")
+        for endpoint in details.endpoints:
+            # The hub calls these later with its token: refuse now what it would never call.
+            try:
+                self._peers.check(endpoint.url)
+            except RefusedUrl as e:
+                raise ClientApiUnusable(
+                    f"the {endpoint.identifier} endpoint's URL is refused: {e.reason}"
+                ) from e
         return Discovery(V2_2_1, versions_url, details.endpoints, base64_encoded)
 
     async def _fetch(self, url: str, token: str, base64_encoded: bool) -> msgspec.Raw:

@@ -10,6 +10,7 @@ URLs on the way (command and charging-profile ``response_url``, ``Link``, CDR ``
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 import urllib.parse
@@ -23,10 +24,13 @@ from hub import metrics
 from hub.broadcast import Broadcast
 from hub.errors import (
     InvalidParameters,
+    MethodNotAllowed,
     NotFound,
     NotJson,
+    ReceiverBroken,
     ReceiverTimeout,
     ReceiverUnreachable,
+    RefusedUrl,
     from_validation,
 )
 from hub.forward import PeerClient, PeerResponse
@@ -57,14 +61,19 @@ from hub.store.platforms import CONNECTED, Party, Snapshot
 from hub.store.proxies import ProxyRoute, ProxyStore
 
 # Response headers of the receiver that the sender gets back (the others are hop-by-hop or
-# describe the receiver's server).
-PASSED_BACK = ("content-type", h.TOTAL_COUNT, h.LIMIT, *h.ROUTING)
+# describe the receiver's server). The routing headers are not among them: the hub writes them
+# itself, naming the parties of this exchange as it knows them.
+PASSED_BACK = ("content-type", h.TOTAL_COUNT, h.LIMIT)
+# Values a pagination header may have: a count.
+_COUNT = re.compile(r"[0-9]{1,18}")
 # A command result can come until the CommandResponse's timeout; some slack for slow clocks.
 CALLBACK_MARGIN = 60.0
 # How long a rewritten next-page link keeps working.
 PAGE_SECONDS = 3600.0
 # How long a rewritten CDR Location keeps working: CDRs are fetched long after.
 LOCATION_SECONDS = 90 * 24 * 3600.0
+
+log = logging.getLogger("hub.relay")
 
 _PROXY_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
@@ -139,6 +148,11 @@ class Relay:
             facts = inspect(call.module, call.interface, call.method, segments, query, call.body)
         except ValidationFailed as e:
             raise from_validation(e) from e
+        if facts.response_url is not None:
+            try:
+                self._peers.check(facts.response_url)
+            except RefusedUrl as e:
+                raise InvalidParameters(f"response_url is refused: {e.reason}") from e
         if lane.owner_in_url and facts.url_owner is not None:
             check_owner(party, facts.url_owner, "the URL")
         if facts.body_owner is not None:
@@ -229,8 +243,18 @@ class Relay:
         return f"{self._settings.base_url}/ocpi/{V2_2_1}/via/{proxy_id}"
 
     async def _forward(
-        self, call: Call, url: str, body: bytes, token: str, target: Target, party: Party
+        self,
+        call: Call,
+        url: str,
+        body: bytes,
+        token: str,
+        target: Target,
+        party: Party,
+        *,
+        given: bool = False,
     ) -> PeerResponse:
+        """One forwarded call. ``given``: ``url`` came in an earlier answer or call (a next page,
+        a CDR location, a response_url) rather than from the receiver's endpoints."""
         sent = {
             h.CORRELATION_ID: call.correlation_id,
             h.FROM_COUNTRY_CODE: party.country_code,
@@ -252,12 +276,20 @@ class Relay:
                 f"receiver {label(target.party)} did not answer within "
                 f"{self._settings.forward_timeout:g} s"
             ) from e
+        except RefusedUrl as e:
+            if given:
+                raise ReceiverBroken(
+                    f"receiver {label(target.party)} gave a URL the hub will not call: {e.reason}"
+                ) from e
+            # Its own endpoint: not the sender's business why (the operator's log has it).
+            log.warning("receiver %s: %s", label(target.party), e.message)
+            raise ReceiverUnreachable(f"receiver {label(target.party)} cannot be reached") from e
         except ReceiverUnreachable as e:
-            # The reason, but not the receiver's URL: that is the receiver's business.
-            reason = e.__cause__.__class__.__name__ if e.__cause__ else "unreachable"
-            raise ReceiverUnreachable(
-                f"receiver {label(target.party)} cannot be reached ({reason})"
-            ) from e
+            # Neither the receiver's URL nor the low-level reason: that is the receiver's and
+            # the operator's business (the log has it).
+            raise ReceiverUnreachable(f"receiver {label(target.party)} cannot be reached") from e
+        except ReceiverBroken as e:
+            raise ReceiverBroken(f"receiver {label(target.party)}: {e.message}") from e
 
     async def _answer(
         self,
@@ -270,8 +302,17 @@ class Relay:
     ) -> Answer:
         received = {k.lower(): v for k, v in response.headers.items()}
         back = {k: received[k] for k in PASSED_BACK if k in received}
+        for name in (h.TOTAL_COUNT, h.LIMIT):
+            if name in back and not _COUNT.fullmatch(back[name]):
+                del back[name]  # not a count: nothing the sender could use
+        # 2.2.1 message routing: the answer comes from the receiver, to the sender.
+        back[h.FROM_COUNTRY_CODE] = target.party.country_code
+        back[h.FROM_PARTY_ID] = target.party.party_id
+        back[h.TO_COUNTRY_CODE] = party.country_code
+        back[h.TO_PARTY_ID] = party.party_id
         link = received.get(h.LINK)
         if link and (match := _LINK_NEXT.search(link)):
+            self._check_given(match.group(1), "next page link", target)
             page = ProxyRoute(
                 kind="page",
                 url=match.group(1),
@@ -286,6 +327,7 @@ class Relay:
             back["link"] = f'<{self.proxy_url(proxy_id)}>; rel="next"'
         location = received.get(h.LOCATION)
         if location and lane.module == "cdrs" and call.method == "POST":
+            self._check_given(location, "CDR location", target)
             stored = ProxyRoute(
                 kind="location",
                 url=location,
@@ -299,6 +341,17 @@ class Relay:
             proxy_id = await self._proxies.create(stored, LOCATION_SECONDS)
             back["location"] = self.proxy_url(proxy_id)
         return Answer(response.status, back, response.body)
+
+    def _check_given(self, url: str, what: str, target: Target) -> None:
+        """A URL in a receiver's answer that the hub will hand out as its own: 4000 when the
+        hub would refuse to call it."""
+        try:
+            self._peers.check(url)
+        except RefusedUrl as e:
+            raise ReceiverBroken(
+                f"receiver {label(target.party)} answered with a {what} the hub will not call: "
+                f"{e.reason}"
+            ) from e
 
     async def _learn(
         self,
@@ -360,7 +413,9 @@ class Relay:
         if route is None or route.caller != caller_id:
             raise NotFound("unknown or expired hub URL")
         if call.method not in route.methods:
-            raise NotFound(f"{call.method} is not possible on this hub URL")
+            raise MethodNotAllowed(
+                f"{call.method} is not possible on this hub URL", allowed=frozenset(route.methods)
+            )
         snapshot, table = await self.table()
         target = table.peers.get(route.target)
         token = snapshot.outbound.get(route.target)
@@ -370,7 +425,9 @@ class Relay:
         peer_party = Party(route.receiver[0], route.receiver[1], "")
         destination = Target(target, peer_party, route.url)
         began = time.perf_counter()
-        response = await self._forward(call, route.url, call.body, token, destination, party)
+        response = await self._forward(
+            call, route.url, call.body, token, destination, party, given=True
+        )
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
         reply = read_reply(response, peer_party)

@@ -3,18 +3,20 @@ addresses, change state through a method the endpoint does not define, or get a 
 
 from __future__ import annotations
 
+import socket
+import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from tests import client
 from tests.e2e.network import Member, member
-from tests.e2e.objects import location
+from tests.e2e.objects import cdr, location, token
 from tests.hubproc import HubProcess
-from tests.parties import b64
+from tests.parties import FakePlatform, Responder, b64, free_port
 
 V = "/ocpi/2.2.1"
 CPO, EMSP = ("HS", "CPO"), ("HS", "EMS")
@@ -49,15 +51,15 @@ def headers(member: Member, *, to: tuple[str, str] | None = EMSP) -> dict[str, s
 
 
 def outside_module(emsp: Member, module: str, role: str) -> list[str]:
-    """What reached the eMSP's server anywhere but under its endpoint of the module, since
-    its registration."""
-    endpoint = f"/ocpi/2.2.1/{module}/{role}/"
+    """What reached the eMSP's server since its registration outside its module endpoints
+    (the credentials endpoint above all), and under ``module`` anything but ``role``'s."""
     since = emsp.fake.find_requests()[2:]  # the hub read its versions and version details
-    pushes = "/ocpi/2.2.1/hubclientinfo/receiver/"  # the hub announcing platforms
+    endpoints = [f"/ocpi/2.2.1/{m}/{r.lower()}/" for m, r in emsp.fake.modules]
     return [
         f"{r.method} {r.path}"
         for r in since
-        if not r.path.startswith(endpoint) and not r.path.startswith(pushes)
+        if not any(r.path.startswith(e) or r.path == e[:-1] for e in endpoints)
+        or (f"/{module}/" in r.path and f"/{module}/{role}/" not in r.path)
     ]
 
 
@@ -297,3 +299,176 @@ def test_a_body_under_the_limit_passes(pair: Pair) -> None:
     assert (status, answer["status_code"]) == (200, 1000), answer
     (got,) = pair.emsp.received("PUT", "/ocpi/2.2.1/locations/receiver/HS/CPO/L-MEDIUM")
     assert got.body == document
+
+
+# --- what a hostile receiver answers ----------------------------------------------------------
+
+
+@contextmanager
+def answering(member: Member, responder: Responder) -> Iterator[None]:
+    member.fake.responder = responder
+    try:
+        yield
+    finally:
+        member.fake.responder = None
+
+
+def ok(**headers: str) -> Responder:
+    body = {"status_code": 1000, "timestamp": "2026-12-01T10:00:00Z"}
+    return lambda _: (200, body, headers)
+
+
+def test_routing_headers_of_an_answer_name_the_parties_the_hub_knows(pair: Pair) -> None:
+    forged = ok(
+        **{
+            "OCPI-from-country-code": "XX",
+            "OCPI-from-party-id": "FAK",
+            "OCPI-to-country-code": "YY",
+            "OCPI-to-party-id": "FAK",
+            "X-Total-Count": "12; rel=evil",
+            "X-Limit": "50",
+        }
+    )
+    with answering(pair.emsp, forged):
+        status, answer_headers, answer = pair.cpo.call(
+            "GET", f"{V}/receiver/tariffs/HS/CPO/T-HDR", frm=CPO, to=EMSP
+        )
+    assert (status, answer["status_code"]) == (200, 1000)
+    got = {k: answer_headers[k] for k in answer_headers if k.startswith("ocpi-")}
+    assert got == {
+        "ocpi-from-country-code": "HS",
+        "ocpi-from-party-id": "EMS",
+        "ocpi-to-country-code": "HS",
+        "ocpi-to-party-id": "CPO",
+    }
+    assert "x-total-count" not in answer_headers
+    assert answer_headers["x-limit"] == "50"
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        '<gopher://example.com/1/next>; rel="next"',
+        '<file:///etc/passwd>; rel="next"',
+        '<http:///no-host>; rel="next"',
+    ],
+)
+def test_a_next_page_the_hub_would_not_call_is_4000(pair: Pair, link: str) -> None:
+    with answering(pair.emsp, ok(Link=link)):
+        status, answer_headers, answer = pair.cpo.call(
+            "GET", f"{V}/receiver/tariffs/HS/CPO/T-LINK", frm=CPO, to=EMSP
+        )
+    assert (status, answer["status_code"]) == (502, 4000), answer
+    assert "next page link" in answer["status_message"]
+    assert "link" not in answer_headers
+
+
+def test_a_cdr_location_the_hub_would_not_call_is_4000(pair: Pair) -> None:
+    with answering(pair.emsp, ok(Location="ftp://example.com/cdrs/1")):
+        status, answer_headers, answer = pair.cpo.call(
+            "POST", f"{V}/receiver/cdrs", body=cdr(CPO, "CDR-LOC", EMSP), frm=CPO, to=EMSP
+        )
+    assert (status, answer["status_code"]) == (502, 4000), answer
+    assert "location" not in answer_headers
+
+
+def test_a_redirect_is_the_receivers_answer_and_is_not_followed(pair: Pair) -> None:
+    fake = pair.emsp.fake
+    target = f"{fake.base_url}/ocpi/2.2.1/credentials"
+    with answering(pair.emsp, lambda _: (307, b"", {"Location": target})):
+        status, _, answer = pair.cpo.call(
+            "GET", f"{V}/receiver/tariffs/HS/CPO/T-REDIR", frm=CPO, to=EMSP
+        )
+    assert (status, answer["status_code"]) == (502, 4000), answer
+    assert outside_module(pair.emsp, "tariffs", "receiver") == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "not a url"])
+def test_a_response_url_the_hub_would_not_call_is_2001(pair: Pair, url: str) -> None:
+    start = {
+        "response_url": url,
+        "token": token(EMSP, "T-CMD"),
+        "location_id": "LOC-1",
+    }
+    before = len(pair.cpo.fake.find_requests())
+    status, _, answer = pair.emsp.call(
+        "POST", f"{V}/receiver/commands/START_SESSION", body=start, frm=EMSP, to=CPO
+    )
+    assert (status, answer["status_code"]) == (400, 2001), answer
+    assert "response_url" in answer["status_message"]
+    assert len(pair.cpo.fake.find_requests()) == before
+
+
+def test_an_answer_over_the_limit_is_4000(hub_factory: Callable[..., HubProcess]) -> None:
+    hub = hub_factory(args=["--max-response-size", "100000"]).start()
+    with member(hub, ("HL", "CPO", "CPO")) as cpo, member(hub, ("HL", "EMS", "EMSP")) as emsp:
+        big = {"status_code": 1000, "data": ["x" * 1000] * 200, "timestamp": "2026-12-01T10:00:00Z"}
+        with answering(emsp, lambda _: (200, big)):
+            status, _, answer = cpo.call(
+                "GET", f"{V}/receiver/tariffs/HL/CPO/T-BIG", frm=("HL", "CPO"), to=("HL", "EMS")
+            )
+        assert (status, answer["status_code"]) == (502, 4000), answer
+        assert "larger than the hub accepts" in answer["status_message"]
+
+
+# --- the URL guard at registration ----------------------------------------------------------
+
+
+def test_a_platform_on_a_loopback_address_cannot_register(
+    hub_factory: Callable[..., HubProcess],
+) -> None:
+    """Without --allow-private-urls the hub never calls a platform's loopback URL."""
+    hub = hub_factory(allow_private_urls=False).start()
+    created = hub.add_platform("Loopback", ("HG", "CPO", "CPO"))
+    with FakePlatform(roles=[("HG", "CPO", "CPO")]) as fake:
+        status, answer = fake.register(hub.versions_url, created["token_a"])
+        assert (status, answer["status_code"]) == (400, 3001), answer
+        assert "loopback address" in answer["status_message"]
+
+        status, _, refused = hub.admin(
+            "POST",
+            f"/platforms/{created['id']}/connect",
+            {"versions_url": fake.versions_url, "token": fake.token_a},
+        )
+        assert (status, refused["ocpi_status"]) == (502, 3001), refused
+        assert "loopback address" in refused["error"]
+        assert fake.find_requests() == []
+    assert hub.platform(created["id"])["status"] == "PLANNED"
+
+
+def test_registration_errors_say_what_failed_in_general_terms(hub: HubProcess) -> None:
+    """A closed port, a port that is no HTTP server: the same words, not the socket's."""
+    created = hub.add_platform("Closed", ("HG", "CLO", "CPO"))
+    secret = "token-a-" + uuid.uuid4().hex
+    for versions_url in (f"http://127.0.0.1:{free_port()}/ocpi/versions", redis_like()):
+        status, _, answer = hub.admin(
+            "POST",
+            f"/platforms/{created['id']}/connect",
+            {"versions_url": versions_url, "token": secret},
+        )
+        assert (status, answer["ocpi_status"]) == (502, 3001), answer
+        assert answer["error"].endswith(": could not connect"), answer
+    # The operator's log has the low-level reason, and never the token.
+    assert "Connect call failed" in hub.log()
+    assert secret not in hub.log()
+    assert b64(secret) not in hub.log()
+
+
+def redis_like() -> str:
+    """The URL of a port where something that is not HTTP answers (once) and hangs up."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        with server:
+            server.settimeout(10)
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(b"-ERR unknown command\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/ocpi/versions"

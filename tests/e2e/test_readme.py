@@ -42,7 +42,10 @@ def test_the_quick_start(tmp_path: Path) -> None:
     serve, add_cpo, list_platforms, add_and_connect = bash_blocks(section("Quick start"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["HUB_PORT"] = str(port)  # the only change: 8080 may be taken on this machine
+    env["HUB_PORT"] = str(port)  # 8080 may be taken on this machine
+    # The simulated platforms listen on 127.0.0.1: the Quick start says to allow that.
+    assert "--allow-private-urls" in section("Quick start")
+    env["HUB_ALLOW_PRIVATE_URLS"] = "true"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
 
     def run(command: str) -> str:
