@@ -82,8 +82,6 @@ def check(url: str, *, allow_private: bool) -> None:
         reason = refusal(address)
         if reason is not None:
             raise UrlRefused(f"its host is {reason}")
-    elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(
-        ".localhost"
-    ):
+    elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
         # RFC 6761: localhost names always mean the machine itself.
         raise UrlRefused("its host is a loopback address")
