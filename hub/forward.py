@@ -226,7 +226,7 @@ class PeerClient:
         )
         try:
             return response, _decode_envelope.decode(response.body)
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, RecursionError) as e:
             raise PeerError(
                 f"HTTP {response.status} without an OCPI envelope",
                 http_status=response.status,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import time
 import urllib.parse
@@ -36,6 +37,7 @@ from hub.errors import (
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.calls import Facts, inspect
+from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
@@ -68,6 +70,9 @@ PASSED_BACK = ("content-type", h.TOTAL_COUNT, h.LIMIT)
 _COUNT = re.compile(r"[0-9]{1,18}")
 # A command result can come until the CommandResponse's timeout; some slack for slow clocks.
 CALLBACK_MARGIN = 60.0
+# No result waits longer than this (nor a reservation's cancellation): a bound on what the hub
+# keeps for a CPO that claims a timeout of centuries.
+LONGEST_CALLBACK = 31 * 24 * 3600.0
 # How long a rewritten next-page link keeps working.
 PAGE_SECONDS = 3600.0
 # How long a rewritten CDR Location keeps working: CDRs are fetched long after.
@@ -75,6 +80,8 @@ LOCATION_SECONDS = 90 * 24 * 3600.0
 
 log = logging.getLogger("hub.relay")
 
+_COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
+_PARTY_ID = re.compile(PARTY_ID_PATTERN)
 _PROXY_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
@@ -377,7 +384,7 @@ class Relay:
                     "profile", f"{them[0]}:{them[1]}:{facts.session_id}", me, ttl=SESSION_SECONDS
                 )
         if facts.command == "RESERVE_NOW" and facts.reservation_id:
-            ttl = _seconds_until(facts.expiry_date) + CALLBACK_MARGIN
+            ttl = min(_seconds_until(facts.expiry_date) + CALLBACK_MARGIN, LONGEST_CALLBACK)
             await self._directory.remember(
                 "reservation", facts.reservation_id, them, me, ttl=int(ttl)
             )
@@ -397,12 +404,16 @@ class Relay:
 
     def _callback_ttl(self, facts: Facts, reply: Reply) -> float:
         """A reservation can be cancelled until it expires; other results come within the
-        ``timeout`` of the CommandResponse or ChargingProfileResponse."""
+        ``timeout`` of the CommandResponse or ChargingProfileResponse. Whatever the CPO says
+        (a negative timeout, 1e308), the result can arrive for at least the margin and the
+        hub URL lives no longer than ``LONGEST_CALLBACK``."""
         timeout = response_timeout(reply)
-        ttl = (timeout if timeout is not None else self._settings.forward_timeout) + CALLBACK_MARGIN
+        if timeout is None or not math.isfinite(timeout):
+            timeout = self._settings.forward_timeout
+        ttl = max(0.0, timeout) + CALLBACK_MARGIN
         if facts.command == "RESERVE_NOW":
             ttl = max(ttl, _seconds_until(facts.expiry_date) + CALLBACK_MARGIN)
-        return ttl
+        return min(ttl, LONGEST_CALLBACK)
 
     # --- hub URLs that stand for a platform's URL ----------------------------------
 
@@ -458,7 +469,12 @@ def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | No
         return None
     if not country_code or not party_id:
         raise InvalidParameters(f"{country} and {party} go together; one is missing")
-    return key(country_code.strip(), party_id.strip())
+    country_code, party_id = country_code.strip(), party_id.strip()
+    if not _COUNTRY_CODE.fullmatch(country_code):
+        raise InvalidParameters(f"{country} must be 2 letters or digits")
+    if not _PARTY_ID.fullmatch(party_id):
+        raise InvalidParameters(f"{party} must be 3 letters or digits")
+    return key(country_code, party_id)
 
 
 def _replace_field(body: bytes, name: str, value: str) -> bytes:

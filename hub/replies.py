@@ -31,7 +31,7 @@ def read_reply(response: PeerResponse, receiver: Party) -> Reply:
     sender always gets an envelope."""
     try:
         return _reply.decode(response.body)
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, RecursionError) as e:
         raise ReceiverBroken(
             f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
         ) from e
@@ -40,6 +40,6 @@ def read_reply(response: PeerResponse, receiver: Party) -> Reply:
 def response_timeout(reply: Reply) -> float | None:
     try:
         found = _timeout.decode(reply.data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     return found.timeout if found is not None else None

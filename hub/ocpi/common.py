@@ -11,8 +11,8 @@ there.
 - ``number`` is ``float`` (a JSON integer is accepted for it), ``int`` is ``int``.
 - Required fields have no default; optional (``?``) fields and ``*`` lists default to None.
   ``+`` lists are required but their minimum length is not checked.
-- Only ``country_code`` (2) and ``party_id`` (3) carry length constraints: they are keys the hub
-  routes by. Other length limits of the spec are not enforced.
+- Only ``country_code`` (2) and ``party_id`` (3) carry constraints (length and letters or
+  digits): they are keys the hub routes by. Other length limits of the spec are not enforced.
 """
 
 from __future__ import annotations
@@ -23,8 +23,13 @@ from typing import Annotated
 
 import msgspec
 
-CountryCode = Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
-PartyId = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
+# CiString(2) and CiString(3): ISO 3166-1 alpha-2 and an ISO 15118 party id, letters and digits
+# only. They are keys the hub routes and stores by, so nothing else may pass.
+# (msgspec searches with the pattern, and "$" also matches before a final line break.)
+COUNTRY_CODE_PATTERN = r"^[A-Za-z0-9]{2}\Z"
+PARTY_ID_PATTERN = r"^[A-Za-z0-9]{3}\Z"
+CountryCode = Annotated[str, msgspec.Meta(pattern=COUNTRY_CODE_PATTERN)]
+PartyId = Annotated[str, msgspec.Meta(pattern=PARTY_ID_PATTERN)]
 
 # RFC 3339 in UTC, kept as received (see the module docstring).
 DateTime = str
@@ -49,7 +54,8 @@ class Price(Object, kw_only=True):
 # --- DateTime values (2.2.1 types, "DateTime") ------------------------------------------
 
 _DATETIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?"
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?",
+    re.ASCII,
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

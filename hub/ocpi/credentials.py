@@ -11,7 +11,7 @@ from hub.ocpi.common import PartyId as PartyId
 from hub.ocpi.versions import Url
 
 # d2: printable ASCII without white space, at most 64 characters.
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+\Z")]
 
 ROLES = frozenset({"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"})
 

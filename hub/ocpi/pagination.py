@@ -3,6 +3,7 @@ and the headers of an answer the hub pages itself."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 
@@ -65,6 +66,10 @@ def _whole(params: dict[str, str], name: str, default: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise ValidationFailed(name, f"{name} must be a whole number, not {raw!r}")
+    # Plain decimal digits only: str.isdigit() also takes "²" and int() takes "١٢".
+    if not _WHOLE.fullmatch(raw):
+        raise ValidationFailed(name, f"{name} must be a whole number below 10^9")
     return int(raw)
+
+
+_WHOLE = re.compile(r"[0-9]{1,9}")

@@ -7,6 +7,7 @@ OCPI 2001 (Invalid or missing parameters). This module imports nothing else of t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, TypeVar, cast
 
@@ -36,16 +37,68 @@ class ValidationFailed(Exception):
 
 
 def decode(raw: bytes, kind: type[T]) -> T:
-    """The object of type ``kind`` in the JSON body ``raw``."""
+    """The object of type ``kind`` in the JSON body ``raw``, which must not name a key twice
+    in one object (readers differ on which one counts: the hub must read what the receiver
+    reads)."""
     decoder = _DECODERS.get(kind)
     if decoder is None:
         decoder = _DECODERS.setdefault(kind, msgspec.json.Decoder(kind, strict=True))
     try:
-        return cast(T, decoder.decode(raw))
+        found = cast(T, decoder.decode(raw))
     except msgspec.ValidationError as e:
         raise _failed(str(e)) from e
     except msgspec.DecodeError as e:
         raise ValidationFailed("$", f"the body is not JSON: {e}", not_json=True) from e
+    except RecursionError:
+        raise _too_deep() from None
+    check_unique_keys(raw)
+    return found
+
+
+def check_json(raw: bytes) -> None:
+    """Refuse a body that is not JSON, without building objects from it."""
+    try:
+        _RAW.decode(raw)
+    except msgspec.DecodeError as e:
+        raise ValidationFailed("$", f"the body is not JSON: {e}", not_json=True) from e
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def check_unique_keys(raw: bytes) -> None:
+    """``ValidationFailed`` naming the first key that an object of ``raw`` (valid JSON) has
+    twice."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique)
+    except _Duplicate as e:
+        raise ValidationFailed(e.path, f"the key `{e.key}` appears twice in one object") from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.path = f"$.{key}"
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return found
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed("$", "the body is nested too deeply")
+
+
+_RAW = msgspec.json.Decoder(msgspec.Raw)
 
 
 def check_patch(raw: bytes, kind: type[msgspec.Struct]) -> dict[str, Any]:

@@ -1,25 +1,25 @@
-"""Reading request bodies: not JSON is HTTP 400, a wrong or missing field is OCPI 2001."""
+"""Reading request bodies: not JSON is HTTP 400, a wrong or missing field (or a key given twice)
+is OCPI 2001."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-import msgspec
 from starlette.requests import Request
 
-from hub.errors import InvalidParameters, NotJson
+from hub.errors import from_validation
+from hub.ocpi import validation
+from hub.ocpi.validation import ValidationFailed
 
 T = TypeVar("T")
 
 
 def decode(raw: bytes, kind: type[T]) -> T:
     try:
-        return msgspec.json.decode(raw, type=kind, strict=True)
-    except msgspec.ValidationError as e:
-        # msgspec names the field: "Expected `str` of length <= 3 - at `$.roles[0].party_id`".
-        raise InvalidParameters(f"invalid body: {e}") from e
-    except msgspec.DecodeError as e:
-        raise NotJson(f"the body is not JSON: {e}") from e
+        return validation.decode(raw, kind)
+    except ValidationFailed as e:
+        # The message names the field: "Expected `str` of length <= 3 - at `$.roles[0].party_id`".
+        raise from_validation(e) from e
 
 
 async def read(request: Request, kind: type[T]) -> T:
@@ -29,4 +29,7 @@ async def read(request: Request, kind: type[T]) -> T:
 def check_json(raw: bytes) -> None:
     """Reject a body that is not JSON, without building objects from it."""
     if raw.strip():
-        decode(raw, msgspec.Raw)
+        try:
+            validation.check_json(raw)
+        except ValidationFailed as e:
+            raise from_validation(e) from e

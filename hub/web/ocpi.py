@@ -63,6 +63,9 @@ def _token_candidates(header: str) -> list[tuple[str, bool]]:
     value = value.strip()
     if scheme.lower() != "token" or not value:
         raise Unauthorized("the Authorization header must be 'Token <credentials token>'")
+    if not value.isascii() or not value.isprintable():
+        # Tokens are printable ASCII (2.2.1 credentials, "token"), encoded or not.
+        raise Unauthorized("unknown token")
     candidates = []
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")

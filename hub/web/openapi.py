@@ -44,8 +44,8 @@ _ROLE: Final = {
     "type": "object",
     "required": ["country_code", "party_id", "role"],
     "properties": {
-        "country_code": {"type": "string", "minLength": 2, "maxLength": 2},
-        "party_id": {"type": "string", "minLength": 3, "maxLength": 3},
+        "country_code": {"type": "string", "pattern": "^[A-Za-z0-9]{2}$"},
+        "party_id": {"type": "string", "pattern": "^[A-Za-z0-9]{3}$"},
         "role": {"type": "string", "enum": ["CPO", "EMSP", "NAP", "NSP", "OTHER", "SCSP"]},
     },
 }

@@ -37,6 +37,21 @@ def test_the_admin_token_is_required(hub: HubProcess, header: str | None) -> Non
             "roles[0].country_code",
         ),
         (
+            {"name": "x", "roles": [{"country_code": "NL", "party_id": "A:B", "role": "CPO"}]},
+            400,
+            "roles[0].party_id",
+        ),
+        (
+            {"name": "x", "roles": [{"country_code": "N ", "party_id": "ABC", "role": "CPO"}]},
+            400,
+            "roles[0].country_code",
+        ),
+        (
+            {"name": "x", "roles": [{"country_code": "NL", "party_id": "AB\n", "role": "CPO"}]},
+            400,
+            "roles[0].party_id",
+        ),
+        (
             {"name": "x", "roles": [{"country_code": "NL", "party_id": "AAA", "role": "HUB"}]},
             400,
             "roles[0].role",
