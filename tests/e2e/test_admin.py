@@ -212,3 +212,10 @@ def test_platforms_created_at_the_same_moment_all_get_their_roles(
 
     with ThreadPoolExecutor(12) as pool:
         assert list(pool.map(create, ids)) == [201] * 12
+
+
+def test_a_method_an_admin_endpoint_lacks_is_405_with_allow(hub: HubProcess) -> None:
+    status, answer_headers, body = hub.admin("DELETE", "/queues")
+    assert status == 405
+    assert answer_headers["allow"] == "GET, HEAD"
+    assert body["status"] == 405
