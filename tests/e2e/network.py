@@ -75,3 +75,21 @@ def member(hub: HubProcess, *roles: Role, **fake_options: Any) -> Iterator[Membe
         status, answer = fake.register(hub.versions_url, created["token_a"])
         assert status == 200, answer
         yield Member(hub, fake, created["id"], list(roles))
+
+
+@dataclass
+class Pair:
+    """A CPO and an eMSP of one country code, each on a platform of its own."""
+
+    cpo: Member
+    emsp: Member
+
+
+@contextmanager
+def cpo_and_emsp(hub: HubProcess, country_code: str) -> Iterator[Pair]:
+    """``{country_code}/CPO`` (a CPO) and ``{country_code}/EMS`` (an eMSP), registered."""
+    with (
+        member(hub, (country_code, "CPO", "CPO")) as cpo,
+        member(hub, (country_code, "EMS", "EMSP")) as emsp,
+    ):
+        yield Pair(cpo, emsp)

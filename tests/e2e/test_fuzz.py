@@ -10,8 +10,6 @@ import string
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import client
-from tests.e2e.network import Member, member
+from tests.e2e.network import Pair, cpo_and_emsp
 from tests.e2e.objects import cdr, location, session, token
 from tests.hubproc import HubProcess
 from tests.parties import b64
@@ -35,21 +33,10 @@ EXAMPLES = settings(
 )
 
 
-@dataclass
-class Fuzzed:
-    hub: HubProcess
-    cpo: Member
-    emsp: Member
-
-
 @pytest.fixture(scope="module")
-def fuzzed(hub: HubProcess) -> Iterator[Fuzzed]:
-    with ExitStack() as stack:
-        yield Fuzzed(
-            hub,
-            cpo=stack.enter_context(member(hub, ("FZ", "CPO", "CPO"))),
-            emsp=stack.enter_context(member(hub, ("FZ", "EMS", "EMSP"))),
-        )
+def fuzzed(hub: HubProcess) -> Iterator[Pair]:
+    with cpo_and_emsp(hub, "FZ") as found:
+        yield found
 
 
 # --- what goes into a request ----------------------------------------------------------------
@@ -210,7 +197,7 @@ likely_path = st.one_of(
     garbage=header_value,
 )
 def test_ocpi_endpoints_never_answer_5xx(
-    fuzzed: Fuzzed,
+    fuzzed: Pair,
     method: str,
     path: str,
     query: str,
@@ -242,7 +229,7 @@ def test_ocpi_endpoints_never_answer_5xx(
     if request_id is not None:
         headers["X-Request-ID"] = request_id
     target = path + (f"?{query}" if query else "")
-    _send(fuzzed.hub.url, method, target, headers, body)
+    _send(fuzzed.cpo.hub.url, method, target, headers, body)
 
 
 admin_path = st.one_of(
@@ -273,9 +260,9 @@ admin_path = st.one_of(
     authorized=st.booleans(),
 )
 def test_admin_endpoints_never_answer_5xx(
-    fuzzed: Fuzzed, method: str, path: str, body: bytes | None, authorized: bool
+    fuzzed: Pair, method: str, path: str, body: bytes | None, authorized: bool
 ) -> None:
     headers = {"Content-Type": "application/json", "X-Request-ID": str(uuid.uuid4())}
     if authorized:
-        headers["Authorization"] = f"Bearer {fuzzed.hub.admin_token}"
-    _send(fuzzed.hub.url, method, path, headers, body)
+        headers["Authorization"] = f"Bearer {fuzzed.cpo.hub.admin_token}"
+    _send(fuzzed.cpo.hub.url, method, path, headers, body)

@@ -3,17 +3,17 @@ addresses, change state through a method the endpoint does not define, or get a 
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 import pytest
 
 from tests import client
-from tests.e2e.network import Member, member
+from tests.e2e.network import Member, Pair, cpo_and_emsp, member
 from tests.e2e.objects import cdr, location, token
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform, Responder, b64, free_port
@@ -22,19 +22,10 @@ V = "/ocpi/2.2.1"
 CPO, EMSP = ("HS", "CPO"), ("HS", "EMS")
 
 
-@dataclass
-class Pair:
-    cpo: Member  # the attacker
-    emsp: Member  # whose connection to the hub it tries to reach
-
-
 @pytest.fixture(scope="module")
 def pair(hub: HubProcess) -> Iterator[Pair]:
-    with ExitStack() as stack:
-        yield Pair(
-            cpo=stack.enter_context(member(hub, ("HS", "CPO", "CPO"))),
-            emsp=stack.enter_context(member(hub, ("HS", "EMS", "EMSP"))),
-        )
+    with cpo_and_emsp(hub, "HS") as found:
+        yield found
 
 
 def headers(member: Member, *, to: tuple[str, str] | None = EMSP) -> dict[str, str]:
@@ -238,17 +229,22 @@ def test_a_request_id_of_255_characters_is_echoed(pair: Pair) -> None:
     assert answer_headers["x-request-id"] == request_id
 
 
+def _put(pair: Pair, location_id: str, name: str, value: str) -> http.client.HTTPConnection:
+    """A location PUT whose headers are sent, with ``name: value``, and no body yet."""
+    connection = http.client.HTTPConnection("127.0.0.1", pair.cpo.hub.port, timeout=20)
+    connection.putrequest("PUT", f"{V}/receiver/locations/HS/CPO/{location_id}")
+    for header, text in {**headers(pair.cpo), "Content-Type": "application/json"}.items():
+        connection.putheader(header, text)
+    connection.putheader(name, value)
+    connection.endheaders()
+    return connection
+
+
 def test_a_body_declared_over_the_limit_is_413_without_being_read(pair: Pair) -> None:
     """Content-Length over --max-body-size: answered before the body is sent at all."""
-    hub = pair.cpo.hub
-    connection = client.http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    connection = _put(pair, "L-BIG", "Content-Length", str(64 * 1024 * 1024))
     try:
-        connection.putrequest("PUT", f"{V}/receiver/locations/HS/CPO/L-BIG")
-        for name, value in headers(pair.cpo).items():
-            connection.putheader(name, value)
-        connection.putheader("Content-Type", "application/json")
-        connection.putheader("Content-Length", str(64 * 1024 * 1024))
-        connection.endheaders()  # and not one byte of the 64 MiB body
+        # and not one byte of the 64 MiB body
         response = connection.getresponse()
         status, answer = response.status, response.read()
         assert status == 413
@@ -262,18 +258,11 @@ def test_a_body_declared_over_the_limit_is_413_without_being_read(pair: Pair) ->
 
 def test_a_body_over_the_limit_without_a_length_is_413(pair: Pair) -> None:
     """Chunked: the hub stops reading once the body passes --max-body-size (4 MiB)."""
-    hub = pair.cpo.hub
     document = location(CPO, "L-CHUNKED")
     document["name"] = "x" * (5 * 1024 * 1024)
     body = client.json.dumps(document).encode()
-    connection = client.http.client.HTTPConnection("127.0.0.1", hub.port, timeout=20)
+    connection = _put(pair, "L-CHUNKED", "Transfer-Encoding", "chunked")
     try:
-        connection.putrequest("PUT", f"{V}/receiver/locations/HS/CPO/L-CHUNKED")
-        for name, value in headers(pair.cpo).items():
-            connection.putheader(name, value)
-        connection.putheader("Content-Type", "application/json")
-        connection.putheader("Transfer-Encoding", "chunked")
-        connection.endheaders()
         try:
             for start in range(0, len(body), 65536):
                 chunk = body[start : start + 65536]
