@@ -181,12 +181,20 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # The first byte of a request starts its deadline (the parser may not say so: after an
+        # Upgrade request it ignores what follows).
+        if self._deadline is None:
+            self._arm()
         # While a head is read, feed the parser no more than MAX_HEAD_SIZE of it: httptools
         # itself keeps a header line of any length in memory.
         while self._head_size is not None:
             room = MAX_HEAD_SIZE - self._head_size
             if room <= 0:
                 self._answer_and_close(431, CLIENT_ERROR, "request head too large")
+                return
+            if len(data) <= room:  # the usual case: no copy
+                self._head_size += len(data)
+                super().data_received(data)
                 return
             piece, data = data[:room], data[room:]
             self._head_size += len(piece)
@@ -202,7 +210,8 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._idle_since = None
         self._receiving = True
         self._ids = {}
-        self._arm()
+        if self._deadline is None:  # a pipelined request, read with the end of the one before
+            self._arm()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
@@ -211,8 +220,8 @@ class HubHttpProtocol(HttpToolsProtocol):
             self._ids[lower] = value
 
     def on_headers_complete(self) -> None:
+        super().on_headers_complete()  # may refuse the URL: then the head is still ours to answer
         self._head_size = None
-        super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -241,13 +250,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.flow.read_paused:
+        running = self.cycle is not None and not self.cycle.response_complete
+        waiting = running and (not self._receiving or self.cycle.waiting_for_100_continue)
+        if self.flow.read_paused or waiting:
             # The hub stopped reading (the app has not taken the body yet, or a pipelined
-            # request waits): the delay is not the client's.
+            # request waits), the app works on a request it has whole, or the client waits for
+            # its "100 Continue": not the client's delay.
             self._arm()
             return
         if self._receiving and self._head_size is not None:
-            # A head is half read and no app runs for it: say why before closing.
+            # A head is half read: say why before closing.
             self._answer_and_close(408, CLIENT_ERROR, "request not received in time")
             return
         # Nothing sent at all, or a body half sent to an app that is running: closing makes its
@@ -274,6 +286,10 @@ class HubHttpProtocol(HttpToolsProtocol):
             log.warning("refusing connections: %d open, none idle (max_connections)", len(others))
         self._answer_and_close(503, SERVER_ERROR, "too many connections, try again later")
 
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn would advise installing a WebSocket library: the hub serves none on purpose.
+        self.logger.debug("ignored a request to upgrade the connection")
+
     # -- answers of the protocol itself
 
     def send_400_response(self, msg: str) -> None:
@@ -281,6 +297,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._answer_and_close(400, CLIENT_ERROR, msg)
 
     def _answer_and_close(self, status: int, ocpi_status: int, message: str) -> None:
+        """Answer the request being read, if no app has it, and close the connection.
+
+        Once the head was read, the app answers (or has answered) that request; while an app
+        answers an earlier one, an answer here would be taken for its. Then only close.
+        """
+        app_has_it = self._head_size is None
+        app_busy = self.cycle is not None and not self.cycle.response_complete
+        if app_has_it or app_busy:
+            self.transport.close()
+            return
         body = envelope(None, ocpi_status, message)
         headers = [
             *self.server_state.default_headers,
@@ -530,7 +556,7 @@ class Supervisor:
                 log.error("worker [%d] did not stop in time; killing it", worker.pid)
                 worker.kill()
                 clean = False
-            worker.join()
+            worker.join(5)  # SIGKILL ends a process at once; the bound is for the exception
             # A worker that got the signal before uvicorn took it over simply ended by it.
             if worker.exitcode not in (0, -signal.SIGTERM, -signal.SIGINT):
                 clean = False

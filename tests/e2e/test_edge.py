@@ -9,7 +9,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
@@ -19,7 +19,6 @@ from tests import client
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform
 
-MakeHub = Callable[..., HubProcess]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n"
 
@@ -163,24 +162,50 @@ def test_the_timeout_counts_from_the_first_byte_not_from_the_last(quick_hub: Hub
     assert time.monotonic() - began < 8
 
 
+def test_empty_lines_between_requests_cannot_hold_a_connection(quick_hub: HubProcess) -> None:
+    """Empty lines before a request are allowed (RFC 9112, 2.2) and start no request; each
+    one used to reset uvicorn's keep-alive timer, so they could hold a connection forever."""
+    with connect(quick_hub) as lines:
+        lines.sendall(HEALTHZ)
+        assert read_response(lines)[0] == 200
+        began = time.monotonic()
+        for _ in range(100):
+            try:
+                lines.sendall(b"\r\n")
+            except OSError:
+                break
+            time.sleep(0.2)
+        until_closed(lines)
+    assert time.monotonic() - began < 10
+
+
+def test_an_upgrade_request_is_plain_http(quick_hub: HubProcess) -> None:
+    """The hub upgrades to nothing (WebSocket off): no advice to install a library for it."""
+    with connect(quick_hub) as upgrade:
+        upgrade.sendall(HEALTHZ[:-2] + b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        assert read_response(upgrade)[0] == 200
+    assert "WebSocket" not in quick_hub.log()
+
+
 def test_a_slow_answer_is_not_the_clients_delay(quick_hub: HubProcess) -> None:
     """Once the request is in, the time it takes the hub (here: a platform answering slowly
     during a registration) does not count."""
     created = quick_hub.add_platform("Slow", ("NL", "SLO", "EMSP"))
     with FakePlatform(roles=[("NL", "SLO", "EMSP")]) as slow:
-        slow.delay = 1.5  # the hub reads its versions and their details: 3 s
+        slow.delay = 0.7  # the hub reads its versions and their details: 1.4 s
         status, answer = slow.register(quick_hub.versions_url, created["token_a"])
     assert (status, answer["status_code"]) == (200, 1000)
 
 
 def test_a_kept_alive_connection_serves_request_after_request(quick_hub: HubProcess) -> None:
     with connect(quick_hub) as kept:
-        for _ in range(2):
-            kept.sendall(HEALTHZ)
-            assert read_response(kept)[0] == 200
-            # Idle between requests for longer than the client timeout: that is uvicorn's
-            # keep-alive (5 s), not the client timeout.
-            time.sleep(1.5)
+        kept.sendall(HEALTHZ)
+        assert read_response(kept)[0] == 200
+        # Idle between requests for longer than the client timeout: that is uvicorn's
+        # keep-alive (5 s), not the client timeout.
+        time.sleep(1.5)
+        kept.sendall(HEALTHZ)
+        assert read_response(kept)[0] == 200
 
 
 # --- answers before the app ----------------------------------------------------------------------
@@ -205,6 +230,14 @@ def test_a_bad_header_is_answered_with_the_envelope_and_its_ids(quick_hub: HubPr
         _, sent = until_closed(bad)
     headers = assert_envelope(response(sent), 400, 2000)
     assert (headers["x-request-id"], headers["x-correlation-id"]) == ("req-1", "corr-1")
+
+
+def test_a_url_that_cannot_be_read_is_answered_with_the_envelope(quick_hub: HubProcess) -> None:
+    with connect(quick_hub) as bad:
+        bad.sendall(b"GET http://hub:99999999/ HTTP/1.1\r\nX-Request-ID: url-1\r\nHost: x\r\n\r\n")
+        _, sent = until_closed(bad)
+    headers = assert_envelope(response(sent), 400, 2000)
+    assert headers["x-request-id"] == "url-1"
 
 
 @pytest.mark.parametrize(
@@ -245,14 +278,22 @@ def test_a_large_head_within_the_limit_is_served(quick_hub: HubProcess) -> None:
 # --- the connection limit ------------------------------------------------------------------------
 
 
-def test_idle_connections_make_room_for_a_new_client(hub_factory: MakeHub) -> None:
-    hub = hub_factory(args=["--max-connections", "8"]).start()
-    with connections(hub, 8) as idle:
+@pytest.fixture(scope="module")
+def small_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub for four client connections at a time. Each test leaves none open."""
+    data = tmp_path_factory.mktemp("limit") / "data"
+    with HubProcess(data, args=["--max-connections", "4", "--client-timeout", "30"]) as hub:
+        yield hub
+    assert "Traceback" not in hub.log(), hub.log()
+
+
+def test_idle_connections_make_room_for_a_new_client(small_hub: HubProcess) -> None:
+    with connections(small_hub, 4) as idle:
         for sock in idle:  # each has finished a request and waits, kept alive
             sock.sendall(HEALTHZ)
             assert read_response(sock)[0] == 200
             time.sleep(0.01)  # an order in time: the first is the oldest
-        assert_is_served(hub)
+        assert_is_served(small_hub)
         # The oldest idle connection was closed for the new client; the others still serve.
         for sock in idle[1:]:
             sock.sendall(HEALTHZ)
@@ -262,13 +303,12 @@ def test_idle_connections_make_room_for_a_new_client(hub_factory: MakeHub) -> No
         assert until_closed(idle[0])[1] == b""
 
 
-def test_a_new_client_is_refused_only_when_no_connection_is_idle(hub_factory: MakeHub) -> None:
-    hub = hub_factory(args=["--max-connections", "4", "--client-timeout", "30"]).start()
-    with connections(hub, 4) as busy:
+def test_a_new_client_is_refused_only_when_no_connection_is_idle(small_hub: HubProcess) -> None:
+    with connections(small_hub, 4) as busy:
         # Two have not sent anything yet, two are in the middle of a request: none is idle.
         for sock in busy[2:]:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
-        with connect(hub) as refused:
+        with connect(small_hub) as refused:
             _, sent = until_closed(refused)
         assert_envelope(response(sent), 503, 3000)
         # They are served when they finish.
@@ -279,19 +319,18 @@ def test_a_new_client_is_refused_only_when_no_connection_is_idle(hub_factory: Ma
         for sock in busy:
             assert read_response(sock)[0] == 200
         # Now they are idle: a new client takes the place of one of them.
-        assert_is_served(hub)
+        assert_is_served(small_hub)
 
 
-def test_many_clients_at_once_against_a_small_limit(hub_factory: MakeHub) -> None:
+def test_many_clients_at_once_against_a_small_limit(small_hub: HubProcess) -> None:
     """Clients that come and go, many more than the limit: every one is answered (served, or
     refused with the envelope), and the hub serves afterwards."""
-    hub = hub_factory(args=["--max-connections", "4"]).start()
     answers: list[int] = []
 
     def one_client() -> None:
         for _ in range(5):
             try:
-                with connect(hub) as sock:
+                with connect(small_hub) as sock:
                     sock.sendall(HEALTHZ)
                     answers.append(read_response(sock)[0])
             except (OSError, AssertionError):
@@ -305,4 +344,4 @@ def test_many_clients_at_once_against_a_small_limit(hub_factory: MakeHub) -> Non
     assert len(answers) == 60
     assert set(answers) <= {200, 503, 0}
     assert answers.count(200) >= 4
-    assert_is_served(hub)
+    assert_is_served(small_hub)
