@@ -1,4 +1,4 @@
-"""Small ASGI apps served by the hub's real server code (hub/server.py) in a real process, for
+"""Small ASGI apps served by the hub's real server code (hub/server/) in a real process, for
 what the hub's own app cannot be made to do on purpose: hang in its shutdown, fail to start.
 
 ``python -m tests.apps APP '{"port": 8123, ...}'`` serves APP with those settings, as

@@ -1,4 +1,4 @@
-"""hub/server.py in real processes, serving the small apps of tests/apps.py: bounded shutdown
+"""hub/server/ in real processes, serving the small apps of tests/apps.py: bounded shutdown
 (the watchdog, the supervisor's SIGKILL), startup failures, and what an app sees of a client
 that never finishes its body. The hub itself under the same server: tests/e2e/test_serve.py
 and tests/e2e/test_edge.py."""
