@@ -68,7 +68,6 @@ class HubHttpProtocol(HttpToolsProtocol):
         # Since when the connection waits, kept alive, for its next request; None while it has
         # a request (or has not had one yet).
         self._idle_since: float | None = None
-        self._ids: dict[bytes, bytes] = {}
 
     # -- the connection
 
@@ -110,15 +109,8 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._idle_since = None
         self._receiving = True
-        self._ids = {}
         if self._deadline is None:  # a pipelined request, read with the end of the one before
             self._arm()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        lower = name.lower()
-        if lower in (b"x-request-id", b"x-correlation-id"):
-            self._ids[lower] = value
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()  # may refuse the URL: then the head is still ours to answer
@@ -128,7 +120,6 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._receiving = False
         self._head_size = 0
-        self._ids = {}
         self._disarm()
 
     def on_response_complete(self) -> None:
@@ -208,14 +199,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         if app_has_it or app_busy:
             self.transport.close()
             return
+        # The ids of the request being read, from the headers the parser has finished.
+        ids = dict(self.headers or ()) if self._receiving else {}
         body = envelope(None, ocpi_status, message)
         headers = [
             *self.server_state.default_headers,
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
-            (b"x-request-id", _safe_id(self._ids.get(b"x-request-id"))),
-            (b"x-correlation-id", _safe_id(self._ids.get(b"x-correlation-id"))),
+            (b"x-request-id", _safe_id(ids.get(b"x-request-id"))),
+            (b"x-correlation-id", _safe_id(ids.get(b"x-correlation-id"))),
         ]
         lines = [STATUS_LINE[status], *(name + b": " + value + b"\r\n" for name, value in headers)]
         self.transport.write(b"".join([*lines, b"\r\n", body]))
