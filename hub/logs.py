@@ -61,6 +61,13 @@ def _value(value: object) -> str:
     return _quoted(text) if not text or _NEEDS_QUOTES.search(text) else text
 
 
+class _Quoted(str):
+    """A quoted message argument: the same text for ``%s`` and ``%r``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _safe_argument(argument: object) -> object:
     """A message argument, quoted when its text could pass for a line break or a field.
 
@@ -69,7 +76,7 @@ def _safe_argument(argument: object) -> object:
     if isinstance(argument, int | float):
         return argument
     text = str(argument)
-    return _quoted(text) if _NEEDS_QUOTES.search(text) else argument
+    return _Quoted(_quoted(text)) if _NEEDS_QUOTES.search(text) else argument
 
 
 class RequestIds(logging.Filter):

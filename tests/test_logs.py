@@ -76,6 +76,12 @@ def test_a_message_argument_cannot_add_a_field() -> None:
     assert '"/ocpi/x request_id=forged"' in line
 
 
+def test_a_quoted_argument_is_quoted_once_with_r() -> None:
+    error = ConnectionError("Error 2 connecting to /x.sock request_id=x")
+    line = TextFormatter().format(record("interrupted (%r); retrying", error))
+    assert line.endswith('interrupted ("Error 2 connecting to /x.sock request_id=x"); retrying')
+
+
 def test_empty_values_are_visible() -> None:
     assert fields(TextFormatter().format(record("call", sender="")))["sender"] == ""
 
