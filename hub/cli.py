@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
-import signal
 import sys
 import tempfile
-import types
-from collections.abc import Sequence
-from typing import Any, get_args
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn, get_args
 
 import msgspec
-import uvicorn
 
-from hub import __version__, admin_client, logs
+from hub import __version__, admin_client, logs, server
 from hub import settings as settings_module
 from hub.errors import StartupError
 from hub.settings import Settings
 from hub.store.embedded import EmbeddedRedis
 
-# Carries the settings to worker processes started by uvicorn (--workers N).
-WORKER_SETTINGS_ENV = "OCPI_HUB_WORKER_SETTINGS"
-WORKER_EMBEDDED_ENV = "OCPI_HUB_WORKER_EMBEDDED_REDIS"
 # Read by prometheus-client when a worker imports it (the hub.metrics module says why).
 PROMETHEUS_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -38,7 +34,7 @@ SETTING_HELP = {
     "workers": "processes serving HTTP",
     "log_format": "text or json",
     "log_level": "debug, info, warning or error",
-    "metrics_port": "serve /metrics on this port too",
+    "metrics_port": "serve /metrics on this port too (default: none)",
     "shutdown_timeout": "seconds to finish requests in flight on SIGTERM",
     "max_body_size": "largest request body accepted, in bytes (HTTP 413 above)",
     "client_timeout": "seconds a client may take to send a request's headers and body",
@@ -46,7 +42,7 @@ SETTING_HELP = {
     "country_code": "the hub's own OCPI country code",
     "party_id": "the hub's own OCPI party id",
     "business_name": "the hub's business name in its credentials",
-    "business_website": "the hub's website in its credentials",
+    "business_website": "the hub's website in its credentials (default: none)",
     "forward_timeout": "seconds to wait for a platform's answer to a forwarded request",
     "handshake_timeout": "seconds to wait for each call of a credentials handshake",
     "max_response_size": "largest answer accepted from a platform, in bytes (OCPI 4000 above)",
@@ -59,11 +55,29 @@ SETTING_HELP = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (``ocpi-hub: ...``) and exit code 2, not the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ocpi-hub: {message} (see: {self.prog} --help)\n")
+
+
+def _shown(default: object) -> str:
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per Settings field, so that flags, environment and file never drift apart."""
+    """One flag per Settings field, so that flags, environment and file never drift apart;
+    the defaults shown are Settings' own (those without one say what happens instead)."""
     for field in msgspec.structs.fields(Settings):
         flag = "--" + field.name.replace("_", "-")
         help_text = SETTING_HELP.get(field.name, "")
+        if field.default is not None:
+            help_text += f" (default: {_shown(field.default)})"
         if field.type is bool:
             parser.add_argument(flag, action="store_const", const=True, help=help_text)
             continue
@@ -73,11 +87,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocpi-hub", description="An OCPI roaming hub.")
+    parser = _Parser(prog="ocpi-hub", description="An OCPI roaming hub.")
     parser.add_argument("--version", action="version", version=f"ocpi-hub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the hub")
-    serve.add_argument("--config", help="TOML settings file (see config/hub.example.toml)")
+    serve.add_argument(
+        "--config", help="TOML settings file (see config/hub.example.toml) (default: none)"
+    )
     _add_setting_flags(serve)
     admin_client.add_commands(commands)
     return parser
@@ -98,63 +114,53 @@ def serve(args: argparse.Namespace) -> int:
     flags = {f: getattr(args, f, None) for f in settings_module.FIELDS}
     settings = settings_module.load(config_file=args.config, environ=os.environ, flags=flags)
     logs.configure(settings.log_format, settings.log_level)
+    embedded = settings.redis_url is None
+    if embedded or not settings.admin_token:
+        _check_data_dir(settings.data_path)
     token_source = (
         "given in the settings"
         if settings.admin_token
         else f"in {settings.admin_token_path.resolve()}"
     )
     settings = msgspec.structs.replace(settings, admin_token=_admin_token(settings))
-    if settings.redis_url is not None:
-        storage = f"external Redis at {_without_password(settings.redis_url)}"
-        _announce(settings, storage, token_source)
-        return _run(settings, embedded=False)
-    with EmbeddedRedis(settings.data_path) as redis:
-        settings = msgspec.structs.replace(settings, redis_url=redis.url)
-        storage = f"embedded Redis, data in {settings.data_path.resolve()}"
-        _announce(settings, storage, token_source)
-        return _run(settings, embedded=True)
+    server.raise_open_files_limit(settings.max_connections)
+    if settings.metrics_port is not None:
+        server.check_port_free(settings.host, settings.metrics_port)
+    with server.listen(settings.host, settings.port) as sock, _metrics_dir(settings.workers):
+        if settings.redis_url is not None:
+            storage = f"external Redis at {_without_password(settings.redis_url)}"
+            _announce(settings, storage, token_source)
+            return server.run(settings, sock, embedded_redis=False)
+        with EmbeddedRedis(settings.data_path) as redis:
+            settings = msgspec.structs.replace(settings, redis_url=redis.url)
+            storage = f"embedded Redis, data in {settings.data_path.resolve()}"
+            _announce(settings, storage, token_source)
+            return server.run(settings, sock, embedded_redis=True)
 
 
-def _run(settings: Settings, *, embedded: bool) -> int:
-    # uvicorn re-raises the signal that stopped it once it has shut down; with this handler in
-    # place that re-raise is a no-op, so the embedded Redis is stopped and the exit code is 0.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _ignore_signal)
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,
-        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout)),
-        "proxy_headers": False,
-        "server_header": False,
-    }
-    if settings.workers == 1:
-        from hub.app import create_app
-
-        app = create_app(settings, embedded_redis=embedded)
-        uvicorn.Server(uvicorn.Config(app, **common)).run()
-        return 0
-    # Workers are separate processes: they get the settings through the environment, and
-    # prometheus-client's multiprocess mode (a fresh directory of its files) sums their metrics.
-    with tempfile.TemporaryDirectory(prefix="ocpi-hub-metrics-") as metrics_dir:
-        os.environ[PROMETHEUS_MULTIPROC_DIR] = metrics_dir
-        os.environ[WORKER_SETTINGS_ENV] = msgspec.json.encode(settings).decode()
-        os.environ[WORKER_EMBEDDED_ENV] = "1" if embedded else ""
-        uvicorn.run("hub.cli:worker_app", factory=True, workers=settings.workers, **common)
-    return 0
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With --workers N, prometheus-client's multiprocess mode sums the workers' metrics: a
+    fresh directory for its files, named in the environment the workers inherit."""
+    if workers == 1:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="ocpi-hub-metrics-") as path:
+        os.environ[PROMETHEUS_MULTIPROC_DIR] = path
+        yield
 
 
-def worker_app() -> Any:
-    """The app of one worker process (uvicorn imports this by name in each worker)."""
-    from hub.app import create_app
-
-    settings = msgspec.json.decode(os.environ[WORKER_SETTINGS_ENV], type=Settings)
-    logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings, embedded_redis=bool(os.environ.get(WORKER_EMBEDDED_ENV)))
-
-
-def _ignore_signal(signum: int, frame: types.FrameType | None) -> None:
-    return None
+def _check_data_dir(path: Path) -> None:
+    """The data dir exists (made if need be) and a file can be written in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StartupError(f"cannot create the data dir {path}: {e.strerror or e}") from e
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise StartupError(f"cannot write in the data dir {path}: {e.strerror or e}") from e
 
 
 def _admin_token(settings: Settings) -> str:
@@ -164,10 +170,15 @@ def _admin_token(settings: Settings) -> str:
         return settings.admin_token
     path = settings.admin_token_path
     try:
-        return path.read_text().strip()
+        token = path.read_text().strip()
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+        token = None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StartupError(f"cannot read the admin token in {path}: {e}") from e
+    if token == "":
+        raise StartupError(f"the admin token file {path} is empty")
+    if token is not None:
+        return token
     token = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

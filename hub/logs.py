@@ -1,12 +1,20 @@
 """Logging: text for people, JSON lines for machines, and the ids of the request in every line
 logged while it is handled. Tokens and bodies are never logged.
+
+One record is one line, whatever a client sent: in text lines, control characters are escaped,
+and message arguments and field values that could pass for a line break, a field of their own
+(``key=value``) or the end of a quoted value are written quoted, with JSON string escapes
+(README: "Logs"). JSON lines are safe as they are: orjson escapes every control character.
 """
 
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
+import re
 import sys
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
@@ -18,6 +26,57 @@ REQUEST_IDS: contextvars.ContextVar[tuple[str, str] | None] = contextvars.Contex
 ACCESS = logging.getLogger("hub.access")
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+
+
+# C0 controls, DEL, C1 controls and the two Unicode line separators: each of them breaks a line
+# for a terminal or for some log reader.
+_BREAKS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_BREAKING = re.compile(f"[{_BREAKS}]")
+# Escaped inside a quoted value: the breaks, the quote and the backslash.
+_IN_QUOTES = re.compile(rf'[{_BREAKS}"\\]')
+# What a bare (unquoted) value may not contain: the above, and any space or "=".
+_NEEDS_QUOTES = re.compile(rf'[{_BREAKS}"\\\s=]')
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def _escaped(text: str) -> str:
+    """``text`` with its line-breaking characters escaped (backslashes are left alone)."""
+    return _BREAKING.sub(_escape_char, text)
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string: in double quotes, with quotes, backslashes and controls
+    escaped."""
+    return '"' + _IN_QUOTES.sub(_escape_char, text) + '"'
+
+
+def _value(value: object) -> str:
+    """A field value as written: bare when that is unambiguous, else quoted."""
+    text = str(value)
+    return _quoted(text) if not text or _NEEDS_QUOTES.search(text) else text
+
+
+class _Quoted(str):
+    """A quoted message argument: the same text for ``%s`` and ``%r``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _safe_argument(argument: object) -> object:
+    """A message argument, quoted when its text could pass for a line break or a field.
+
+    Numbers and harmless values stay what they are, so that ``%d`` and ``%r`` still work.
+    """
+    if isinstance(argument, int | float):
+        return argument
+    text = str(argument)
+    return _Quoted(_quoted(text)) if _NEEDS_QUOTES.search(text) else argument
 
 
 class RequestIds(logging.Filter):
@@ -47,14 +106,29 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message key=value ...`` on one line; a traceback follows on the
+    lines below, as Python prints it."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        args = record.args
+        if args:
+            # A copy: the record itself may still go to other handlers.
+            record = copy.copy(record)
+            if isinstance(args, Mapping):
+                record.args = {k: _safe_argument(v) for k, v in args.items()}
+            else:
+                record.args = tuple(_safe_argument(a) for a in args)
+        return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _escaped(record.message)
+        text = super().formatMessage(record)
         extra = _extra(record)
         if extra:
-            text += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+            text += " " + " ".join(f"{_escaped(k)}={_value(v)}" for k, v in extra.items())
         return text
 
 

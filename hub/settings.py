@@ -11,12 +11,17 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 from hub.errors import StartupError
 
 ENV_PREFIX = "HUB_"
+# Longer than anything sensible, short enough for every timer (asyncio's and threading's).
+_MAX_SECONDS = 10 * 365 * 24 * 3600.0
+_PORTS = range(1, 65536)
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -58,13 +63,66 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     keepalive_interval: float = 300.0
 
     def __post_init__(self) -> None:
-        if len(self.country_code) != 2 or len(self.party_id) != 3:
-            raise StartupError(
-                "country_code must have 2 characters and party_id 3 "
-                f"(got {self.country_code!r}, {self.party_id!r})"
+        """Refuse values that make no sense, naming the setting (README: "Configuration")."""
+        _check(bool(self.host) and _printable(self.host), "host", "an address or host name")
+        _check(self.port in _PORTS, "port", "a port number, 1 to 65535")
+        if self.public_url is not None:
+            _check(_is_http_url(self.public_url), "public_url", "an http:// or https:// URL")
+        if self.redis_url is not None:
+            _check(
+                _scheme(self.redis_url) in _REDIS_SCHEMES and _printable(self.redis_url),
+                "redis_url",
+                "a redis://, rediss:// or unix:// URL",
             )
-        if self.workers < 1:
-            raise StartupError("workers must be at least 1")
+        _check(bool(self.data_dir), "data_dir", "a directory")
+        if self.admin_token is not None:
+            # It travels in an Authorization header: printable ASCII, nothing to trim.
+            token = self.admin_token
+            _check(
+                token.isascii() and token.isprintable() and token == token.strip(),
+                "admin_token",
+                "printable ASCII without leading or trailing spaces",
+            )
+        _check(self.workers >= 1, "workers", "at least 1")
+        if self.metrics_port is not None:
+            _check(self.metrics_port in _PORTS, "metrics_port", "a port number, 1 to 65535")
+            _check(self.metrics_port != self.port, "metrics_port", "another port than port")
+        for name in (
+            "shutdown_timeout",
+            "client_timeout",
+            "forward_timeout",
+            "handshake_timeout",
+            "message_ttl",
+            "retry_base",
+            "retry_max",
+            "keepalive_interval",
+        ):
+            value = getattr(self, name)
+            _check(0 < value <= _MAX_SECONDS, name, "a number of seconds above 0")
+        _check(self.retry_max >= self.retry_base, "retry_max", "at least retry_base")
+        for name in ("max_body_size", "max_response_size", "max_connections", "offline_after"):
+            _check(getattr(self, name) >= 1, name, "at least 1")
+        # OCPI 2.2.1 CredentialsRole: country_code CiString(2) (ISO 3166-1 alpha-2), party_id
+        # CiString(3); BusinessDetails: name string(100), website URL (string(255)).
+        _check(
+            len(self.country_code) == 2
+            and self.country_code.isascii()
+            and self.country_code.isalpha(),
+            "country_code",
+            "2 letters (ISO 3166-1 alpha-2)",
+        )
+        _check(
+            len(self.party_id) == 3 and self.party_id.isascii() and self.party_id.isalnum(),
+            "party_id",
+            "3 letters or digits",
+        )
+        _check(0 < len(self.business_name) <= 100, "business_name", "1 to 100 characters")
+        if self.business_website is not None:
+            _check(
+                _is_http_url(self.business_website) and len(self.business_website) <= 255,
+                "business_website",
+                "an http:// or https:// URL of at most 255 characters",
+            )
 
     @property
     def base_url(self) -> str:
@@ -86,25 +144,68 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 FIELDS = frozenset(Settings.__struct_fields__)
 
 
+def _check(ok: bool, name: str, expected: str) -> None:
+    if not ok:
+        raise StartupError(f"invalid setting {name}: must be {expected}")
+
+
+def _printable(text: str) -> bool:
+    """Printable ASCII without spaces: what fits in a header or a URL as it is."""
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return ""
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return _scheme(url) in ("http", "https") and bool(host) and _printable(url)
+
+
 def load(
     *,
     config_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Merge file, environment and flags (``None`` flags are "not given") into Settings."""
+    """Merge file, environment and flags (``None`` flags are "not given") into Settings.
+
+    An empty ``HUB_*`` variable counts as not set (containers often set them empty). Errors are
+    ``StartupError`` with one line naming the setting and where its value came from.
+    """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     if config_file is not None:
         try:
             with open(config_file, "rb") as f:
-                values.update(tomllib.load(f))
-        except (OSError, tomllib.TOMLDecodeError) as e:
+                from_file = tomllib.load(f)
+        except (OSError, ValueError) as e:  # ValueError: not TOML, or not UTF-8
             raise StartupError(f"cannot read config file {config_file}: {e}") from e
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, f"config file {config_file}"))
     for key, value in (environ or {}).items():
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in FIELDS:
-            values[key[len(ENV_PREFIX) :].lower()] = value
-    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        name = key[len(ENV_PREFIX) :].lower()
+        if key.startswith(ENV_PREFIX) and name in FIELDS and value != "":
+            values[name] = value
+            sources[name] = key
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = value
+            sources[name] = "--" + name.replace("_", "-")
     try:
         return msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as e:
-        raise StartupError(f"invalid setting: {e}") from e
+        # msgspec says "Expected `int`, got `str` - at `$.port`": name the setting and its source.
+        problem, _, where = str(e).rpartition(" - at `$.")
+        name = where.rstrip("`")
+        if problem and name in sources:
+            raise StartupError(f"invalid setting {name} (from {sources[name]}): {problem}") from e
+        origin = f" in config file {config_file}" if config_file is not None else ""
+        raise StartupError(f"invalid setting{origin}: {e}") from e

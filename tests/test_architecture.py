@@ -13,6 +13,7 @@ HUB = Path(__file__).parent.parent / "hub"
 # Imports point one way: cli -> app -> web -> registration/delivery -> forward -> routing -> store.
 RANK = {
     "cli": 0,
+    "server": 0,
     "admin_client": 0,
     "__main__": 0,
     "app": 1,
@@ -29,14 +30,14 @@ RANK = {
     "routing": 5,
     "store": 6,
 }
-LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "urlguard", "__init__"}
+LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "urlguard", "lifeline", "__init__"}
 
 # Each third-party library lives in one place.
 HOMES = {
     "starlette": {"web", "app"},
     "redis": {"store", "delivery"},
     "aiohttp": {"forward"},
-    "uvicorn": {"cli"},
+    "uvicorn": {"cli", "server"},
     "prometheus_client": {"metrics"},
 }
 

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from hub.settings import Settings
 from tests.e2e.network import member
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform, free_port
@@ -215,7 +217,8 @@ def test_silent_hub_times_out() -> None:
 def test_bad_role_is_a_usage_error(hub: HubProcess, bad: str) -> None:
     result = run_cli("platforms", "add", "--name", "Bad", "--role", bad, hub=hub)
     assert result.returncode == 2
-    assert "--role" in result.stderr and "usage:" in result.stderr
+    assert result.stderr.startswith("ocpi-hub: argument --role")
+    assert result.stderr.count("\n") == 1 and "ocpi-hub platforms add --help" in result.stderr
 
 
 def test_role_refused_by_the_hub(hub: HubProcess, party_id: PartyIds) -> None:
@@ -372,3 +375,99 @@ def test_an_expired_message_is_listed_and_redriven(
             lambda: emsp.received("PUT", f"/ocpi/2.2.1/tariffs/receiver/{path}"), what="redrive"
         )
         assert tariff_letters() == []
+
+
+# --- ocpi-hub serve: refusals and help ---------------------------------------------------------
+
+
+def serve_refused(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``ocpi-hub serve ARGS``, expect the one-line refusal with exit code 2; its text."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "serve", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("ocpi-hub: "), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stdout == ""
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "mentions"),
+    [
+        (["--log-level", "verbose"], {}, "--log-level"),
+        (["--port", "abc"], {}, "--port"),
+        (["--port", "0"], {}, "port"),
+        (["--shutdown-timeout", "-1"], {}, "shutdown_timeout"),
+        (["--max-connections", "0"], {}, "max_connections"),
+        (["--no-such-option"], {}, "--no-such-option"),
+        ([], {"HUB_PORT": "abc"}, "HUB_PORT"),
+        ([], {"HUB_WORKERS": "0"}, "workers"),
+        ([], {"HUB_REDIS_CLUSTER": "maybe"}, "HUB_REDIS_CLUSTER"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_code_2(
+    tmp_path: Path, args: list[str], env: dict[str, str], mentions: str
+) -> None:
+    assert mentions in serve_refused("--data-dir", str(tmp_path), *args, env=env)
+
+
+def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
+    assert "cannot read config file" in serve_refused("--config", str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = \n")
+    assert str(broken) in serve_refused("--config", str(broken))
+
+
+def test_a_data_dir_that_cannot_be_made_or_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    below_a_file = tmp_path / "file" / "data"
+    assert str(below_a_file) in serve_refused("--data-dir", str(below_a_file))
+    # It exists, and nobody (root included) can create a file in it.
+    assert "/proc/self" in serve_refused("--data-dir", "/proc/self")
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert port in serve_refused("--data-dir", str(tmp_path), "--port", port)
+
+
+def test_help_shows_every_default() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+        timeout=30,
+    )
+    assert done.returncode == 0
+    # One entry per option: its line and the help below it (argparse puts long ones there).
+    lines: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("  --"):
+            option = line.split()[0]
+            lines[option] = line
+        elif line.startswith("    ") and lines:
+            lines[option] += " " + line.strip()
+    for field in msgspec.structs.fields(Settings):
+        line = lines["--" + field.name.replace("_", "-")]
+        if field.default is None:
+            assert "default" in line, line
+        elif isinstance(field.default, bool):
+            assert line.endswith("(default: off)"), line
+        else:
+            assert line.endswith(
+                f"(default: {field.default:g})"
+                if isinstance(field.default, float)
+                else f"(default: {field.default})"
+            ), line
+    assert "(default: 10)" in lines["--shutdown-timeout"]
+    assert "(default: info)" in lines["--log-level"]

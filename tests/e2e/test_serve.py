@@ -5,26 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hub.server import GRACE, KILL_AFTER
 from hub.store.embedded import EmbeddedRedis
 from tests import client
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform, b64
+from tests.processes import alive, wait_gone, wait_until, workers
 
 MakeHub = Callable[..., HubProcess]
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
+def started(hub: HubProcess) -> int:
+    """How many worker processes have started serving."""
+    return hub.log().count("Application startup complete.")
 
 
 def redis_pid(data_dir: Path) -> int:
@@ -161,3 +161,74 @@ def test_several_workers_share_the_port_and_the_store(hub_factory: MakeHub) -> N
     assert {p["id"] for p in created} <= listed
     assert "Started parent process" in hub.log()
     assert hub.stop() == 0
+
+
+def test_workers_are_restarted_and_all_stop_within_the_bound(
+    hub_factory: MakeHub, tmp_path: Path
+) -> None:
+    hub = hub_factory(args=["--workers", "2", "--shutdown-timeout", "2"]).start()
+    assert hub.process is not None
+    parent = hub.process.pid
+    wait_until(lambda: started(hub) == 2 and len(workers(parent)) == 2, "two workers", 30)
+    died = workers(parent)[0]
+    os.kill(died, signal.SIGKILL)
+    wait_until(lambda: started(hub) == 3 and died not in workers(parent), "a new worker", 30)
+    assert len(workers(parent)) == 2
+    assert [client.request("GET", f"{hub.url}/healthz")[0] for _ in range(4)] == [200] * 4
+    stopping = [*workers(parent), redis_pid(tmp_path / "data")]
+
+    began = time.monotonic()
+    assert hub.stop(timeout=60) == 0
+
+    assert time.monotonic() - began < 2 + GRACE + KILL_AFTER + 5
+    wait_gone(stopping, 5)
+    assert f"worker [{died}] died (exit code -9); starting another" in hub.log()
+
+
+def test_workers_and_the_embedded_redis_die_with_a_killed_hub(
+    hub_factory: MakeHub, tmp_path: Path
+) -> None:
+    hub = hub_factory(args=["--workers", "2", "--shutdown-timeout", "2"]).start()
+    assert hub.process is not None
+    parent = hub.process.pid
+    wait_until(lambda: started(hub) == 2 and len(workers(parent)) == 2, "two workers", 30)
+    orphans = [*workers(parent), redis_pid(tmp_path / "data")]
+
+    hub.stop(signal.SIGKILL)
+
+    # SIGTERM from the kernel; the workers stop as on any SIGTERM, within the same bound.
+    wait_gone(orphans, 2 + GRACE + 5)
+
+
+class LimitedHub(HubProcess):
+    """A hub started with a low limit of open files, as many hosts set it."""
+
+    def __init__(self, data_dir: Path, soft: int, hard: int) -> None:
+        super().__init__(data_dir)
+        self.limits = (soft, hard)
+
+    def command(self) -> list[str]:
+        limit = (
+            "import os, resource, sys; "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, {self.limits}); "
+            "os.execv(sys.executable, sys.argv[1:])"
+        )
+        return [sys.executable, "-c", limit, *super().command()]
+
+
+def open_files_limit(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open files limit")
+
+
+def test_the_open_files_limit_is_raised_and_a_low_one_is_logged(tmp_path: Path) -> None:
+    with LimitedHub(tmp_path / "data", soft=256, hard=1024) as hub:
+        assert hub.process is not None
+        assert open_files_limit(hub.process.pid) == (1024, 1024)
+        assert client.request("GET", f"{hub.url}/healthz")[0] == 200
+    log = hub.log()
+    assert "open files limit is 1024, below the 3072 that max_connections 2048 needs" in log
+    assert "Traceback" not in log
