@@ -29,7 +29,7 @@ RANK = {
     "routing": 5,
     "store": 6,
 }
-LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "__init__"}
+LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "supervisor", "__init__"}
 
 # Each third-party library lives in one place.
 HOMES = {

@@ -160,6 +160,8 @@ def test_redis_dies_with_killed_hub(tmp_path: Path) -> None:
     finally:
         hub.kill()
         hub.wait()
+        assert hub.stdout is not None
+        hub.stdout.close()
         if redis_pid and _alive(redis_pid):  # do not leak a server if the test failed
             os.kill(redis_pid, signal.SIGKILL)
 
