@@ -221,7 +221,9 @@ class Registration:
                 raise Conflict(f"no platform {platform_id}")
         except BaseException as e:
             await self._store.revoke_token(platform_id, token)
-            if goodbye is not None and isinstance(e, HubError):
+            # Removed meanwhile: undo the registration the platform made. (Not when Redis
+            # failed: that says nothing about the relationship, which a retry may repair.)
+            if goodbye is not None and isinstance(e, Conflict | Unauthorized):
                 await self._say_goodbye(*goodbye)
             raise
         # Token A dies with a successful registration, an old C with a successful update.
