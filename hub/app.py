@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from hub.store.directory import Directory
 from hub.store.held import HeldObjects
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
+from hub.supervisor import Backoff, Supervisor, TaskFactory, exponential_backoff
 from hub.web import admin, ocpi
 from hub.web.context import Services
 from hub.web.middleware import RequestContext
@@ -37,64 +37,67 @@ from hub.web.responses import render_error
 
 
 def create_app(
-    settings: Settings, *, embedded_redis: bool = False, resolve: Resolve | None = None
+    settings: Settings,
+    *,
+    embedded_redis: bool = False,
+    background: Mapping[str, TaskFactory] | None = None,
+    restart_backoff: Backoff = exponential_backoff,
+    resolve: Resolve | None = None,
 ) -> Starlette:
-    """The hub. ``resolve`` replaces name resolution for the calls to platforms (tests)."""
+    """The hub as an ASGI app. ``background``: more tasks to supervise besides the hub's own
+    (named, started with them); ``restart_backoff``: the wait before a failed task is restarted;
+    ``resolve``: name resolution for the calls to platforms (tests)."""
     if settings.redis_url is None:
         raise StartupError("create_app needs settings.redis_url (the CLI fills it in)")
     redis_url = settings.redis_url
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = open_redis(redis_url, cluster=settings.redis_cluster)
-        await ready(redis)
-        peers = PeerClient(
-            timeout=settings.forward_timeout,
-            max_response_size=settings.max_response_size,
-            allow_private_urls=settings.allow_private_urls,
-            resolve=resolve,
-        )
-        await peers.start()
-        store = PlatformStore(redis)
-        cache = PlatformCache(redis, store)
-        queue = Queue(redis)
-        deliverer = Deliverer(settings, cache, store, queue, peers)
-        broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
-        store.on_status_change(Announcer(cache, queue, deliverer.wake).status_changed)
-        app.state.services = Services(
-            settings=settings,
-            platforms=store,
-            cache=cache,
-            queue=queue,
-            registration=Registration(settings, store, peers),
-            lifecycle=Lifecycle(settings, store, peers, queue),
-            relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers, broadcast),
-            wake_delivery=deliverer.wake,
-            metrics_state=SharedState(),
-            embedded_redis=embedded_redis,
-        )
-        hub = app.state.services
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                background = [
-                    tasks.create_task(cache.watch(), name="platform-changes"),
-                    tasks.create_task(deliverer.run(), name="delivery"),
-                ]
-                try:
-                    async with contextlib.AsyncExitStack() as stack:
-                        if settings.metrics_port is not None:
-                            await stack.enter_async_context(
-                                metrics_server(
-                                    settings.host, settings.metrics_port, lambda: exposition(hub)
-                                )
-                            )
-                        yield
-                finally:
-                    for task in background:
-                        task.cancel()
-        finally:
-            await peers.close()
-            await redis.aclose()
+        # Everything opened here is closed by the stack, last opened first, also when a later
+        # step fails.
+        async with contextlib.AsyncExitStack() as stack:
+            redis = open_redis(redis_url, cluster=settings.redis_cluster)
+            stack.push_async_callback(redis.aclose)
+            await ready(redis)
+            peers = PeerClient(
+                timeout=settings.forward_timeout,
+                max_response_size=settings.max_response_size,
+                allow_private_urls=settings.allow_private_urls,
+                resolve=resolve,
+            )
+            stack.push_async_callback(peers.close)
+            await peers.start()
+            store = PlatformStore(redis)
+            cache = PlatformCache(redis, store)
+            queue = Queue(redis)
+            deliverer = Deliverer(settings, cache, store, queue, peers)
+            broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
+            store.on_status_change(Announcer(cache, queue, deliverer.wake).status_changed)
+            supervisor = Supervisor(backoff=restart_backoff)
+            app.state.services = Services(
+                settings=settings,
+                platforms=store,
+                cache=cache,
+                queue=queue,
+                registration=Registration(settings, store, peers),
+                lifecycle=Lifecycle(settings, store, peers, queue),
+                relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers, broadcast),
+                wake_delivery=deliverer.wake,
+                metrics_state=SharedState(),
+                embedded_redis=embedded_redis,
+                tasks_down=supervisor.down,
+            )
+            hub = app.state.services
+            stack.push_async_callback(supervisor.stop, settings.shutdown_timeout)
+            supervisor.start("platform-changes", cache.watch)
+            supervisor.start("delivery", deliverer.run)
+            for name, factory in (background or {}).items():
+                supervisor.start(name, factory)
+            if settings.metrics_port is not None:
+                await stack.enter_async_context(
+                    metrics_server(settings.host, settings.metrics_port, lambda: exposition(hub))
+                )
+            yield
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),

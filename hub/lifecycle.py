@@ -16,6 +16,7 @@ from hub.store.platforms import (
     CONNECTED,
     PLANNED,
     SUSPENDED,
+    Change,
     Party,
     Platform,
     PlatformStore,
@@ -40,9 +41,7 @@ class Lifecycle:
         self, name: str, roles: list[Party], encoding: TokenEncoding
     ) -> tuple[Platform, str]:
         """A new PLANNED platform and its token A (shown once: only its hash is kept)."""
-        platform = await self._store.create(name, roles, encoding)
-        token_a = await self._store.issue_token(platform.id, "A")
-        return platform, token_a
+        return await self._store.create(name, roles, encoding)
 
     async def get(self, platform_id: str) -> Platform:
         platform = await self._store.get(platform_id)
@@ -62,13 +61,14 @@ class Lifecycle:
     async def update(
         self, platform_id: str, *, name: str | None, encoding: TokenEncoding | None
     ) -> Platform:
-        platform = await self.get(platform_id)
-        if name is not None:
-            platform.name = name
-        if encoding is not None:
-            platform.token_encoding = encoding
-        await self._store.save(platform)
-        return platform
+        def rename(platform: Platform) -> Platform:
+            if name is not None:
+                platform.name = name
+            if encoding is not None:
+                platform.token_encoding = encoding
+            return platform
+
+        return await self._change(platform_id, rename)
 
     async def new_token_a(self, platform_id: str) -> str:
         """Replace the platform's token A, e.g. after it unregistered or lost the first."""
@@ -79,28 +79,38 @@ class Lifecycle:
         return await self._store.issue_token(platform_id, "A")
 
     async def suspend(self, platform_id: str) -> Platform:
-        platform = await self._live(platform_id)
-        if platform.status != SUSPENDED:
-            platform.status_before_suspend = platform.status
-            platform.status = SUSPENDED
-            await self._store.save(platform)
-        return platform
+        def suspend(platform: Platform) -> Platform:
+            _check_live(platform)
+            if platform.status != SUSPENDED:
+                platform.status_before_suspend = platform.status
+                platform.status = SUSPENDED
+            return platform
+
+        return await self._change(platform_id, suspend)
 
     async def resume(self, platform_id: str) -> Platform:
-        platform = await self._live(platform_id)
-        if platform.status == SUSPENDED:
-            fallback = CONNECTED if platform.registered else PLANNED
-            platform.status = platform.status_before_suspend or fallback
-            platform.status_before_suspend = None
-            await self._store.save(platform)
-        return platform
+        def resume(platform: Platform) -> Platform:
+            _check_live(platform)
+            if platform.status == SUSPENDED:
+                fallback = CONNECTED if platform.registered else PLANNED
+                platform.status = platform.status_before_suspend or fallback
+                platform.status_before_suspend = None
+            return platform
+
+        return await self._change(platform_id, resume)
 
     async def remove(self, platform_id: str) -> None:
-        """Revoke every token, tell the platform (credentials DELETE, best effort), free its
-        roles for another platform, drop its queue, and keep the record as SUSPENDED."""
-        platform = await self.get(platform_id)
-        if platform.deleted:
-            return
+        """Mark the platform removed (SUSPENDED, refused everywhere from then on), revoke every
+        token, tell the platform (credentials DELETE, best effort), free its roles for another
+        platform and drop its queue; the record stays. A removal cut short (a crash) is
+        finished by the next one."""
+
+        def remove(platform: Platform) -> Platform:
+            platform.deleted = True
+            platform.status = SUSPENDED
+            return platform
+
+        platform = await self._change(platform_id, remove)
         await self._store.revoke_tokens(platform_id)
         outbound = await self._store.outbound_token(platform_id)
         url = next((e.url for e in platform.endpoints if e.identifier == CREDENTIALS), None)
@@ -116,14 +126,22 @@ class Lifecycle:
                 )
         await self._store.set_outbound_token(platform_id, None)
         await self._store.release_roles(platform)
-        platform.status = SUSPENDED
-        platform.deleted = True
-        await self._store.save(platform)
         # Nothing queued for it will ever be delivered; its dead letters stay for the record.
         await self._queue.purge(platform_id)
 
     async def _live(self, platform_id: str) -> Platform:
         platform = await self.get(platform_id)
-        if platform.deleted:
-            raise Conflict(f"platform {platform_id} was removed")
+        _check_live(platform)
         return platform
+
+    async def _change(self, platform_id: str, change: Change) -> Platform:
+        """Apply ``change`` to the freshest record (compare-and-set, see PlatformStore.update)."""
+        platform = await self._store.update(platform_id, change)
+        if platform is None:
+            raise NotFound(f"no platform {platform_id}")
+        return platform
+
+
+def _check_live(platform: Platform) -> None:
+    if platform.deleted:
+        raise Conflict(f"platform {platform.id} was removed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from typing import Literal
 
 import msgspec
 
@@ -23,6 +24,7 @@ from hub.errors import (
     NoMatchingEndpoints,
     PeerError,
     RefusedUrl,
+    Unauthorized,
     UnsupportedVersion,
 )
 from hub.forward import PeerClient
@@ -37,7 +39,15 @@ from hub.ocpi.versions import (
     VersionDetails,
 )
 from hub.settings import Settings
-from hub.store.platforms import CONNECTED, PLANNED, SUSPENDED, Party, Platform, PlatformStore
+from hub.store.platforms import (
+    CONNECTED,
+    PLANNED,
+    SUSPENDED,
+    Change,
+    Party,
+    Platform,
+    PlatformStore,
+)
 
 _versions = msgspec.json.Decoder(list[Version])
 _details = msgspec.json.Decoder(VersionDetails)
@@ -115,26 +125,27 @@ class Registration:
             if not platform.registered:
                 raise MethodNotAllowed("this platform is not registered")
             await self._store.revoke_tokens(platform_id)
-            await self._store.set_outbound_token(platform_id, None)
-            _forget_registration(platform)
-            platform.status = PLANNED
-            await self._store.save(platform)
+            await self._store.update(platform_id, _forget_registration, outbound=None)
 
     async def _register_offer(
-        self, platform: Platform, offer: Credentials, caller_base64: bool, *, by: str | None
+        self,
+        platform: Platform,
+        offer: Credentials,
+        caller_base64: bool,
+        *,
+        by: Literal["platform"] | None,
     ) -> str:
         self._check_roles(platform, offer.roles)
         found = await self.discover(
             offer.url, offer.token, self._encodings(platform, caller_base64)
         )
         token = await self._store.issue_token(platform.id, "C")
-        _remember(platform, found, offer.roles)
-        if by == "platform":
-            platform.registered_by = "platform"
-        await self._store.set_outbound_token(platform.id, offer.token)
-        await self._store.save(platform)
-        # Token A dies with a successful registration, an old C with a successful update.
-        await self._store.revoke_tokens(platform.id, keep=token)
+        await self._commit(
+            platform.id,
+            token,
+            _learned(found, offer.roles, by=by, removed=Unauthorized),
+            outbound=offer.token,
+        )
         return token
 
     # --- the hub starts (hub as credentials sender) -----------------------------------
@@ -150,15 +161,16 @@ class Registration:
             if platform.registered:
                 raise Conflict("this platform is registered already; rotate or remove it first")
             found = await self.discover(versions_url, token_a, self._encodings(platform, True))
-            theirs, token = await self._offer(
-                platform, found, found.url_of(CREDENTIALS), "POST", token_a
+            url = found.url_of(CREDENTIALS)
+            theirs, token = await self._offer(platform, found, url, "POST", token_a)
+            learned = _learned(found, theirs.roles, by="hub", removed=Conflict)
+            return await self._commit(
+                platform.id,
+                token,
+                learned,
+                outbound=theirs.token,
+                goodbye=(url, theirs.token, found.base64_encoded),
             )
-            _remember(platform, found, theirs.roles)
-            platform.registered_by = "hub"
-            await self._store.set_outbound_token(platform.id, theirs.token)
-            await self._store.save(platform)
-            await self._store.revoke_tokens(platform.id, keep=token)
-            return platform
 
     async def rotate(self, platform_id: str) -> Platform:
         """Send a credentials PUT: the platform gets a new token for the hub and hands back a
@@ -178,11 +190,46 @@ class Registration:
                 base64_encoded=platform.sends_base64,
             )
             theirs, token = await self._offer(platform, found, url, "PUT", outbound)
-            platform.registered_roles = list(theirs.roles)
-            await self._store.set_outbound_token(platform.id, theirs.token)
-            await self._store.save(platform)
-            await self._store.revoke_tokens(platform.id, keep=token)
-            return platform
+
+            def rotated(fresh: Platform) -> Platform:
+                _check_present(fresh, Conflict)
+                fresh.registered_roles = list(theirs.roles)
+                return fresh
+
+            return await self._commit(
+                platform.id,
+                token,
+                rotated,
+                outbound=theirs.token,
+                goodbye=(url, theirs.token, found.base64_encoded),
+            )
+
+    async def _commit(
+        self,
+        platform_id: str,
+        token: str,
+        change: Change,
+        *,
+        outbound: str,
+        goodbye: tuple[str, str, bool] | None = None,
+    ) -> Platform:
+        """Store what a handshake learned in the freshest record, with the platform's token,
+        and revoke the platform's other tokens; or, when it failed (the platform was removed
+        meanwhile), revoke the token the handshake issued and tell the platform goodbye."""
+        try:
+            stored = await self._store.update(platform_id, change, outbound=outbound)
+            if stored is None:
+                raise Conflict(f"no platform {platform_id}")
+        except BaseException as e:
+            await self._store.revoke_token(platform_id, token)
+            # Removed meanwhile: undo the registration the platform made. (Not when Redis
+            # failed: that says nothing about the relationship, which a retry may repair.)
+            if goodbye is not None and isinstance(e, Conflict | Unauthorized):
+                await self._say_goodbye(*goodbye)
+            raise
+        # Token A dies with a successful registration, an old C with a successful update.
+        await self._store.revoke_tokens(platform_id, keep=token)
+        return stored
 
     async def _offer(
         self, platform: Platform, found: Discovery, url: str, method: str, token: str
@@ -341,18 +388,50 @@ def _missing_endpoints(endpoints: list[Endpoint]) -> str:
     return ""
 
 
-def _remember(platform: Platform, found: Discovery, roles: list[CredentialsRole]) -> None:
-    platform.version = found.version
-    platform.platform_versions_url = found.versions_url
-    platform.endpoints = found.endpoints
-    platform.detected_base64 = found.base64_encoded
-    platform.status = CONNECTED
-    platform.registered_roles = list(roles)
+def _learned(
+    found: Discovery,
+    roles: list[CredentialsRole],
+    *,
+    by: Literal["platform", "hub"] | None,
+    removed: type[HubError],
+) -> Change:
+    """The change a successful handshake makes: only what it learned, so that what the
+    operator changed meanwhile stays (a platform suspended meanwhile stays SUSPENDED, and is
+    CONNECTED when resumed). ``removed``: the error when the platform was removed meanwhile."""
+
+    def learn(platform: Platform) -> Platform:
+        _check_present(platform, removed)
+        platform.version = found.version
+        platform.platform_versions_url = found.versions_url
+        platform.endpoints = found.endpoints
+        platform.detected_base64 = found.base64_encoded
+        platform.registered_roles = list(roles)
+        if by is not None:
+            platform.registered_by = by
+        _arrive(platform, CONNECTED)
+        return platform
+
+    return learn
 
 
-def _forget_registration(platform: Platform) -> None:
+def _forget_registration(platform: Platform) -> Platform:
     platform.version = None
     platform.platform_versions_url = None
     platform.endpoints = []
     platform.registered_roles = []
     platform.registered_by = None
+    _arrive(platform, PLANNED)
+    return platform
+
+
+def _arrive(platform: Platform, status: str) -> None:
+    """Move to ``status``; a suspended platform stays suspended and moves there on resume."""
+    if platform.status == SUSPENDED:
+        platform.status_before_suspend = status
+    else:
+        platform.status = status
+
+
+def _check_present(platform: Platform, error: type[HubError]) -> None:
+    if platform.deleted:
+        raise error("this platform was removed during the credentials handshake")

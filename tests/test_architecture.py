@@ -30,7 +30,17 @@ RANK = {
     "routing": 5,
     "store": 6,
 }
-LEAVES = {"ocpi", "errors", "settings", "metrics", "logs", "urlguard", "lifeline", "__init__"}
+LEAVES = {
+    "ocpi",
+    "errors",
+    "settings",
+    "metrics",
+    "logs",
+    "urlguard",
+    "lifeline",
+    "supervisor",
+    "__init__",
+}
 
 # Each third-party library lives in one place.
 HOMES = {

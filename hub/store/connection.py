@@ -27,7 +27,9 @@ def open_redis(url: str, *, cluster: bool) -> RedisClient:
     pool = BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT, health_check_interval=30
     )
-    return Redis(connection_pool=pool)
+    # from_pool: the client owns the pool, so closing the client closes its connections too
+    # (a client given a pool with ``connection_pool=`` leaves it open).
+    return Redis.from_pool(pool)
 
 
 async def ready(redis: RedisClient) -> None:

@@ -21,10 +21,13 @@ def _party(party: PartyKey) -> str:
     return f"{party[0]}:{party[1]}"
 
 
-def _parse(value: bytes | str) -> PartyKey:
-    text = value.decode() if isinstance(value, bytes) else value
-    country_code, party_id = text.split(":")
-    return (country_code, party_id)
+def _parse(text: str) -> PartyKey | None:
+    """A party written by ``_party``; None for anything else (a party id with a colon that
+    an older version let through): it names no one the hub could route to."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        return None
+    return (parts[0], parts[1])
 
 
 # Owners this process wrote recently: a location pushed again (as they are, all day long) costs
@@ -61,5 +64,7 @@ class Directory:
         found = []
         for member in members:
             text = member.decode() if isinstance(member, bytes) else member
-            found.append(tuple(_parse(part) for part in text.split(">")))
+            parties = [_parse(part) for part in text.split(">")]
+            if all(parties):
+                found.append(tuple(p for p in parties if p is not None))
         return sorted(found)

@@ -4,12 +4,16 @@ Running redis as a child process (instead of asking operators to run one) keeps 
 hub a single command. The child listens on a unix socket only (no TCP port to collide with or
 expose), persists with an append-only file in the data dir, and is tied to the hub's life: it
 stops when the hub stops and dies with it if the hub is killed.
+
+The append-only file holds the tokens the hub calls platforms with, so the data dir is 0700 and
+redis runs with umask 077: everything it creates there is the hub user's alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -30,6 +34,10 @@ _MAX_SOCKET_PATH = 107
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _POLL_INTERVAL = 0.02
 _PR_SET_PDEATHSIG = 1
+# Files redis creates (AOF, appendonlydir/, pidfile) get no group or other permissions.
+_PRIVATE_UMASK = 0o077
+
+log = logging.getLogger("hub.store")
 
 
 def find_redis_server() -> str:
@@ -107,6 +115,34 @@ def _ping(sock_path: str) -> bytes:
         return b""
 
 
+def _private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0700, or tighten an existing one this user owns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+        return
+    except FileExistsError:
+        pass
+    status = path.stat()
+    mode = status.st_mode & 0o777
+    if mode & 0o077 == 0:
+        return
+    if status.st_uid != os.geteuid():
+        log.warning(
+            "data dir %s has mode %s and belongs to another user: its secrets may be readable",
+            path,
+            oct(mode),
+        )
+        return
+    path.chmod(0o700)
+    log.warning("data dir %s had mode %s; changed it to 0o700 (it holds secrets)", path, oct(mode))
+
+
+def _open_private(path: Path) -> int:
+    """Open ``path`` for appending, created with mode 0600 if it is new."""
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+
 class EmbeddedRedis:
     """A ``redis-server`` child process serving ``data_dir`` over a unix socket."""
 
@@ -132,9 +168,9 @@ class EmbeddedRedis:
         if self._proc is not None and self._proc.poll() is None:
             return self.url
         executable = self._executable or find_redis_server()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.data_dir)
         pidfile = self.data_dir / "redis.pid"
-        log = self.data_dir / "redis.log"
+        logfile = self.data_dir / "redis.log"
         other = _running_redis_pid(pidfile)
         if other is not None:
             raise StartupError(f"redis-server (pid {other}) is already using {self.data_dir}")
@@ -156,10 +192,10 @@ class EmbeddedRedis:
             "--save", "",
             "--daemonize", "no",
             "--pidfile", str(pidfile),
-            "--logfile", str(log),
+            "--logfile", str(logfile),
         ]  # fmt: skip
         # stderr goes to the log too: config errors are printed there before logging starts.
-        with log.open("ab") as log_out:
+        with open(_open_private(logfile), "ab") as log_out:
             try:
                 self._proc = subprocess.Popen(
                     args,
@@ -169,6 +205,7 @@ class EmbeddedRedis:
                     # Own session: Ctrl-C in the terminal must not stop redis before the hub
                     # has finished shutting down (and writing) itself.
                     start_new_session=True,
+                    umask=_PRIVATE_UMASK,
                     preexec_fn=_death_signal_hook(),
                 )
             except OSError as exc:
@@ -184,7 +221,7 @@ class EmbeddedRedis:
             if code is not None or time.monotonic() >= deadline:
                 why = f"exited with code {code}" if code is not None else f"not ready in {timeout}s"
                 self.stop()
-                raise StartupError(f"redis-server {why}; tail of {log}:\n{_log_tail(log)}")
+                raise StartupError(f"redis-server {why}; tail of {logfile}:\n{_log_tail(logfile)}")
             time.sleep(_POLL_INTERVAL)
 
     def stop(self, timeout: float = 10.0) -> None:

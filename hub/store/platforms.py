@@ -6,8 +6,10 @@ platform with must be sent, so it is kept as it is, in its own key and never in 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -27,6 +29,8 @@ from hub.ocpi.versions import Endpoint
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
+log = logging.getLogger("hub.store")
+
 # HubClientInfo's ConnectionStatus words (2.2.1 "HubClientInfo module").
 PLANNED = "PLANNED"
 CONNECTED = "CONNECTED"
@@ -39,6 +43,9 @@ TokenEncoding = Literal["auto", "base64", "raw"]
 
 SEEN_INTERVAL = 60.0
 GRANT_ATTEMPTS = 20
+UPDATE_ATTEMPTS = 50
+# Distinct unreadable entries warned about once each, per process (more are skipped silently).
+WARNED_ENTRIES = 1000
 
 
 class Party(msgspec.Struct, frozen=True, order=True):
@@ -90,6 +97,16 @@ class Platform(msgspec.Struct, kw_only=True):
 
 
 StatusListener = Callable[["Platform", "str | None"], Awaitable[None]]
+# A change of a record: a function of the freshest record that returns the record to store. It
+# may be called more than once (each time with a fresh copy), so it must not do anything else.
+Change = Callable[["Platform"], "Platform"]
+
+
+class _Keep:
+    """The outbound token stays as it is (``update``'s default)."""
+
+
+KEEP = _Keep()
 
 
 class TokenMatch(msgspec.Struct, frozen=True):
@@ -122,13 +139,20 @@ _decode_record = msgspec.json.Decoder(Platform)
 
 
 class PlatformStore:
-    """Redis access for platforms. Redis failures become ``StoreUnavailable``."""
+    """Redis access for platforms. Redis failures become ``StoreUnavailable``.
+
+    A platform becomes visible in one transaction of the hub-wide indexes (its id, its granted
+    roles, its token A), after its own keys were written: a crash in between leaves only keys
+    that nothing names. Records change by compare-and-set (``update``), so that a change never
+    overwrites another made meanwhile, in this process or another.
+    """
 
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._touched: dict[str, float] = {}
         self._listeners: list[Callable[[], None]] = []
         self._status_listeners: list[StatusListener] = []
+        self._warned: set[str] = set()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every write of this process (other processes hear of
@@ -140,9 +164,20 @@ class PlatformStore:
             listener()
         await call(self._redis.publish(keys.changes(), b"changed"))
 
+    def _skip(self, what: str, entry: str) -> None:
+        """Say once per process that an entry Redis holds cannot be used (data written by an
+        older version, or by hand); the hub goes on without it."""
+        if entry in self._warned or len(self._warned) >= WARNED_ENTRIES:
+            return
+        self._warned.add(entry)
+        log.warning("ignoring %s %r: it cannot be read or names no platform", what, entry)
+
     async def load_all(self) -> Snapshot:
         """Every platform, token hash and granted party, in a few round trips: what each
-        process keeps in memory so that a request needs no Redis read."""
+        process keeps in memory so that a request needs no Redis read.
+
+        Entries that cannot be read, or that name a platform that does not exist, are left
+        out (with a warning): one bad entry must not make every request fail."""
         ids = [_text(m) for m in await call(self._redis.smembers(keys.platform_ids()))]
         async with self._redis.pipeline(transaction=False) as pipe:
             for platform_id in ids:
@@ -154,21 +189,43 @@ class PlatformStore:
         snapshot = Snapshot()
         for i, platform_id in enumerate(ids):
             record, outbound = found[2 * i], found[2 * i + 1]
-            if record is not None:
-                snapshot.platforms[platform_id] = _decode_record.decode(record)
+            platform = self._decode(platform_id, record)
+            if platform is None:
+                continue
+            snapshot.platforms[platform_id] = platform
             if outbound is not None:
                 snapshot.outbound[platform_id] = _text(outbound)
         for digest, value in tokens.items():
-            platform_id, kind, _ = _text(value).split(" ")
-            snapshot.tokens[_text(digest)] = TokenMatch(platform_id, "A" if kind == "A" else "C", 0)
-        for name, platform_id in parties.items():
-            country_code, party_id, role = _text(name).split(":")
-            snapshot.granted[Party(country_code, party_id, role)] = _text(platform_id)
+            match = _token_entry(_text(value))
+            if match is None or match[0].platform_id not in snapshot.platforms:
+                # Only the platform id is named: the entry's key and value hold token hashes.
+                self._skip("token index entry of", match[0].platform_id if match else "?")
+                continue
+            snapshot.tokens[_text(digest)] = match[0]
+        for name, owner in parties.items():
+            party, platform_id = _party_entry(_text(name)), _text(owner)
+            if party is None or platform_id not in snapshot.platforms:
+                self._skip("granted role", f"{_text(name)} -> {platform_id}")
+                continue
+            snapshot.granted[party] = platform_id
         return snapshot
+
+    def _decode(self, platform_id: str, raw: bytes | None) -> Platform | None:
+        if raw is None:
+            return None
+        try:
+            return _decode_record.decode(raw)
+        except msgspec.DecodeError:
+            self._skip("record of platform", platform_id)
+            return None
 
     # --- records ----------------------------------------------------------------------
 
-    async def create(self, name: str, roles: Iterable[Party], encoding: TokenEncoding) -> Platform:
+    async def create(
+        self, name: str, roles: Iterable[Party], encoding: TokenEncoding
+    ) -> tuple[Platform, str]:
+        """A new PLANNED platform with its granted roles, and its token A (returned only here:
+        the hub keeps its hash). Conflict when a role is granted to another platform."""
         now = timestamp_now()
         platform = Platform(
             id=uuid.uuid4().hex[:12],
@@ -178,25 +235,59 @@ class PlatformStore:
             created_at=now,
             updated_at=now,
             token_encoding=encoding,
+            status_since=now,
         )
-        await self.grant_roles(platform.id, platform.roles)
-        await self.save(platform, touch=False)
-        await call(self._redis.sadd(keys.platform_ids(), platform.id))
+        token_a = new_token()
+        digest = hash_token(token_a)
+        # First the platform's own keys, which nothing names yet ...
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.platform(platform.id), _record.encode(platform))
+            pipe.hset(keys.inbound_tokens(platform.id), digest, "A")
+            await call(pipe.execute())
+        # ... then, in one transaction, everything that makes it exist for the others.
+        try:
+            await self._grant(
+                platform.id,
+                [role.field for role in platform.roles],
+                platform_ids={platform.id},
+                tokens={digest: _token_value(platform.id, "A", digest)},
+            )
+        except Conflict:
+            with contextlib.suppress(StoreUnavailable):
+                await call(
+                    self._redis.delete(keys.platform(platform.id), keys.inbound_tokens(platform.id))
+                )
+            raise
         await self._changed()
-        return platform
+        for listener in self._status_listeners:
+            await listener(platform, None)
+        return platform, token_a
 
     async def grant_roles(self, platform_id: str, roles: Iterable[Party]) -> None:
-        """Claim the roles in the party index, all or none (Conflict if one is taken).
+        """Claim the roles in the party index, all or none (Conflict if one is taken)."""
+        await self._grant(platform_id, [role.field for role in roles])
+        await self._changed()
+
+    async def _grant(
+        self,
+        platform_id: str,
+        fields: list[str],
+        *,
+        platform_ids: set[str] | None = None,
+        tokens: dict[str, str] | None = None,
+    ) -> None:
+        """Grant the roles ``fields`` to the platform, and add ``platform_ids`` and ``tokens``
+        to their indexes, in one transaction of the ``{hub}`` slot (Conflict if a role is
+        another platform's).
 
         Optimistic: another platform created at the same moment makes the transaction fail;
         it is tried again, since only a role actually taken is a conflict."""
-        fields = [role.field for role in roles]
         index = keys.party_index()
         for _ in range(GRANT_ATTEMPTS):
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
                     await pipe.watch(index)
-                    owners = await pipe.hmget(index, fields)
+                    owners = await pipe.hmget(index, fields) if fields else []
                     taken = [
                         f
                         for f, o in zip(fields, owners, strict=True)
@@ -205,35 +296,99 @@ class PlatformStore:
                     if taken:
                         raise Conflict(f"role {taken[0]} is already granted to another platform")
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
+                    if fields:
+                        pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
+                    if platform_ids:
+                        pipe.sadd(keys.platform_ids(), *platform_ids)
+                    for digest, value in (tokens or {}).items():
+                        pipe.hset(keys.token_index(), digest, value)
                     await pipe.execute()
             except WatchError:
                 continue
-            except RedisError as e:
+            except (RedisError, OSError) as e:
+                raise StoreUnavailable(f"Redis: {e}") from e
+            return
+        raise Conflict("roles changed concurrently too often; try again")
+
+    async def release_roles(self, platform: Platform) -> None:
+        """Free the platform's roles; a role granted to another platform since stays its."""
+        fields = [role.field for role in platform.roles]
+        if not fields:
+            return
+        index = keys.party_index()
+        for _ in range(GRANT_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(index)
+                    owners = await pipe.hmget(index, fields)
+                    mine = [
+                        f
+                        for f, o in zip(fields, owners, strict=True)
+                        if o is not None and _text(o) == platform.id
+                    ]
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if mine:
+                        pipe.hdel(index, *mine)
+                    await pipe.execute()
+            except WatchError:
+                continue
+            except (RedisError, OSError) as e:
                 raise StoreUnavailable(f"Redis: {e}") from e
             await self._changed()
             return
         raise Conflict("roles changed concurrently too often; try again")
 
-    async def release_roles(self, platform: Platform) -> None:
-        fields = [role.field for role in platform.roles]
-        if fields:
-            await call(self._redis.hdel(keys.party_index(), *fields))
-            await self._changed()
+    async def update(
+        self, platform_id: str, change: Change, *, outbound: str | _Keep | None = KEEP
+    ) -> Platform | None:
+        """Apply ``change`` to the freshest record and store the result, compare-and-set: when
+        the record changed meanwhile (another request, another process), ``change`` is applied
+        again to the new one. ``outbound`` sets (``None``: deletes) the token the hub calls the
+        platform with in the same transaction. Returns the stored record, or ``None`` when
+        there is no such platform; an exception raised by ``change`` stores nothing.
 
-    async def save(self, platform: Platform, *, touch: bool = True) -> None:
-        previous = await self.get(platform.id)
-        now = timestamp_now()
-        if touch:
-            platform.updated_at = now
-        moved = previous is None or previous.status != platform.status
-        if moved:
-            platform.status_since = now
-        await call(self._redis.set(keys.platform(platform.id), _record.encode(platform)))
-        await self._changed()
-        if moved:
-            for listener in self._status_listeners:
-                await listener(platform, previous.status if previous else None)
+        Status listeners hear of the change once, when it is stored and the status moved."""
+        key = keys.platform(platform_id)
+        for _ in range(UPDATE_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        return None
+                    old = _decode_record.decode(raw)
+                    # A copy of its own: ``change`` may modify what it is given.
+                    new = change(_decode_record.decode(raw))
+                    if new == old and isinstance(outbound, _Keep):
+                        return old
+                    if new != old:
+                        new.updated_at = timestamp_now()
+                        if new.status != old.status:
+                            new.status_since = new.updated_at
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, _record.encode(new))
+                    if outbound is None:
+                        pipe.delete(keys.outbound_token(platform_id))
+                    elif not isinstance(outbound, _Keep):
+                        pipe.set(keys.outbound_token(platform_id), outbound)
+                    await pipe.execute()
+            except WatchError:
+                continue
+            except (RedisError, OSError) as e:
+                raise StoreUnavailable(f"Redis: {e}") from e
+            except msgspec.DecodeError as e:
+                raise StoreUnavailable(f"the record of platform {platform_id} is invalid") from e
+            await self._changed()
+            if new.status != old.status:
+                for listener in self._status_listeners:
+                    await listener(new, old.status)
+            return new
+        raise Conflict("the platform changed concurrently too often; try again")
+
+    async def save(self, platform: Platform) -> None:
+        """Store ``platform`` as it is, over whatever is stored (status listeners hear of a
+        status change). A copy read earlier overwrites changes made since: prefer ``update``."""
+        await self.update(platform.id, lambda _: platform)
 
     def on_status_change(self, listener: StatusListener) -> None:
         """Await ``listener(platform, old_status)`` after a platform's status changed (or it was
@@ -241,8 +396,8 @@ class PlatformStore:
         self._status_listeners.append(listener)
 
     async def get(self, platform_id: str) -> Platform | None:
-        raw = await call(self._redis.get(keys.platform(platform_id)))
-        return None if raw is None else _decode_record.decode(raw)
+        """The platform's record; ``None`` for an unknown (or unreadable) one."""
+        return self._decode(platform_id, await call(self._redis.get(keys.platform(platform_id))))
 
     async def all(self) -> list[Platform]:
         ids = sorted(m.decode() for m in await call(self._redis.smembers(keys.platform_ids())))
@@ -261,20 +416,23 @@ class PlatformStore:
         hashes = [hash_token(c) for c in candidates]
         found = await call(self._redis.hmget(keys.token_index(), hashes))
         for index, (digest, value) in enumerate(zip(hashes, found, strict=True)):
-            if value is None:
+            entry = None if value is None else _token_entry(_text(value))
+            if entry is None:
                 continue
-            platform_id, kind, stored = _text(value).split(" ")
+            match, stored = entry
             # The index is keyed by the hash already; comparing it again in constant time keeps
             # the check explicit and free of early exits on the secret's bytes.
             if hmac.compare_digest(stored, digest):
-                return TokenMatch(platform_id, "A" if kind == "A" else "C", index)
+                return TokenMatch(match.platform_id, match.kind, index)
         return None
 
     async def issue_token(self, platform_id: str, kind: TokenKind) -> str:
         token = new_token()
         digest = hash_token(token)
-        await call(self._redis.hset(keys.token_index(), digest, f"{platform_id} {kind} {digest}"))
+        # The platform's own list first: a token the index knows can always be revoked.
         await call(self._redis.hset(keys.inbound_tokens(platform_id), digest, kind))
+        value = _token_value(platform_id, kind, digest)
+        await call(self._redis.hset(keys.token_index(), digest, value))
         await self._changed()
         return token
 
@@ -353,3 +511,24 @@ class PlatformStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _token_value(platform_id: str, kind: TokenKind, digest: str) -> str:
+    return f"{platform_id} {kind} {digest}"
+
+
+def _token_entry(value: str) -> tuple[TokenMatch, str] | None:
+    """A token index value read back: the match and the stored hash; None when malformed."""
+    parts = value.split(" ")
+    if len(parts) != 3 or parts[1] not in ("A", "C"):
+        return None
+    platform_id, kind, digest = parts
+    return TokenMatch(platform_id, "A" if kind == "A" else "C", 0), digest
+
+
+def _party_entry(name: str) -> Party | None:
+    """A party index field read back; None when it is not "<country>:<party>:<role>"."""
+    parts = name.split(":")
+    if len(parts) != 3 or not all(parts):
+        return None
+    return Party(*parts)

@@ -29,6 +29,8 @@ class Services:
     wake_delivery: Callable[[], None]
     metrics_state: SharedState
     embedded_redis: bool
+    # the background tasks that failed and wait to be restarted (the hub is not ready then)
+    tasks_down: Callable[[], list[str]]
 
 
 def services(request: Request) -> Services:

