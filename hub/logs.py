@@ -36,6 +36,9 @@ _BREAKING = re.compile(f"[{_BREAKS}]")
 _IN_QUOTES = re.compile(rf'[{_BREAKS}"\\]')
 # What a bare (unquoted) value may not contain: the above, and any space or "=".
 _NEEDS_QUOTES = re.compile(rf'[{_BREAKS}"\\\s=]')
+# What a message argument may not contain bare: spaces are fine in a sentence, but without "="
+# no text can pass for a field of its own.
+_ARGUMENT_NEEDS_QUOTES = re.compile(rf'[{_BREAKS}"\\=]')
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
 
 
@@ -76,7 +79,7 @@ def _safe_argument(argument: object) -> object:
     if isinstance(argument, int | float):
         return argument
     text = str(argument)
-    return _Quoted(_quoted(text)) if _NEEDS_QUOTES.search(text) else argument
+    return _Quoted(_quoted(text)) if _ARGUMENT_NEEDS_QUOTES.search(text) else argument
 
 
 class RequestIds(logging.Filter):
