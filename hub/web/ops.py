@@ -53,17 +53,34 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
+METRICS_HEAD_SECONDS = 10.0
+METRICS_HEAD_BYTES = 16 * 1024
+METRICS_CONNECTIONS = 32
+
+
 @contextlib.asynccontextmanager
 async def metrics_server(
     host: str, port: int, produce: Callable[[], Awaitable[bytes]]
 ) -> AsyncIterator[None]:
-    """A minimal HTTP/1.0 server answering GET /metrics on its own port."""
+    """A minimal HTTP/1.0 server answering GET /metrics on its own port. It is meant for a
+    scraper, not the world, but holds the same lines as the main port: a request head must come
+    whole within ``METRICS_HEAD_SECONDS`` and ``METRICS_HEAD_BYTES``, and at most
+    ``METRICS_CONNECTIONS`` connections are served at once (others are closed at once)."""
+    open_connections = 0
+
+    async def head(reader: asyncio.StreamReader) -> bytes:
+        request_line = await reader.readline()
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass
+        return request_line
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_connections
+        open_connections += 1
         try:
-            request_line = await asyncio.wait_for(reader.readline(), 10)
-            while (await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b"\n", b""):
-                pass
+            if open_connections > METRICS_CONNECTIONS:
+                return
+            request_line = await asyncio.wait_for(head(reader), METRICS_HEAD_SECONDS)
             parts = request_line.split()
             if len(parts) >= 2 and parts[0] == b"GET" and parts[1].split(b"?")[0] == b"/metrics":
                 body, status = await produce(), b"200 OK"
@@ -81,13 +98,17 @@ async def metrics_server(
                 + body
             )
             await writer.drain()
-        except (TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError, ValueError):
+            # ValueError: a line longer than the reader's limit (METRICS_HEAD_BYTES).
             pass
         finally:
+            open_connections -= 1
             writer.close()
 
     # reuse_port: with --workers N every worker binds it, and each answers with all workers' sums.
-    server = await asyncio.start_server(answer, host, port, reuse_port=True)
+    server = await asyncio.start_server(
+        answer, host, port, reuse_port=True, limit=METRICS_HEAD_BYTES
+    )
     try:
         yield
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +102,26 @@ def test_metrics_on_their_own_port(hub_factory: MakeHub) -> None:
     text = scrape(f"http://127.0.0.1:{port}/metrics")
     assert value(text, "ocpi_hub_requests_total", module="locations", ocpi_status="1000") == 1
     assert client.request("GET", f"http://127.0.0.1:{port}/other")[0] == 404
+    # A head longer than the server reads, and more idle connections than it serves at once,
+    # are dropped without a traceback (the fixture checks the log) and it serves on.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as long_head:
+        long_head.sendall(b"GET /" + b"x" * 100_000 + b" HTTP/1.0\r\n\r\n")
+        assert long_head.recv(100) == b""
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
+    try:
+        assert idle[-1].recv(100) == b""  # closed at once: over the limit
+    finally:
+        for connection in idle:
+            connection.close()
+    # Once the server has seen them go, it serves again.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert "ocpi_hub_requests_total" in scrape(f"http://127.0.0.1:{port}/metrics")
+            break
+        except ConnectionError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
 
 
 def test_metrics_of_two_workers_are_summed(hub_factory: MakeHub) -> None:
