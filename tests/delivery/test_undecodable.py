@@ -89,3 +89,22 @@ def test_an_undecodable_entry_left_pending_by_a_dead_process_is_parked(redis_url
                 assert pending["pending"] == 0
 
     asyncio.run(scenario())
+
+
+def test_whatever_the_dead_letters_hold_is_listed(redis_url: str) -> None:
+    async def scenario() -> None:
+        async with hub(redis_url) as h:
+            dead = keys.dead_letters("p1")
+            await h.redis.xadd(dead, {b"junk": b"\xff"})
+            await h.redis.xadd(dead, {b"m": b"{}", b"attempts": b"many", b"parked_at": b"?"})
+            first, second = await h.queue.dead_letters("p1")
+            assert (first.message, first.raw, first.reason) == (None, '{"junk":"\\\\xff"}', "")
+            assert (second.message, second.raw, second.attempts, second.parked_at) == (
+                None,
+                "{}",
+                0,
+                0.0,
+            )
+            assert await h.queue.redrive("p1") == (0, 2)
+
+    asyncio.run(scenario())
