@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from hub.delivery.health import can_receive
 from hub.delivery.queue import Message, Queue
 from hub.ocpi.hubclientinfo import ClientInfo
 from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER
@@ -46,15 +47,8 @@ def listing(platforms: Iterable[Platform]) -> list[ClientInfo]:
 
 
 def _listens(platform: Platform) -> bool:
-    return (
-        platform.registered
-        and not platform.deleted
-        and platform.status in (CONNECTED, OFFLINE)
-        and any(
-            e.identifier == HUBCLIENTINFO and (e.role or RECEIVER) == RECEIVER
-            for e in platform.endpoints
-        )
-    )
+    # The delivery worker decides with the same predicate: what is queued here can be sent.
+    return can_receive(platform, HUBCLIENTINFO, RECEIVER)
 
 
 def _message(info: ClientInfo) -> Message:

@@ -96,6 +96,7 @@ class RecordedRequest:
     headers: dict[str, str]  # names lowercased
     body: Any  # parsed JSON, or None (no body / not JSON)
     raw_body: bytes = b""
+    at: float = 0.0  # when it arrived (time.monotonic())
 
     @property
     def authorization(self) -> str | None:
@@ -115,6 +116,7 @@ class FakePlatform:
         versions_broken: bool = False,
         responder: Responder | None = None,
         timeout: float = 10.0,
+        without_role: tuple[str, ...] = (),
     ) -> None:
         if token_encoding not in ("base64", "raw", "both"):
             raise ValueError(f"token_encoding must be base64, raw or both: {token_encoding!r}")
@@ -127,10 +129,13 @@ class FakePlatform:
                 modules += [m for m in DEFAULT_MODULES.get(role, []) if m not in modules]
         self.modules = list(modules)
         self.with_credentials_endpoint = with_credentials_endpoint
+        # modules whose endpoints are listed without a role (some 2.2.1 platforms omit it)
+        self.without_role = tuple(without_role)
         self.token_encoding = token_encoding
         self.versions_broken = versions_broken
         self.delay = 0.0  # seconds to wait before answering any request
-        self.down = False  # answer every request with HTTP 503, unrecorded
+        self.down = False  # answer every request with HTTP 503 (recorded in refused only)
+        self.refused: list[RecordedRequest] = []  # what was answered 503 while down
         self.responder = responder  # (request) -> (http_status, body) | None for module URLs
         self.timeout = timeout
 
@@ -184,8 +189,8 @@ class FakePlatform:
             if identifier == "credentials":
                 url = f"{self.base_url}/ocpi/{version}/credentials"
             endpoint = {"identifier": identifier, "role": role, "url": url}
-            if version.startswith("2.1") or version.startswith("2.0"):
-                del endpoint["role"]  # 2.1.1 endpoints have no role
+            if version.startswith(("2.1", "2.0")) or identifier in self.without_role:
+                del endpoint["role"]  # 2.1.1 has no roles; some 2.2.1 platforms omit them
             result.append(endpoint)
         return result
 
@@ -224,10 +229,13 @@ class FakePlatform:
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
                 raw_body=raw,
+                at=time.monotonic(),
             )
             if self.down:
                 # What a load balancer in front of a stopped platform answers (not recorded:
-                # the platform never saw it).
+                # the platform never saw it; kept apart, to count what the hub tried).
+                with self._lock:
+                    self.refused.append(record)
                 return Response(b"<html>503 Service Unavailable</html>", 503)
             with self._lock:
                 self.requests.append(record)

@@ -6,17 +6,26 @@ that dies mid-delivery loses nothing (another claims its pending entries); one p
 holds a platform's lease and delivers its queue in order, so a PATCH never overtakes the PUT
 before it; a newer full state of an object makes older queued messages of that object moot
 (they are skipped, not sent: coalescing).
+
+An entry that cannot be decoded (not JSON, not a message, no field ``m``; written by hand or by
+a broken release) can never be sent: it is parked at once as a dead letter that keeps its raw
+bytes and the reason, and the rest of the queue is delivered.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import msgspec
 
+from hub import metrics
+from hub.errors import Conflict
 from hub.store import keys
 from hub.store.connection import RedisClient, call
+
+log = logging.getLogger("hub.delivery")
 
 GROUP = "delivery"
 
@@ -38,10 +47,24 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then
 end
 return 1
 """
-# The stream and its group, so that a platform with nothing queued yet can be waited on.
+# Park an entry: add the dead letter, then acknowledge, delete and forget it as _DONE does; in
+# one script, so that a crash cannot leave the letter without the entry gone or the other way.
+_PARK = """
+redis.call('XADD', KEYS[3], '*', ARGV[4], ARGV[5], 'reason', ARGV[6], 'attempts', ARGV[7],
+  'parked_at', ARGV[8])
+redis.call('XACK', KEYS[1], ARGV[3], ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+return 1
+"""
+# The stream and its group, so that a platform with nothing queued yet can be waited on; also
+# the group of a stream that exists without one (written by something else than _ENQUEUE).
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP') then
+  return made
 end
 return 1
 """
@@ -79,9 +102,13 @@ class Message(msgspec.Struct, kw_only=True):
         return None if raw == b"null" else raw
 
 
-class DeadLetter(msgspec.Struct, kw_only=True):
+class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A parked message; ``raw`` instead of ``message`` when its entry could not be decoded
+    (the entry's bytes as text, undecodable bytes escaped): it can never be delivered."""
+
     id: str
-    message: Message
+    message: Message | None = None
+    raw: str | None = None
     reason: str
     attempts: int
     parked_at: float
@@ -101,6 +128,58 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _shown(value: bytes) -> str:
+    """Bytes of unknown origin as text for people: what is not UTF-8 is escaped."""
+    return value.decode("utf-8", "backslashreplace")
+
+
+def _decoded(fields: dict[bytes, bytes]) -> Message | str:
+    """The message of a queue entry, or why there is none."""
+    raw = fields.get(b"m")
+    if raw is None:
+        names = ", ".join(sorted(_shown(name) for name in fields))
+        return f"undecodable queue entry: no field 'm' (it has: {names})"
+    try:
+        return _message.decode(raw)
+    except msgspec.DecodeError as e:
+        return f"undecodable queue entry: {e}"
+
+
+def _raw(fields: dict[bytes, bytes]) -> bytes:
+    """What to keep of an undecodable entry: its field ``m``, else all its fields as JSON."""
+    raw = fields.get(b"m")
+    if raw is not None:
+        return raw
+    return _encode.encode({_shown(name): _shown(value) for name, value in fields.items()})
+
+
+def _letter(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
+    """A dead letter as stored, read leniently: whatever its stream holds is listed, none of it
+    makes the listing fail."""
+    message: Message | None = None
+    raw = fields.get(b"raw")
+    if raw is None:
+        found = _decoded(fields)
+        message = found if isinstance(found, Message) else None
+        raw = None if message is not None else _raw(fields)
+    try:
+        attempts = int(fields.get(b"attempts", b"0"))
+    except ValueError:
+        attempts = 0
+    try:
+        parked_at = float(fields.get(b"parked_at", b"0"))
+    except ValueError:
+        parked_at = 0.0
+    return DeadLetter(
+        id=_text(entry_id),
+        message=message,
+        raw=None if raw is None else _shown(raw),
+        reason=_shown(fields.get(b"reason", b"")),
+        attempts=attempts,
+        parked_at=parked_at,
+    )
+
+
 def later(a: str | None, b: str) -> bool:
     """Stream id ``a`` comes after ``b`` (ids compare as (milliseconds, sequence))."""
     if a is None:
@@ -115,6 +194,7 @@ class Queue:
         self._redis = redis
         self._enqueue = redis.register_script(_ENQUEUE)
         self._done = redis.register_script(_DONE)
+        self._park = redis.register_script(_PARK)
         self._create = redis.register_script(_CREATE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -172,11 +252,23 @@ class Queue:
         found = []
         for _, entries in answer or []:
             for entry_id, fields in entries:
-                raw = fields.get(b"m") if fields else None
-                if raw is None:  # deleted meanwhile (already delivered)
+                if not fields:  # deleted meanwhile (already delivered)
                     await call(self._redis.xack(stream, GROUP, entry_id))
                     continue
-                found.append((_text(entry_id), _message.decode(raw)))
+                message = _decoded(fields)
+                if isinstance(message, Message):
+                    found.append((_text(entry_id), message))
+                    continue
+                log.warning(
+                    "queue entry %s of platform %s parked: %s",
+                    _text(entry_id),
+                    platform_id,
+                    message,
+                )
+                await self._park_entry(
+                    platform_id, _text(entry_id), "", b"raw", _raw(fields), message, 0
+                )
+                metrics.DELIVERIES.labels(platform_id, "parked").inc()
         return found
 
     async def newest(self, platform_id: str, entries: list[tuple[str, Message]]) -> dict[str, str]:
@@ -204,14 +296,31 @@ class Queue:
         self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
     ) -> None:
         """Move a message to the platform's dead letters, with the reason."""
-        letter = {
-            "m": _encode.encode(message),
-            "reason": reason,
-            "attempts": str(attempts),
-            "parked_at": str(time.time()),
-        }
-        await call(self._redis.xadd(keys.dead_letters(platform_id), letter))  # type: ignore[arg-type]
-        await self.done(platform_id, entry_id, message)
+        latest = message.object if message.full_state else ""
+        await self._park_entry(
+            platform_id, entry_id, latest, b"m", _encode.encode(message), reason, attempts
+        )
+
+    async def _park_entry(
+        self,
+        platform_id: str,
+        entry_id: str,
+        latest: str,
+        field: bytes,
+        value: bytes,
+        reason: str,
+        attempts: int,
+    ) -> None:
+        await call(
+            self._park(
+                keys=[
+                    keys.queue(platform_id),
+                    keys.queue_latest(platform_id),
+                    keys.dead_letters(platform_id),
+                ],
+                args=[entry_id, latest, GROUP, field, value, reason, attempts, str(time.time())],
+            )
+        )
 
     # --- operator's view ----------------------------------------------------------------
 
@@ -229,28 +338,32 @@ class Queue:
 
     async def dead_letters(self, platform_id: str, count: int = 1000) -> list[DeadLetter]:
         entries = await call(self._redis.xrange(keys.dead_letters(platform_id), count=count))
-        return [
-            DeadLetter(
-                id=_text(entry_id),
-                message=_message.decode(fields[b"m"]),
-                reason=_text(fields[b"reason"]),
-                attempts=int(fields[b"attempts"]),
-                parked_at=float(fields[b"parked_at"]),
-            )
-            for entry_id, fields in entries
-        ]
+        return [_letter(entry_id, fields or {}) for entry_id, fields in entries]
 
-    async def redrive(self, platform_id: str, ids: list[str] | None = None) -> int:
-        """Queue parked messages again (as new messages, with a fresh TTL)."""
+    async def redrive(self, platform_id: str, ids: list[str] | None = None) -> tuple[int, int]:
+        """Queue parked messages again (as new messages, with a fresh TTL); returns how many,
+        and how many were skipped because they hold no message (an undecodable entry can
+        never be delivered: it stays parked). Naming such a letter in ``ids`` is refused
+        (Conflict) and nothing is queued."""
         letters = await self.dead_letters(platform_id, count=100_000)
         chosen = [d for d in letters if ids is None or d.id in ids]
+        hopeless = [d.id for d in chosen if d.message is None]
+        if ids is not None and hopeless:
+            raise Conflict(
+                f"dead letter {', '.join(hopeless)} of platform {platform_id} cannot be redriven: "
+                "its queue entry could not be decoded, so it can never be delivered; "
+                "nothing was redriven"
+            )
         now = time.time()
-        await self.put(
-            [(platform_id, msgspec.structs.replace(d.message, enqueued_at=now)) for d in chosen]
-        )
-        if chosen:
-            await call(self._redis.xdel(keys.dead_letters(platform_id), *[d.id for d in chosen]))
-        return len(chosen)
+        messages = [
+            (d.id, msgspec.structs.replace(d.message, enqueued_at=now))
+            for d in chosen
+            if d.message is not None
+        ]
+        await self.put([(platform_id, message) for _, message in messages])
+        if messages:
+            await call(self._redis.xdel(keys.dead_letters(platform_id), *[i for i, _ in messages]))
+        return len(messages), len(hopeless)
 
     async def purge(self, platform_id: str) -> None:
         """Forget what waits for a platform (it was removed); its dead letters stay."""

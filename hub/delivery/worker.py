@@ -3,31 +3,39 @@ one process at a time holds the lease and sends its queue, in order, retrying wi
 backoff and jitter until the message's TTL, then parking it as a dead letter.
 
 The lease holder also keeps the platform's health: after ``offline_after`` failed deliveries in
-a row the platform is OFFLINE, its versions endpoint is probed with backoff, and it is CONNECTED
-again when it answers (2.2.1 HubClientInfo: "OFFLINE"). A platform the hub has not heard from
-for ``keepalive_interval`` seconds gets a GET of its versions (HubClientInfo, keep-alive).
+a row the platform is OFFLINE, its versions endpoint is probed with backoff (one clock per
+platform, ``hub.delivery.health``), queue or no queue, and it is CONNECTED again when it answers
+(2.2.1 HubClientInfo: "OFFLINE"). A platform the hub has not heard from for
+``keepalive_interval`` seconds gets a GET of its versions (HubClientInfo, keep-alive).
+
+Every task has an owner: the per-platform tasks, their lease renewers and lease releases live
+in a TaskGroup inside ``run``. Whatever goes wrong in one platform's task stays there: it is
+logged, the lease is handed back and this process leaves the platform alone for a backoff
+period. Cancelling ``run`` stops everything within ``STOP_SECONDS`` (see ``_stop``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import random
 import secrets
 import socket
 import time
+from collections.abc import Collection, Coroutine
+from typing import Any
 
 import msgspec
 
 from hub import metrics
+from hub.delivery.health import Clock, backoff, can_receive, deliverable
 from hub.delivery.queue import Message, Queue, later
 from hub.errors import HubError, PeerError
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import Envelope
 from hub.ocpi.status import SUCCESS
+from hub.ocpi.versions import endpoint_url
 from hub.routing import join
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
@@ -38,6 +46,9 @@ log = logging.getLogger("hub.delivery")
 LEASE_SECONDS = 5.0
 SCAN_SECONDS = 0.5
 READ_BLOCK_MS = 1000
+RELEASE_SECONDS = 1.0  # how long a stopping task tries to hand its lease back (it expires anyway)
+STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
+RECANCEL_SECONDS = 0.1
 _envelope = msgspec.json.Decoder(Envelope)
 
 
@@ -60,10 +71,15 @@ class Deliverer:
         self._queue = queue
         self._peers = peers
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}  # per platform served here
+        self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
+        self._tasks: set[asyncio.Task[None]] = set()  # every task of the group not done yet
         self._wake = asyncio.Event()
-        self._failures: dict[str, int] = {}  # failed deliveries in a row, per platform
-        self._seen: dict[str, float] = {}  # when the platform last answered (monotonic)
+        self._clocks: dict[str, Clock] = {}  # per platform: failures in a row, next attempt
+        # Per platform whose task failed: failures in a row, and until when (monotonic) this
+        # process leaves it alone.
+        self._crashes: dict[str, int] = {}
+        self._resting: dict[str, float] = {}
 
     def wake(self) -> None:
         """Something was queued by this process: look for work now."""
@@ -71,75 +87,140 @@ class Deliverer:
 
     async def run(self) -> None:
         """Take the lease of every deliverable platform nobody serves; until cancelled."""
-        try:
-            while True:
-                try:
-                    await self._scan()
-                except HubError as e:
-                    log.warning("delivery scan failed: %s", e.message)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(SCAN_SECONDS):
-                        await self._wake.wait()
-                self._wake.clear()
-        finally:
-            workers = list(self._workers.values())
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        failures = 0
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            try:
+                while True:
+                    try:
+                        await self._scan()
+                        failures = 0
+                    except Exception as e:  # the scan must outlive any failure
+                        failures += 1
+                        if isinstance(e, HubError):
+                            log.warning("delivery scan failed: %s", e.message)
+                        else:
+                            log.exception("delivery scan failed unexpectedly")
+                    pause = SCAN_SECONDS
+                    if failures:
+                        pause = backoff(failures, SCAN_SECONDS, self._settings.retry_max)
+                    await wait_for_event(self._wake, pause)
+                    self._wake.clear()
+            finally:
+                # Leases are handed back within RELEASE_SECONDS; then whatever still runs is
+                # cancelled again, so that the group's exit does not wait for it.
+                await _stop(self._tasks, grace=RELEASE_SECONDS + RECANCEL_SECONDS)
+                if running := [task.get_name() for task in self._tasks if not task.done()]:
+                    log.warning("delivery tasks did not stop in time: %s", ", ".join(running))
+                self._group = None
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A task owned by run()'s TaskGroup. ``work`` must handle its own errors: a failing
+        child would cancel all the others."""
+        assert self._group is not None, "only run() spawns tasks"
+        task = self._group.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _scan(self) -> None:
         snapshot = await self._cache.current()
+        now = time.monotonic()
         for platform_id, platform in snapshot.platforms.items():
-            if platform_id in self._workers or not _deliverable(platform):
+            served = self._workers.get(platform_id)
+            if (served is not None and not served.done()) or not deliverable(platform):
+                continue
+            if self._resting.get(platform_id, 0.0) > now:
                 continue
             if await self._queue.acquire(platform_id, self.consumer, LEASE_SECONDS):
-                task = asyncio.create_task(self._serve(platform_id), name=f"deliver-{platform_id}")
-                self._workers[platform_id] = task
-                task.add_done_callback(self._forget_worker)
+                self._workers[platform_id] = self._spawn(
+                    self._guarded(platform_id), f"deliver-{platform_id}"
+                )
 
-    def _forget_worker(self, task: asyncio.Task[None]) -> None:
-        for platform_id, worker in list(self._workers.items()):
-            if worker is task:
-                del self._workers[platform_id]
+    async def _guarded(self, platform_id: str) -> None:
+        """One platform's task: nothing that goes wrong in it reaches the others."""
+        try:
+            await self._serve(platform_id)
+        except HubError as e:
+            log.warning("delivery to platform %s stopped: %s", platform_id, e.message)
+            self._rest(platform_id)
+        except Exception:
+            log.exception("delivery to platform %s failed unexpectedly", platform_id)
+            self._rest(platform_id)
+        finally:
+            self._workers.pop(platform_id, None)
+
+    def _rest(self, platform_id: str) -> None:
+        """Leave a platform whose task failed alone for a while, longer after each failure in
+        a row: a failure that repeats must not become a loop."""
+        crashes = self._crashes.get(platform_id, 0) + 1
+        self._crashes[platform_id] = crashes
+        pause = backoff(crashes, self._settings.retry_base, self._settings.retry_max)
+        self._resting[platform_id] = time.monotonic() + pause
+        log.info("platform %s: delivery resumes in %.1f s at the earliest", platform_id, pause)
 
     async def _serve(self, platform_id: str) -> None:
-        """Deliver one platform's queue while this process holds its lease."""
+        """Deliver one platform's queue while this process holds its lease; hand it back at
+        the end, whatever the end is."""
         lost = asyncio.Event()
-        renewer = asyncio.create_task(self._keep_lease(platform_id, lost))
+        renewer = self._spawn(self._keep_lease(platform_id, lost), f"lease-{platform_id}")
         try:
-            pending = await self._queue.claim(platform_id, self.consumer)
-            newest = await self._queue.newest(platform_id, pending)
-            while not lost.is_set():
-                platform = await self._platform(platform_id)
-                if platform is None or not _deliverable(platform):
-                    return
-                if not pending:
-                    pending = await self._queue.read(
-                        platform_id, self.consumer, count=64, block_ms=READ_BLOCK_MS
-                    )
-                    if not pending:
-                        await self._keepalive(platform)
-                        continue
-                    # One read of the newest full states for the whole batch, not one a message.
-                    newest = await self._queue.newest(platform_id, pending)
-                entry_id, message = pending.pop(0)
-                moot = later(newest.get(message.object), entry_id)
-                await self._deliver(platform_id, entry_id, message, lost, moot)
-        except HubError as e:
-            log.warning("delivery to %s stopped: %s", platform_id, e.message)
+            await self._drain(platform_id, lost)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-            with contextlib.suppress(HubError):
-                await self._queue.release(platform_id, self.consumer)
+            await _stop({renewer})
+            await self._release(platform_id)
+
+    async def _release(self, platform_id: str) -> None:
+        """Hand the lease back, trying for at most RELEASE_SECONDS (it expires anyway)."""
+        try:
+            release = self._spawn(self._hand_back(platform_id), f"release-{platform_id}")
+        except RuntimeError:  # run() was cancelled twice: its group takes no new tasks
+            return
+        try:
+            await asyncio.wait({release}, timeout=RELEASE_SECONDS)
+        finally:
+            if not release.done():
+                log.info("lease of platform %s not handed back in time", platform_id)
+                await _stop({release})
+
+    async def _hand_back(self, platform_id: str) -> None:
+        try:
+            await self._queue.release(platform_id, self.consumer)
+        except HubError as e:
+            log.info("lease of platform %s not handed back (it expires): %s", platform_id, e)
+        except Exception:
+            log.exception("lease of platform %s not handed back (it expires)", platform_id)
+
+    async def _drain(self, platform_id: str, lost: asyncio.Event) -> None:
+        pending = await self._queue.claim(platform_id, self.consumer)
+        newest = await self._queue.newest(platform_id, pending)
+        while not lost.is_set():
+            platform = await self._platform(platform_id)
+            if platform is None or not deliverable(platform):
+                return
+            if not pending:
+                pending = await self._queue.read(
+                    platform_id, self.consumer, count=64, block_ms=READ_BLOCK_MS
+                )
+                if not pending:
+                    await self._idle(platform)
+                    continue
+                # One read of the newest full states for the whole batch, not one a message.
+                newest = await self._queue.newest(platform_id, pending)
+            entry_id, message = pending.pop(0)
+            moot = later(newest.get(message.object), entry_id)
+            await self._deliver(platform_id, entry_id, message, lost, moot)
 
     async def _keep_lease(self, platform_id: str, lost: asyncio.Event) -> None:
+        """Renew the lease until it is lost (then the platform's task ends)."""
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
             try:
                 held = await self._queue.renew(platform_id, self.consumer, LEASE_SECONDS)
             except HubError:
+                held = False
+            except Exception:
+                log.exception("lease of platform %s cannot be renewed", platform_id)
                 held = False
             if not held:
                 lost.set()
@@ -148,33 +229,49 @@ class Deliverer:
     async def _platform(self, platform_id: str) -> Platform | None:
         return (await self._cache.current()).platforms.get(platform_id)
 
+    def _clock(self, platform_id: str) -> Clock:
+        return self._clocks.setdefault(platform_id, Clock())
+
     async def _deliver(
         self, platform_id: str, entry_id: str, message: Message, lost: asyncio.Event, moot: bool
     ) -> None:
         """Send one message until it is delivered, moot, refused for good or expired.
 
-        ``moot``: a newer full state of the object was queued when the batch was read; after a
-        failed attempt that is asked again (a newer one may have come meanwhile)."""
-        attempts, last_error = 0, "never tried"
+        Before every attempt the platform's clock is waited for; while the platform is OFFLINE
+        an attempt is a probe of its versions first. ``moot``: a newer full state of the object
+        was queued when the batch was read; after a wait that is asked again (a newer one may
+        have come meanwhile)."""
+        clock = self._clock(platform_id)
+        attempts, last_error, waited = 0, "never tried", False
         while not lost.is_set():
-            if moot or (attempts and await self._queue.superseded(platform_id, entry_id, message)):
+            if moot or (waited and await self._queue.superseded(platform_id, entry_id, message)):
                 await self._queue.done(platform_id, entry_id, message)
                 metrics.DELIVERIES.labels(platform_id, "superseded").inc()
                 return
-            age = time.time() - message.enqueued_at
-            if age >= self._settings.message_ttl:
+            remaining = self._settings.message_ttl - (time.time() - message.enqueued_at)
+            if remaining <= 0:
                 reason = f"expired after {self._settings.message_ttl:g} s; last error: {last_error}"
                 await self._queue.park(platform_id, entry_id, message, reason, attempts)
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
+            if clock.wait() > 0:
+                await wait_for_event(lost, min(clock.wait(), remaining))
+                waited = True
+                continue
             platform = await self._platform(platform_id)
-            if platform is None or not _deliverable(platform):
+            if platform is None or not deliverable(platform):
                 return  # suspended or removed meanwhile: the message waits (or expires)
+            if platform.status == OFFLINE and not await self._probe_offline(platform):
+                last_error = "the platform is OFFLINE and its versions endpoint does not answer"
+                waited = True
+                continue
+            if not can_receive(platform, message.module, message.interface):
+                reason = f"the platform has no {message.module} {message.interface} endpoint"
+                await self._queue.park(platform_id, entry_id, message, reason, attempts)
+                metrics.DELIVERIES.labels(platform_id, "parked").inc()
+                return
+            attempts += 1
             try:
-                if platform.status == OFFLINE:
-                    await self._probe(platform)
-                    await self._set_status(platform_id, CONNECTED)
-                attempts += 1
                 await self._send(platform, message)
             except Permanent as e:
                 await self._queue.park(platform_id, entry_id, message, str(e), attempts)
@@ -183,25 +280,17 @@ class Deliverer:
             except HubError as e:
                 last_error = e.message
                 metrics.DELIVERIES.labels(platform_id, "retried").inc()
-                await self._failed(platform_id, attempts)
-                delay = _backoff(attempts, self._settings.retry_base, self._settings.retry_max)
-                remaining = self._settings.message_ttl - (time.time() - message.enqueued_at)
-                await asyncio.sleep(max(0.0, min(delay, remaining)))
+                await self._failed(platform_id)
+                waited = True
                 continue
-            self._failures[platform_id] = 0
+            clock.succeeded()
+            self._crashes.pop(platform_id, None)
             await self._queue.done(platform_id, entry_id, message)
             metrics.DELIVERIES.labels(platform_id, "delivered").inc()
             return
 
     async def _send(self, platform: Platform, message: Message) -> None:
-        url = next(
-            (
-                e.url
-                for e in platform.endpoints
-                if e.identifier == message.module and (e.role or "") == message.interface
-            ),
-            None,
-        )
+        url = endpoint_url(platform.endpoints, message.module, message.interface)
         if url is None:
             raise Permanent(f"the platform has no {message.module} {message.interface} endpoint")
         target = join(url, message.path) + (f"?{message.query}" if message.query else "")
@@ -223,6 +312,27 @@ class Deliverer:
         )
         _judge(response)
 
+    async def _idle(self, platform: Platform) -> None:
+        """Nothing queued: probe an OFFLINE platform when its clock says so (it must come back
+        even when nothing waits for it), keep a quiet CONNECTED one alive."""
+        if platform.status == OFFLINE:
+            if self._clock(platform.id).wait() == 0:
+                await self._probe_offline(platform)
+        else:
+            await self._keepalive(platform)
+
+    async def _probe_offline(self, platform: Platform) -> bool:
+        """Probe an OFFLINE platform: True, and CONNECTED again, when it answers."""
+        try:
+            await self._probe(platform)
+        except HubError as e:
+            log.info("probe of OFFLINE platform %s failed: %s", platform.id, e.message)
+            await self._failed(platform.id)
+            return False
+        self._clock(platform.id).succeeded()
+        await self._set_status(platform.id, CONNECTED)
+        return True
+
     async def _probe(self, platform: Platform) -> None:
         """GET the platform's versions: it answers, so it is back (or still there)."""
         token = (await self._cache.current()).outbound.get(platform.id)
@@ -240,41 +350,39 @@ class Deliverer:
 
     async def _keepalive(self, platform: Platform) -> None:
         """HubClientInfo: GET the versions of a platform not heard from for a while."""
-        if platform.status != CONNECTED:
+        clock = self._clock(platform.id)
+        if platform.status != CONNECTED or clock.wait() > 0:
             return
-        seen = self._seen.get(platform.id, 0.0)
-        if time.monotonic() - seen < self._settings.keepalive_interval:
+        if time.monotonic() - clock.keepalive_at < self._settings.keepalive_interval:
             return
         last = await self._store.last_seen_epoch(platform.id)
         if last is not None and time.time() - last < self._settings.keepalive_interval:
-            self._seen[platform.id] = time.monotonic() - (time.time() - last)
+            clock.keepalive_at = time.monotonic() - (time.time() - last)
             return
         try:
             await self._probe(platform)
         except HubError as e:
             log.info("keep-alive of %s failed: %s", platform.id, e.message)
-            await self._failed(platform.id, 1)
+            await self._failed(platform.id)
             return
-        self._seen[platform.id] = time.monotonic()
-        self._failures[platform.id] = 0
+        clock.keepalive_at = time.monotonic()
+        clock.succeeded()
 
-    async def _failed(self, platform_id: str, attempts: int) -> None:
-        count = self._failures.get(platform_id, 0) + 1
-        self._failures[platform_id] = count
-        if count >= self._settings.offline_after:
+    async def _failed(self, platform_id: str) -> None:
+        """One more failure in a row: the platform's next attempt waits longer, and enough of
+        them make it OFFLINE."""
+        clock = self._clock(platform_id)
+        clock.failed(self._settings.retry_base, self._settings.retry_max)
+        if clock.failures >= self._settings.offline_after:
             await self._set_status(platform_id, OFFLINE)
 
     async def _set_status(self, platform_id: str, status: str) -> None:
         platform = await self._store.get(platform_id)
-        if platform is None or platform.status == status or not _deliverable(platform):
+        if platform is None or platform.status == status or not deliverable(platform):
             return
         log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
         platform.status = status
         await self._store.save(platform)
-
-
-def _deliverable(platform: Platform) -> bool:
-    return platform.registered and not platform.deleted and platform.status in (CONNECTED, OFFLINE)
 
 
 def _judge(response: PeerResponse) -> None:
@@ -292,6 +400,41 @@ def _judge(response: PeerResponse) -> None:
         raise PeerError(f"HTTP {response.status}, OCPI {envelope.status_code}")
 
 
-def _backoff(attempt: int, base: float, ceiling: float) -> float:
-    """Exponential backoff with full jitter: a crowd of retries does not come back at once."""
-    return random.uniform(0, min(ceiling, base * 2 ** min(attempt, 30)))
+# --- waiting and stopping without losing a cancellation ------------------------------------
+# On Python 3.11 asyncio.timeout and asyncio.wait_for can lose a cancellation that lands as
+# they finish; a worker that loses its cancellation does not stop. asyncio.wait never swallows
+# the caller's cancellation: these helpers are built on it. Libraries still use wait_for (redis-py
+# around every send), so stopping a task cancels it again as long as it runs.
+
+
+async def wait_for_event(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` have passed, whichever comes first."""
+    if event.is_set():
+        return
+    waiter = asyncio.create_task(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        await _stop({waiter})
+
+
+async def _stop(tasks: Collection[asyncio.Task[Any]], grace: float = 0.0) -> None:
+    """Cancel tasks of ours and wait until they have finished, for at most ``STOP_SECONDS``.
+
+    A task still running after ``grace`` seconds is cancelled again every ``RECANCEL_SECONDS``,
+    and so is one started meanwhile (``tasks`` may be a live set): a lost cancellation delays
+    the stop by a moment, not for good. Their outcomes are dropped."""
+    started = time.monotonic()
+    for task in list(tasks):
+        task.cancel()
+    while time.monotonic() - started < STOP_SECONDS:
+        pending = {task for task in tasks if not task.done()}
+        if not pending:
+            break
+        await asyncio.wait(pending, timeout=RECANCEL_SECONDS)
+        if time.monotonic() - started >= grace:
+            for task in pending:
+                task.cancel()
+    for task in list(tasks):
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failure while stopping is not worth a warning

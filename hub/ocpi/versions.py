@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Final
 
 import msgspec
@@ -42,3 +43,21 @@ class Endpoint(msgspec.Struct, frozen=True):
 class VersionDetails(msgspec.Struct, frozen=True):
     version: str
     endpoints: list[Endpoint]
+
+
+def endpoint_url(endpoints: Iterable[Endpoint], module: str, interface: str | None) -> str | None:
+    """The URL of ``module``'s endpoint for ``interface`` (SENDER or RECEIVER), else None.
+
+    The endpoint with exactly that role wins; failing that, one of that module without a role
+    is taken (2.1.1 endpoints have no role, and some 2.2.1 platforms leave it out although 2.2.1
+    "Versions module", Endpoint class, requires it). ``interface`` None: any endpoint of the
+    module (credentials, where the role means nothing)."""
+    roleless = None
+    for endpoint in endpoints:
+        if endpoint.identifier != module:
+            continue
+        if interface is None or endpoint.role == interface:
+            return endpoint.url
+        if endpoint.role is None and roleless is None:
+            roleless = endpoint.url
+    return roleless

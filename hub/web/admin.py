@@ -174,18 +174,23 @@ class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 async def redrive(request: Request) -> Response:
-    """Queue parked messages again: all, a platform's, or some ids of a platform's."""
+    """Queue parked messages again: all, a platform's, or some ids of a platform's. Letters
+    without a message (undecodable entries) are skipped and counted, or refused when named."""
     hub = _authorize(request)
     body = await request.body()
     wanted = bodies.decode(body, Redrive) if body.strip() else Redrive()
     if wanted.ids is not None and wanted.platform is None:
         raise InvalidParameters("ids need a platform")
-    count = 0
+    count = skipped = 0
     for platform_id in await _platform_ids(hub, wanted.platform):
-        count += await hub.queue.redrive(platform_id, wanted.ids)
+        redriven, hopeless = await hub.queue.redrive(platform_id, wanted.ids)
+        count, skipped = count + redriven, skipped + hopeless
     if count:
         hub.wake_delivery()
-    return responses.admin({"redriven": count})
+    answer = {"redriven": count}
+    if skipped:
+        answer["skipped"] = skipped
+    return responses.admin(answer)
 
 
 async def _platform_ids(hub: Services, wanted: str | None) -> list[str]:

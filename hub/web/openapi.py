@@ -142,6 +142,11 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                     "attempts": {"type": "integer"},
                     "parked_at": {"type": "number"},
                     "message": {"type": "object"},
+                    "raw": {
+                        "type": "string",
+                        "description": "instead of message: the queue entry that could not be "
+                        "decoded, as text; such a letter can never be delivered",
+                    },
                 },
             },
             "Redrive": {
@@ -257,9 +262,20 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                 },
                 "responses": {
                     "200": _json(
-                        {"type": "object", "properties": {"redriven": {"type": "integer"}}},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "redriven": {"type": "integer"},
+                                "skipped": {
+                                    "type": "integer",
+                                    "description": "letters with raw instead of message, left "
+                                    "parked (present when not 0)",
+                                },
+                            },
+                        },
                         "how many were queued again",
                     ),
+                    "409": _json(_ref("Error"), "an id names a letter that holds no message"),
                     **_ERRORS,
                 },
             }

@@ -1,0 +1,182 @@
+"""In-process delivery: the real Deliverer, Queue and PlatformStore against a real Redis of the
+test's own, sending to small real receivers on 127.0.0.1 (each in a thread of its own, so that
+the test's event loop holds only the hub's tasks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+import msgspec
+
+from hub.delivery.queue import Message, Queue
+from hub.delivery.worker import Deliverer
+from hub.forward import PeerClient
+from hub.ocpi.versions import Endpoint
+from hub.settings import Settings
+from hub.store.cache import PlatformCache
+from hub.store.connection import RedisClient, open_redis
+from hub.store.platforms import CONNECTED, Party, PlatformStore
+
+OK = json.dumps(
+    {"data": None, "status_code": 1000, "status_message": "OK", "timestamp": "2026-01-01T00:00:00Z"}
+).encode()
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    body: Any
+
+
+class Receiver:
+    """A platform's OCPI server, reduced to what delivery needs: it takes every call (OCPI
+    1000), or answers 503 while ``down``, or holds calls while ``hang`` is set."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.down = False
+        self.hang = threading.Event()  # while set, calls wait (until released or stopped)
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if receiver.down:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                with receiver._lock:
+                    receiver.received.append(
+                        Received(self.command, self.path, json.loads(raw) if raw else None)
+                    )
+                if receiver.hang.is_set():
+                    receiver._release.wait(30)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(OK)))
+                    self.end_headers()
+                    self.wfile.write(OK)
+                except OSError:  # the hub gave up on the call meanwhile
+                    pass
+
+            do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def paths(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
+        with self._lock:
+            return [r.path for r in self.received if r.path.startswith(prefix)]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+
+@dataclass
+class Hub:
+    """What a hub process delivers with, wired as ``hub.app`` wires it."""
+
+    redis: RedisClient
+    store: PlatformStore
+    queue: Queue
+    deliverer: Deliverer
+    settings: Settings
+
+    async def add_platform(self, party_id: str, receiver: Receiver) -> str:
+        """A registered, CONNECTED eMSP that receives locations at ``receiver``."""
+        platform = await self.store.create(party_id, [Party.of("NL", party_id, "EMSP")], "auto")
+        platform.version = "2.2.1"
+        platform.registered_by = "platform"
+        platform.platform_versions_url = f"{receiver.url}/ocpi/versions"
+        platform.endpoints = [
+            Endpoint("locations", f"{receiver.url}/ocpi/2.2.1/locations", "RECEIVER")
+        ]
+        platform.status = CONNECTED
+        await self.store.save(platform)
+        await self.store.set_outbound_token(platform.id, f"token-{party_id}")
+        return platform.id
+
+    async def push(self, platform_id: str, *location_ids: str) -> None:
+        await self.queue.put([(platform_id, location(i)) for i in location_ids])
+
+
+def location(location_id: str) -> Message:
+    """A broadcast PUT of a location (the body is all the receiver looks at)."""
+    return Message(
+        module="locations",
+        interface="RECEIVER",
+        method="PUT",
+        path=f"NL/CPO/{location_id}",
+        body=msgspec.Raw(json.dumps({"id": location_id}).encode()),
+        sender=("NL", "HUB"),
+        receiver=None,
+        object=f"locations:NL:CPO:{location_id}",
+        full_state=True,
+        correlation_id=str(uuid.uuid4()),
+        enqueued_at=time.time(),
+    )
+
+
+@asynccontextmanager
+async def hub(redis_url: str, **settings: Any) -> AsyncIterator[Hub]:
+    redis = open_redis(redis_url, cluster=False)
+    peers = PeerClient(timeout=10)
+    await peers.start()
+    try:
+        store = PlatformStore(redis)
+        queue = Queue(redis)
+        chosen = Settings(redis_url=redis_url, **settings)
+        deliverer = Deliverer(chosen, PlatformCache(redis, store), store, queue, peers)
+        yield Hub(redis, store, queue, deliverer, chosen)
+    finally:
+        await peers.close()
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def running(deliverer: Deliverer) -> AsyncIterator[asyncio.Task[None]]:
+    """``deliverer.run()`` as a task, cancelled (and awaited) at the end."""
+    task = asyncio.create_task(deliverer.run(), name="delivery")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=30)
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,0 +1,31 @@
+"""The per-platform retry clock's delays: exponential, capped, never below half."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.delivery.health import Clock, backoff
+
+
+@given(
+    failures=st.integers(min_value=0, max_value=10_000),
+    base=st.floats(min_value=0.001, max_value=10),
+    ceiling=st.floats(min_value=0.001, max_value=3600),
+)
+def test_a_delay_is_between_half_and_all_of_the_capped_exponential(
+    failures: int, base: float, ceiling: float
+) -> None:
+    delay = min(ceiling, base * 2 ** min(max(failures, 1) - 1, 30))
+    assert delay / 2 <= backoff(failures, base, ceiling) <= delay
+
+
+def test_the_clock_waits_after_a_failure_and_not_after_a_success() -> None:
+    clock = Clock()
+    assert clock.wait() == 0
+    clock.failed(base=30.0, ceiling=60.0)
+    assert clock.failures == 1 and 15.0 - 10 <= clock.wait() <= 30.0
+    clock.failed(base=30.0, ceiling=60.0)
+    assert clock.failures == 2 and 30.0 - 10 <= clock.wait() <= 60.0
+    clock.succeeded()
+    assert (clock.failures, clock.wait()) == (0, 0)
