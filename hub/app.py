@@ -59,12 +59,7 @@ def create_app(
             redis = open_redis(redis_url, cluster=settings.redis_cluster)
             stack.push_async_callback(redis.aclose)
             await ready(redis)
-            peers = PeerClient(
-                timeout=settings.forward_timeout,
-                max_response_size=settings.max_response_size,
-                allow_private_urls=settings.allow_private_urls,
-                resolve=resolve,
-            )
+            peers = PeerClient.of(settings, resolve=resolve)
             stack.push_async_callback(peers.close)
             await peers.start()
             store = PlatformStore(redis)

@@ -37,6 +37,7 @@ from hub.errors import (
     RefusedUrl,
 )
 from hub.ocpi.envelope import Envelope
+from hub.settings import Settings
 from hub.urlguard import UrlRefused, check, refusal
 
 log = logging.getLogger("hub.forward")
@@ -125,6 +126,15 @@ class PeerClient:
         self.allow_private_urls = allow_private_urls
         self._resolve = resolve
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, *, resolve: Resolve | None = None) -> PeerClient:
+        return cls(
+            timeout=settings.forward_timeout,
+            max_response_size=settings.max_response_size,
+            allow_private_urls=settings.allow_private_urls,
+            resolve=resolve,
+        )
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(

@@ -10,7 +10,7 @@ import msgspec
 from hub.delivery.queue import Queue
 from hub.errors import Conflict, HubError, NotFound
 from hub.forward import PeerClient
-from hub.ocpi.versions import CREDENTIALS
+from hub.ocpi.versions import CREDENTIALS, endpoint_url
 from hub.settings import Settings
 from hub.store.platforms import (
     CONNECTED,
@@ -113,7 +113,7 @@ class Lifecycle:
         platform = await self._change(platform_id, remove)
         await self._store.revoke_tokens(platform_id)
         outbound = await self._store.outbound_token(platform_id)
-        url = next((e.url for e in platform.endpoints if e.identifier == CREDENTIALS), None)
+        url = endpoint_url(platform.endpoints, CREDENTIALS, None)
         if outbound is not None and url is not None:
             # The spec's way to say "stop all automated traffic"; the removal stands either way.
             with contextlib.suppress(HubError):

@@ -37,6 +37,7 @@ from hub.ocpi.versions import (
     Endpoint,
     Version,
     VersionDetails,
+    endpoint_url,
 )
 from hub.settings import Settings
 from hub.store.platforms import (
@@ -64,7 +65,9 @@ class Discovery(msgspec.Struct, frozen=True):
     base64_encoded: bool
 
     def url_of(self, module: str) -> str:
-        return next(e.url for e in self.endpoints if e.identifier == module)
+        url = endpoint_url(self.endpoints, module, None)
+        assert url is not None, "discover() checked that the endpoint is there"
+        return url
 
 
 @contextlib.asynccontextmanager
@@ -180,7 +183,7 @@ class Registration:
             outbound = await self._store.outbound_token(platform_id)
             if not platform.registered or outbound is None:
                 raise Conflict("this platform is not registered")
-            url = next((e.url for e in platform.endpoints if e.identifier == CREDENTIALS), None)
+            url = endpoint_url(platform.endpoints, CREDENTIALS, None)
             if url is None:
                 raise Conflict("this platform has no credentials endpoint")
             found = Discovery(

@@ -17,6 +17,7 @@ from hub.errors import (
     UnknownReceiver,
 )
 from hub.ocpi.lanes import Lane
+from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, endpoint_url
 from hub.store.platforms import CONNECTED, Party, Platform
 
 PartyKey = tuple[str, str]  # (country_code, party_id), upper-case
@@ -52,9 +53,21 @@ class Peer:
             parties=frozenset(
                 Party.of(r.country_code, r.party_id, r.role) for r in platform.registered_roles
             ),
-            endpoints={(e.identifier, e.role or ""): e.url for e in platform.endpoints},
+            endpoints=_endpoints(platform.endpoints),
             base64=platform.sends_base64,
         )
+
+
+def _endpoints(endpoints: list[Endpoint]) -> dict[tuple[str, str], str]:
+    """Every (module, interface) the platform can be called on, by ``endpoint_url``'s rule,
+    computed once so that routing a call is a dictionary lookup."""
+    found = {}
+    for module in {e.identifier for e in endpoints}:
+        for interface in (SENDER, RECEIVER):
+            url = endpoint_url(endpoints, module, interface)
+            if url is not None:
+                found[(module, interface)] = url
+    return found
 
 
 @dataclass(frozen=True)
@@ -149,11 +162,3 @@ def only(owners: Iterable[PartyKey], what: str) -> PartyKey:
         names = ", ".join(label(o) for o in found)
         raise UnknownReceiver(f"no OCPI-to headers, and {what} is ambiguous ({names})")
     return found[0]
-
-
-def join(url: str, rest: str) -> str:
-    """The receiver's URL for the path below the module. Endpoint URLs come with and without a
-    trailing slash; joining on exactly one slash serves both."""
-    if not rest:
-        return url
-    return url.rstrip("/") + "/" + rest.lstrip("/")

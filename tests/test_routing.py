@@ -6,8 +6,9 @@ import pytest
 
 from hub.errors import Forbidden, InvalidParameters, ReceiverUnreachable, UnknownReceiver
 from hub.ocpi.lanes import LANES
-from hub.routing import Peer, RoutingTable, check_owner, join, only, receiver, sender
-from hub.store.platforms import Party
+from hub.ocpi.versions import Endpoint
+from hub.routing import Peer, RoutingTable, check_owner, only, receiver, sender
+from hub.store.platforms import Party, Platform
 
 PUSH_LOCATIONS = LANES[("locations", "RECEIVER")]
 PULL_LOCATIONS = LANES[("locations", "SENDER")]
@@ -119,20 +120,31 @@ def test_open_routing_takes_exactly_one_owner() -> None:
         only([("NL", "CPA"), ("NL", "CPB")], "location L")
 
 
-@pytest.mark.parametrize(
-    ("url", "rest", "joined"),
-    [
-        ("http://x/locations", "", "http://x/locations"),
-        ("http://x/locations/", "", "http://x/locations/"),
-        ("http://x/locations", "NL/CPA/1", "http://x/locations/NL/CPA/1"),
-        ("http://x/locations/", "NL/CPA/1", "http://x/locations/NL/CPA/1"),
-    ],
-)
-def test_join(url: str, rest: str, joined: str) -> None:
-    assert join(url, rest) == joined
-
-
 def test_a_platform_does_not_route_to_itself() -> None:
     routes = table(peer("both", XCP, XEM, modules=ALL_MODULES))
     with pytest.raises(UnknownReceiver, match="calling platform itself"):
         receiver(routes, ("DE", "XXX"), PUSH_LOCATIONS, routes.peers["both"])
+
+
+def test_an_endpoint_without_a_role_serves_either_interface() -> None:
+    """Some platforms leave the role out (2.1.1 has none): the hub still finds the endpoint,
+    and one with the exact role wins."""
+    platform = Platform(
+        id="p",
+        name="p",
+        status="CONNECTED",
+        roles=[EMA],
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        version="2.2.1",
+        endpoints=[
+            Endpoint("locations", "http://x/locations"),
+            Endpoint("tokens", "http://x/tokens"),
+            Endpoint("tokens", "http://x/tokens-sender", "SENDER"),
+        ],
+    )
+    endpoints = Peer.of(platform).endpoints
+    assert endpoints[("locations", "RECEIVER")] == "http://x/locations"
+    assert endpoints[("locations", "SENDER")] == "http://x/locations"
+    assert endpoints[("tokens", "SENDER")] == "http://x/tokens-sender"
+    assert endpoints[("tokens", "RECEIVER")] == "http://x/tokens"

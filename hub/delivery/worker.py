@@ -34,9 +34,10 @@ from hub.errors import HubError, PeerError
 from hub.forward import PeerClient, PeerResponse
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import Envelope
+from hub.ocpi.paths import decode_segments, join
 from hub.ocpi.status import SUCCESS
+from hub.ocpi.validation import ValidationFailed
 from hub.ocpi.versions import endpoint_url
-from hub.routing import join
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.platforms import CONNECTED, OFFLINE, Platform, PlatformStore
@@ -293,7 +294,14 @@ class Deliverer:
         url = endpoint_url(platform.endpoints, message.module, message.interface)
         if url is None:
             raise Permanent(f"the platform has no {message.module} {message.interface} endpoint")
-        target = join(url, message.path) + (f"?{message.query}" if message.query else "")
+        try:
+            # The path was built by the hub from checked ids; read again, it can never leave
+            # the endpoint, whatever the queue holds.
+            target = join(url, decode_segments(message.path))
+        except ValidationFailed as e:
+            raise Permanent(f"the message's path is not a path of ids: {e.message}") from e
+        if message.query:
+            target += f"?{message.query}"
         headers = {h.CORRELATION_ID: message.correlation_id}
         if message.sender is not None:
             headers[h.FROM_COUNTRY_CODE], headers[h.FROM_PARTY_ID] = message.sender
@@ -377,12 +385,20 @@ class Deliverer:
             await self._set_status(platform_id, OFFLINE)
 
     async def _set_status(self, platform_id: str, status: str) -> None:
-        platform = await self._store.get(platform_id)
-        if platform is None or platform.status == status or not deliverable(platform):
-            return
-        log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
-        platform.status = status
-        await self._store.save(platform)
+        """OFFLINE or CONNECTED again, compare-and-set: an operator's suspend or a removal made
+        meanwhile wins (only a deliverable platform's health moves)."""
+        moved = False
+
+        def health(platform: Platform) -> Platform:
+            nonlocal moved
+            moved = deliverable(platform) and platform.status != status
+            if moved:
+                platform.status = status
+            return platform
+
+        platform = await self._store.update(platform_id, health)
+        if platform is not None and moved:
+            log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
 
 
 def _judge(response: PeerResponse) -> None:
@@ -392,7 +408,7 @@ def _judge(response: PeerResponse) -> None:
         raise Permanent(f"refused with HTTP {response.status}: {response.body[:200]!r}")
     try:
         envelope = _envelope.decode(response.body)
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, RecursionError) as e:
         raise PeerError(f"HTTP {response.status} without an OCPI envelope") from e
     if 2000 <= envelope.status_code < 3000:
         raise Permanent(f"refused with OCPI {envelope.status_code}: {envelope.status_message}")

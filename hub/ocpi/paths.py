@@ -53,7 +53,8 @@ def encode_segments(segments: list[str]) -> str:
 
 
 def join(url: str, segments: list[str]) -> str:
-    """``url`` (an endpoint URL, with or without a trailing slash) followed by the ids.
+    """``url`` (an endpoint URL, with or without a trailing slash: joined on exactly one slash,
+    which serves both) followed by the ids.
 
     Every segment was checked by ``decode_segments`` (or built by the hub itself); the result is
     checked again, so that no caller can ever leave the endpoint's URL through an id."""

@@ -24,7 +24,7 @@ from hub.ocpi.versions import Endpoint
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis
-from hub.store.platforms import CONNECTED, Party, PlatformStore
+from hub.store.platforms import CONNECTED, Party, Platform, PlatformStore
 
 OK = json.dumps(
     {"data": None, "status_code": 1000, "status_message": "OK", "timestamp": "2026-01-01T00:00:00Z"}
@@ -111,17 +111,20 @@ class Hub:
 
     async def add_platform(self, party_id: str, receiver: Receiver) -> str:
         """A registered, CONNECTED eMSP that receives locations at ``receiver``."""
-        platform = await self.store.create(party_id, [Party.of("NL", party_id, "EMSP")], "auto")
-        platform.version = "2.2.1"
-        platform.registered_by = "platform"
-        platform.platform_versions_url = f"{receiver.url}/ocpi/versions"
-        platform.endpoints = [
-            Endpoint("locations", f"{receiver.url}/ocpi/2.2.1/locations", "RECEIVER")
-        ]
-        platform.status = CONNECTED
-        await self.store.save(platform)
-        await self.store.set_outbound_token(platform.id, f"token-{party_id}")
-        return platform.id
+        created, _ = await self.store.create(party_id, [Party.of("NL", party_id, "EMSP")], "auto")
+
+        def registered(platform: Platform) -> Platform:
+            platform.version = "2.2.1"
+            platform.registered_by = "platform"
+            platform.platform_versions_url = f"{receiver.url}/ocpi/versions"
+            platform.endpoints = [
+                Endpoint("locations", f"{receiver.url}/ocpi/2.2.1/locations", "RECEIVER")
+            ]
+            platform.status = CONNECTED
+            return platform
+
+        await self.store.update(created.id, registered, outbound=f"token-{party_id}")
+        return created.id
 
     async def push(self, platform_id: str, *location_ids: str) -> None:
         await self.queue.put([(platform_id, location(i)) for i in location_ids])
@@ -147,12 +150,13 @@ def location(location_id: str) -> Message:
 @asynccontextmanager
 async def hub(redis_url: str, **settings: Any) -> AsyncIterator[Hub]:
     redis = open_redis(redis_url, cluster=False)
-    peers = PeerClient(timeout=10)
+    # The receivers are on 127.0.0.1.
+    chosen = Settings(redis_url=redis_url, **{"allow_private_urls": True, **settings})
+    peers = PeerClient.of(chosen)
     await peers.start()
     try:
         store = PlatformStore(redis)
         queue = Queue(redis)
-        chosen = Settings(redis_url=redis_url, **settings)
         deliverer = Deliverer(chosen, PlatformCache(redis, store), store, queue, peers)
         yield Hub(redis, store, queue, deliverer, chosen)
     finally:
