@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Annotated
 
 import msgspec
@@ -94,7 +95,7 @@ async def list_platforms(request: Request) -> Response:
 
 async def platform(request: Request) -> Response:
     hub = _authorize(request)
-    platform_id = request.path_params["id"]
+    platform_id = _platform_id(request.path_params["id"])
     if request.method == "DELETE":
         await hub.lifecycle.remove(platform_id)
         return Response(status_code=204)
@@ -110,7 +111,7 @@ async def platform(request: Request) -> Response:
 
 async def action(request: Request) -> Response:
     hub = _authorize(request)
-    platform_id = request.path_params["id"]
+    platform_id = _platform_id(request.path_params["id"])
     await hub.lifecycle.get(platform_id)  # 404 before anything else
     match request.path_params["action"]:
         case "connect":
@@ -193,9 +194,20 @@ async def redrive(request: Request) -> Response:
     return responses.admin(answer)
 
 
+def _platform_id(text: str) -> str:
+    """A platform id as the hub makes them (12 hex digits), or 404 before any lookup: ids go
+    into Redis key names, where a brace would change the key's hash slot."""
+    if not _PLATFORM_ID.fullmatch(text):
+        raise NotFound(f"no platform {text[:40]!r}")
+    return text
+
+
+_PLATFORM_ID = re.compile(r"[0-9a-f]{12}")
+
+
 async def _platform_ids(hub: Services, wanted: str | None) -> list[str]:
     if wanted is not None:
-        await hub.lifecycle.get(wanted)  # 404 for an unknown platform
+        await hub.lifecycle.get(_platform_id(wanted))  # 404 for an unknown platform
         return [wanted]
     return [p.id for p in await hub.platforms.all()]
 

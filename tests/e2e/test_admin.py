@@ -151,6 +151,9 @@ def test_unknown_platforms_and_actions(hub: HubProcess) -> None:
         ("GET", "/platforms/nope"),
         ("DELETE", "/platforms/nope"),
         ("POST", "/platforms/nope/rotate"),
+        ("GET", "/platforms/0123456789ab"),
+        ("GET", "/platforms/x%7D%7Bhub"),
+        ("GET", "/dead-letters?platform=x%7D"),
         ("GET", "/nothing-here"),
     ]:
         status, headers, body = hub.admin(method, path)
