@@ -198,7 +198,7 @@ def _platform_id(text: str) -> str:
     """A platform id as the hub makes them (12 hex digits), or 404 before any lookup: ids go
     into Redis key names, where a brace would change the key's hash slot."""
     if not _PLATFORM_ID.fullmatch(text):
-        raise NotFound(f"no platform {text[:40]!r}")
+        raise NotFound(f"no platform {text[:40]}")
     return text
 
 
