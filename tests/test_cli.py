@@ -9,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from hub.settings import Settings
 from tests.e2e.network import member
 from tests.hubproc import HubProcess
 from tests.parties import FakePlatform, free_port
+from tests.waiting import wait_for
 
 PartyIds = Callable[[], str]
 
@@ -63,16 +63,6 @@ def table(stdout: str) -> tuple[list[str], list[list[str]]]:
     header, *rows = stdout.splitlines()
     columns = header.split()
     return columns, [row.split(maxsplit=len(columns) - 1) for row in rows]
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_add_prints_token_a_once_with_versions_url(hub: HubProcess, party_id: PartyIds) -> None:

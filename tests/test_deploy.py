@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import cache
@@ -28,6 +27,7 @@ from tests.e2e.network import member
 from tests.e2e.objects import location
 from tests.hubproc import HubProcess
 from tests.parties import free_port
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
@@ -267,16 +267,6 @@ def test_the_dashboard_shows_every_metric_the_brief_asks_for() -> None:
         "ocpi_hub_deliveries_total",
         "ocpi_hub_handshakes_total",
     } <= shown
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_the_dashboard_and_the_alerts_use_metrics_the_running_hub_serves(

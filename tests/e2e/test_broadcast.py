@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,20 +15,11 @@ from hub.store.embedded import EmbeddedRedis
 from tests.e2e.network import member
 from tests.e2e.objects import location, token
 from tests.hubproc import HubProcess
+from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
 HUB = ("NL", "HUB")
 FAST = ["--retry-base", "0.05", "--retry-max", "0.3", "--offline-after", "3"]
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def evse(uid: str, status: str, updated: str) -> dict[str, Any]:

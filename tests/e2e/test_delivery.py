@@ -17,22 +17,13 @@ from tests.e2e.network import member
 from tests.e2e.objects import location
 from tests.hubproc import HubProcess
 from tests.test_cli import run_cli
+from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
 HUB = ("NL", "HUB")
 BASE, CEILING, OFFLINE_AFTER = 0.1, 3.2, 2
 BACKOFF = ["--retry-base", str(BASE), "--retry-max", str(CEILING)]
 BACKOFF += ["--offline-after", str(OFFLINE_AFTER)]
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def shortest_pause(failures: int) -> float:
