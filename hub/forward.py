@@ -174,7 +174,8 @@ class PeerClient:
     ) -> PeerResponse:
         if self._session is None:
             raise RuntimeError("PeerClient.start() was not called")
-        self.check(url)
+        # The URL itself was checked where the hub received it (``check``); the address is
+        # checked here, on every connection, by the socket factory.
         sent = {
             "Authorization": authorization(token, base64_encoded=base64_encoded),
             "X-Request-ID": str(uuid.uuid4()),

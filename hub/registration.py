@@ -329,6 +329,9 @@ class Registration:
 
     async def _fetch(self, url: str, token: str, base64_encoded: bool) -> msgspec.Raw:
         try:
+            # The versions and version details URLs are the platform's word: refused before
+            # anything is sent when the URL alone says the hub will not call it.
+            self._peers.check(url)
             response, envelope = await self._peers.ocpi(
                 "GET",
                 url,

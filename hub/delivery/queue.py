@@ -49,16 +49,13 @@ return 1
 """
 # Park an entry: add the dead letter, then acknowledge, delete and forget it as _DONE does; in
 # one script, so that a crash cannot leave the letter without the entry gone or the other way.
-_PARK = """
+_PARK = (
+    """
 redis.call('XADD', KEYS[3], '*', ARGV[4], ARGV[5], 'reason', ARGV[6], 'attempts', ARGV[7],
   'parked_at', ARGV[8])
-redis.call('XACK', KEYS[1], ARGV[3], ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[2])
-end
-return 1
 """
+    + _DONE
+)
 # The stream and its group, so that a platform with nothing queued yet can be waited on; also
 # the group of a stream that exists without one (written by something else than _ENQUEUE).
 _CREATE = """

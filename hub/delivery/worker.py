@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from hub import metrics
-from hub.delivery.health import Clock, backoff, can_receive, deliverable
+from hub.delivery.health import Clock, backoff, deliverable
 from hub.delivery.queue import Message, Queue, later
 from hub.errors import HubError, PeerError
 from hub.forward import PeerClient, PeerResponse
@@ -266,14 +266,15 @@ class Deliverer:
                 last_error = "the platform is OFFLINE and its versions endpoint does not answer"
                 waited = True
                 continue
-            if not can_receive(platform, message.module, message.interface):
+            url = endpoint_url(platform.endpoints, message.module, message.interface)
+            if url is None:
                 reason = f"the platform has no {message.module} {message.interface} endpoint"
                 await self._queue.park(platform_id, entry_id, message, reason, attempts)
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
             attempts += 1
             try:
-                await self._send(platform, message)
+                await self._send(platform, message, url)
             except Permanent as e:
                 await self._queue.park(platform_id, entry_id, message, str(e), attempts)
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
@@ -290,10 +291,8 @@ class Deliverer:
             metrics.DELIVERIES.labels(platform_id, "delivered").inc()
             return
 
-    async def _send(self, platform: Platform, message: Message) -> None:
-        url = endpoint_url(platform.endpoints, message.module, message.interface)
-        if url is None:
-            raise Permanent(f"the platform has no {message.module} {message.interface} endpoint")
+    async def _send(self, platform: Platform, message: Message, url: str) -> None:
+        """Send ``message`` to the platform's endpoint ``url`` (its module and interface)."""
         try:
             # The path was built by the hub from checked ids; read again, it can never leave
             # the endpoint, whatever the queue holds.

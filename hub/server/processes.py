@@ -53,17 +53,24 @@ AppFactory = Callable[[Settings, bool], Any]
 # --- the listening socket and the process limits ---------------------------------------------
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound once here and shared by every worker."""
+def _socket(host: str, port: int) -> tuple[socket.socket, Any]:
+    """A TCP socket for ``host`` and the address to bind it to (StartupError when there is
+    none), with SO_REUSEADDR set."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     except OSError as e:
         raise StartupError(f"cannot listen on {host}:{port}: {e}") from e
+    return sock, address
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound once here and shared by every worker."""
+    sock, address = _socket(host, port)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as e:
@@ -75,16 +82,13 @@ def listen(host: str, port: int) -> socket.socket:
 def check_port_free(host: str, port: int) -> None:
     """Refuse to start when ``port`` (the metrics port, which every worker binds itself with
     SO_REUSEPORT) is taken by another program: better now than as a failed worker."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    probe, address = _socket(host, port)
+    with probe:
+        try:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             probe.bind(address)
-    except OSError as e:
-        raise StartupError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+        except OSError as e:
+            raise StartupError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 def raise_open_files_limit(max_connections: int) -> None:

@@ -263,11 +263,6 @@ class PlatformStore:
             await listener(platform, None)
         return platform, token_a
 
-    async def grant_roles(self, platform_id: str, roles: Iterable[Party]) -> None:
-        """Claim the roles in the party index, all or none (Conflict if one is taken)."""
-        await self._grant(platform_id, [role.field for role in roles])
-        await self._changed()
-
     async def _grant(
         self,
         platform_id: str,
@@ -384,11 +379,6 @@ class PlatformStore:
                     await listener(new, old.status)
             return new
         raise Conflict("the platform changed concurrently too often; try again")
-
-    async def save(self, platform: Platform) -> None:
-        """Store ``platform`` as it is, over whatever is stored (status listeners hear of a
-        status change). A copy read earlier overwrites changes made since: prefer ``update``."""
-        await self.update(platform.id, lambda _: platform)
 
     def on_status_change(self, listener: StatusListener) -> None:
         """Await ``listener(platform, old_status)`` after a platform's status changed (or it was

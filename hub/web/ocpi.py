@@ -221,10 +221,12 @@ def _ids_below(request: Request, *, depth: int) -> list[str]:
     raw = request.scope.get("raw_path")
     text = raw.decode("latin-1") if isinstance(raw, bytes) else request.scope["path"]
     parts = text.split("/")
-    expected = request.scope["path"].split("/")[: depth + 1]
-    # Each segment of the route itself must be what the router matched on, once decoded: an
-    # encoded slash in it ("locations%2F..") would otherwise move the ids' boundary.
-    if [urllib.parse.unquote(p) for p in parts[: depth + 1]] != expected:
+    prefix = "/".join(parts[: depth + 1])
+    # The route's own segments must be what the router matched on, once decoded: an encoded
+    # slash in them ("locations%2F..") would otherwise move the ids' boundary.
+    if "%" in prefix and urllib.parse.unquote(prefix) != "/".join(
+        request.scope["path"].split("/")[: depth + 1]
+    ):
         raise InvalidParameters("the URL is not a module URL followed by ids")
     try:
         return decode_segments("/".join(parts[depth + 1 :]))
