@@ -15,7 +15,7 @@ from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
 from hub.errors import HubError, StartupError
-from hub.forward import PeerClient, Resolve
+from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
@@ -59,13 +59,13 @@ def create_app(
             redis = open_redis(redis_url, cluster=settings.redis_cluster)
             stack.push_async_callback(redis.aclose)
             await ready(redis)
-            peers = PeerClient.of(settings, resolve=resolve)
-            stack.push_async_callback(peers.close)
-            await peers.start()
+            client = PlatformClient.of(settings, resolve=resolve)
+            stack.push_async_callback(client.close)
+            await client.start()
             store = PlatformStore(redis)
             cache = PlatformCache(redis, store)
             queue = Queue(redis)
-            deliverer = Deliverer(settings, cache, store, queue, peers)
+            deliverer = Deliverer(settings, cache, store, queue, client)
             broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
             store.on_status_change(Announcer(cache, queue, deliverer.wake).status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
@@ -74,9 +74,11 @@ def create_app(
                 platforms=store,
                 cache=cache,
                 queue=queue,
-                registration=Registration(settings, store, peers),
-                lifecycle=Lifecycle(settings, store, peers, queue),
-                relay=Relay(settings, cache, Directory(redis), ProxyStore(redis), peers, broadcast),
+                registration=Registration(settings, store, client),
+                lifecycle=Lifecycle(settings, store, client, queue),
+                relay=Relay(
+                    settings, cache, Directory(redis), ProxyStore(redis), client, broadcast
+                ),
                 wake_delivery=deliverer.wake,
                 metrics_state=SharedState(),
                 embedded_redis=embedded_redis,

@@ -17,18 +17,18 @@ import msgspec
 import orjson
 
 from hub.delivery.queue import Message, Queue
-from hub.errors import InvalidParameters, NotFound, UnknownReceiver, from_validation
+from hub.errors import InvalidParametersError, NotFoundError, UnknownReceiverError, from_validation
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import Lane
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import encode_segments
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, V2_2_1
-from hub.routing import PartyKey, Peer, RoutingTable, key
+from hub.records import CONNECTED, OFFLINE, Party, PartyKey, party_key
+from hub.routing import PlatformEntry, RoutingTable
 from hub.settings import Settings
 from hub.store.held import HeldObjects
-from hub.store.platforms import CONNECTED, OFFLINE, Party
 
 BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
 PUSH_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
@@ -45,7 +45,7 @@ class Broadcast:
         self._held = held
         self._queue = queue
         self._wake = wake
-        self.hub = key(settings.country_code, settings.party_id)
+        self.hub = party_key(settings.country_code, settings.party_id)
 
     async def push(
         self,
@@ -60,32 +60,34 @@ class Broadcast:
         correlation_id: str,
     ) -> tuple[int, dict[str, str], bytes]:
         if lane.interface != RECEIVER or method not in PUSH_METHODS:
-            raise UnknownReceiver("only pushes (PUT, PATCH, DELETE) can be broadcast")
+            raise UnknownReceiverError("only pushes (PUT, PATCH, DELETE) can be broadcast")
         if lane.module not in BROADCAST_MODULES:
-            raise UnknownReceiver(
+            raise UnknownReceiverError(
                 f"{lane.module} are never broadcast: name the receiver in the OCPI-to headers"
             )
-        owner = key(sender.country_code, sender.party_id)
+        owner = sender.key
         path = segments[2:]  # below /{country_code}/{party_id}
         deepest = OBJECT_DEPTH[lane.module] if method != "DELETE" else 1
         if not 1 <= len(path) <= deepest:
             shape = "/{country_code}/{party_id}/{id}"
             if deepest == 3:
                 shape += "[/{evse_uid}[/{connector_id}]]"
-            raise InvalidParameters(f"the URL of a {method} must end in {shape}")
+            raise InvalidParametersError(f"the URL of a {method} must end in {shape}")
         if lane.module == "tokens" and path:
             path = [path[0], urllib.parse.parse_qs(query).get("type", ["RFID"])[0]]
         if method == "PUT":
             await self._held.put(lane.module, owner, path, body)
         elif method == "PATCH":
             if not await self._held.patch(lane.module, owner, path, body):
-                raise NotFound(f"the hub holds no {lane.module[:-1]} {'/'.join(path)} to patch")
+                raise NotFoundError(
+                    f"the hub holds no {lane.module[:-1]} {'/'.join(path)} to patch"
+                )
         elif method == "DELETE":
             await self._held.delete(lane.module, owner, path)
         now = time.time()
         items = [
             (
-                peer.id,
+                platform.id,
                 Message(
                     module=lane.module,
                     interface=RECEIVER,
@@ -101,7 +103,7 @@ class Broadcast:
                     enqueued_at=now,
                 ),
             )
-            for peer, party in self._receivers(table, lane, caller_id)
+            for platform, party in self._receivers(table, lane, caller_id)
         ]
         await self._queue.put(items)
         if items:
@@ -111,18 +113,18 @@ class Broadcast:
 
     def _receivers(
         self, table: RoutingTable, lane: Lane, caller_id: str
-    ) -> list[tuple[Peer, PartyKey]]:
+    ) -> list[tuple[PlatformEntry, PartyKey]]:
         """Every registered platform of the other side with the module's RECEIVER endpoint,
         OFFLINE ones too: they get what they missed when they are back."""
         found = []
-        for peer in table.peers.values():
-            if peer.id == caller_id or peer.status not in (CONNECTED, OFFLINE):
+        for platform in table.platforms.values():
+            if platform.id == caller_id or platform.status not in (CONNECTED, OFFLINE):
                 continue
-            if (lane.module, RECEIVER) not in peer.endpoints:
+            if (lane.module, RECEIVER) not in platform.endpoints:
                 continue
-            parties = sorted(p for p in peer.parties if p.role in lane.receivers)
+            parties = sorted(p for p in platform.parties if p.role in lane.receivers)
             if parties:
-                found.append((peer, (parties[0].country_code, parties[0].party_id)))
+                found.append((platform, (parties[0].country_code, parties[0].party_id)))
         return found
 
     async def serve(
@@ -130,24 +132,24 @@ class Broadcast:
     ) -> tuple[int, dict[str, str], bytes]:
         """GET-all and single objects from the hub's own copy."""
         if method != "GET" or lane.module not in BROADCAST_MODULES:
-            raise UnknownReceiver(
+            raise UnknownReceiverError(
                 f"the hub serves GET lists of {', '.join(sorted(BROADCAST_MODULES))} only"
             )
-        headers = self._headers(key(sender.country_code, sender.party_id))
+        headers = self._headers(sender.key)
         if segments:
             if lane.module != "locations":
-                raise NotFound(f"no single-object GET on the {lane.module} sender interface")
+                raise NotFoundError(f"no single-object GET on the {lane.module} sender interface")
             if len(segments) > OBJECT_DEPTH["locations"]:
-                raise InvalidParameters(
+                raise InvalidParametersError(
                     "the URL must end in /{location_id}[/{evse_uid}[/{connector_id}]]"
                 )
             found = await self._held.get(lane.module, None, segments)
             if found is None:
-                raise NotFound(f"the hub holds no location {'/'.join(segments)}")
+                raise NotFoundError(f"the hub holds no location {'/'.join(segments)}")
             return 200, headers, envelope(orjson.Fragment(found))
         try:
             page = Page.of(query)
-        except ValidationFailed as e:
+        except InvalidInputError as e:
             raise from_validation(e) from e
         items, total = await self._held.page(
             lane.module,

@@ -19,7 +19,7 @@ from hub.ocpi.status import (
     UNABLE_TO_USE_CLIENT_API,
     UNSUPPORTED_VERSION,
 )
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 
 
 class HubError(Exception):
@@ -41,27 +41,27 @@ class ClientError(HubError):
     http_status = 400
 
 
-class InvalidParameters(ClientError):
+class InvalidParametersError(ClientError):
     """OCPI 2001: a missing or invalid field; the message names it."""
 
     ocpi_status = INVALID_PARAMETERS
 
 
-class NotJson(ClientError):
+class NotJsonError(ClientError):
     """The body is not JSON (transport rules: HTTP 400)."""
 
 
-class Unauthorized(ClientError):
+class UnauthorizedError(ClientError):
     """Missing, unknown or wrong-kind token (transport rules: HTTP 401)."""
 
     http_status = 401
 
 
-class NotFound(ClientError):
+class NotFoundError(ClientError):
     http_status = 404
 
 
-class MethodNotAllowed(ClientError):
+class MethodNotAllowedError(ClientError):
     """A method the endpoint does not define (answered with ``Allow`` when ``allowed`` is
     known); also the credentials module's answer to POST when registered, PUT/DELETE when not."""
 
@@ -72,13 +72,13 @@ class MethodNotAllowed(ClientError):
         self.allowed = allowed
 
 
-class PayloadTooLarge(ClientError):
+class PayloadTooLargeError(ClientError):
     """A request body over ``--max-body-size``: HTTP 413, and the rest is not read."""
 
     http_status = 413
 
 
-class Conflict(ClientError):
+class ConflictError(ClientError):
     """An admin request that contradicts what is stored (a role granted twice, ...)."""
 
     http_status = 409
@@ -92,52 +92,52 @@ class ServerError(HubError):
     http_status = 500
 
 
-class ClientApiUnusable(ServerError):
+class ClientApiUnusableError(ServerError):
     """OCPI 3001: the platform's versions or version details could not be fetched."""
 
     ocpi_status = UNABLE_TO_USE_CLIENT_API
     http_status = 400
 
 
-class UnsupportedVersion(ServerError):
+class UnsupportedVersionError(ServerError):
     """OCPI 3002: no version in common."""
 
     ocpi_status = UNSUPPORTED_VERSION
     http_status = 400
 
 
-class NoMatchingEndpoints(ServerError):
+class NoMatchingEndpointsError(ServerError):
     """OCPI 3003: the platform lacks endpoints the hub needs."""
 
     ocpi_status = NO_MATCHING_ENDPOINTS
     http_status = 400
 
 
-class HubRoutingError(HubError):
+class RoutingError(HubError):
     ocpi_status = HUB_GENERIC_ERROR
     http_status = 502
 
 
-class UnknownReceiver(HubRoutingError):
+class UnknownReceiverError(RoutingError):
     ocpi_status = HUB_UNKNOWN_RECEIVER
     http_status = 404
 
 
-class ReceiverTimeout(HubRoutingError):
+class ReceiverTimeoutError(RoutingError):
     ocpi_status = HUB_TIMEOUT
     http_status = 504
 
 
-class ReceiverUnreachable(HubRoutingError):
+class ReceiverUnreachableError(RoutingError):
     ocpi_status = HUB_CONNECTION_PROBLEM
     http_status = 502
 
 
-class ReceiverBroken(HubRoutingError):
+class ReceiverBrokenError(RoutingError):
     """OCPI 4000: the receiver answered, but not in OCPI."""
 
 
-class RefusedUrl(HubRoutingError):
+class RefusedUrlError(RoutingError):
     """A URL a platform gave the hub that the URL guard refuses (``hub.urlguard``); callers
     answer it as their context demands (3001 at registration, 2001 for a ``response_url``,
     4000 for a receiver's next page or CDR location)."""
@@ -147,7 +147,7 @@ class RefusedUrl(HubRoutingError):
         self.reason = reason
 
 
-class NotImplementedYet(HubRoutingError):
+class NotImplementedYet(RoutingError):
     """A module the hub lists but does not route yet."""
 
     http_status = 501
@@ -156,7 +156,7 @@ class NotImplementedYet(HubRoutingError):
 # --- outside OCPI ------------------------------------------------------------------------
 
 
-class StoreUnavailable(HubError):
+class StoreUnavailableError(HubError):
     """Redis cannot be reached: the hub is not ready."""
 
     http_status = 503
@@ -166,7 +166,7 @@ class StartupError(HubError):
     """The hub cannot start (bad setting, no redis-server, port taken, ...)."""
 
 
-class PeerError(HubError):
+class PlatformError(HubError):
     """A call the hub made to a platform failed (transport, HTTP or OCPI status).
 
     ``forward`` raises it; registration turns it into 3001 or an admin error.
@@ -179,14 +179,14 @@ class PeerError(HubError):
         self.peer_http_status = http_status
 
 
-class Forbidden(ClientError):
+class ForbiddenError(ClientError):
     """A platform claims or acts for a role the operator did not grant it."""
 
     http_status = 403
 
 
-def from_validation(error: ValidationFailed) -> HubError:
+def from_validation(error: InvalidInputError) -> HubError:
     """The hub's error for a body or query that failed ``hub.ocpi.validation``."""
     if error.not_json:
-        return NotJson(error.message)
-    return InvalidParameters(error.message)
+        return NotJsonError(error.message)
+    return InvalidParametersError(error.message)

@@ -1,17 +1,17 @@
 """The hub's outbound HTTP client: one pooled session per process, behind a small interface.
 
-The rest of the hub calls ``PeerClient.request`` or ``PeerClient.ocpi`` and never sees aiohttp.
-What every call the hub makes to a platform keeps, whatever URL it was given:
+The rest of the hub calls ``PlatformClient.request`` or ``PlatformClient.ocpi`` and never sees
+aiohttp. What every call the hub makes to a platform keeps, whatever URL it was given:
 
 - the URL guard (``hub.urlguard``) on the address each connection is actually opened to, after
-  name resolution; a refused URL is ``RefusedUrl``;
+  name resolution; a refused URL is ``RefusedUrlError``;
 - redirects are never followed: a 3xx is the platform's answer;
-- an answer larger than ``max_response_size`` is refused (``AnswerTooLarge``) without being
+- an answer larger than ``max_response_size`` is refused (``AnswerTooLargeError``) without being
   held whole;
-- transport failures become ``ReceiverUnreachable`` (OCPI 4003) or ``ReceiverTimeout`` (4002),
-  and answers that must be OCPI but are not become ``PeerError``. Their messages say what failed
-  in general terms; the low-level error goes to the log only (a platform must not learn from
-  them what listens where).
+- transport failures become ``ReceiverUnreachableError`` (OCPI 4003) or ``ReceiverTimeoutError``
+  (4002), and answers that must be OCPI but are not become ``PlatformError``. Their messages say
+  what failed in general terms; the low-level error goes to the log only (a platform must not
+  learn from them what listens where).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hub.errors import (
-    PeerError,
-    ReceiverBroken,
-    ReceiverTimeout,
-    ReceiverUnreachable,
-    RefusedUrl,
+    PlatformError,
+    ReceiverBrokenError,
+    ReceiverTimeoutError,
+    ReceiverUnreachableError,
+    RefusedUrlError,
 )
 from hub.ocpi.envelope import Envelope
 from hub.settings import Settings
@@ -55,7 +55,7 @@ _REFUSED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 )
 
 
-class AnswerTooLarge(ReceiverBroken):
+class AnswerTooLargeError(ReceiverBrokenError):
     """The platform's answer is larger than ``--max-response-size``."""
 
 
@@ -66,7 +66,7 @@ def authorization(token: str, *, base64_encoded: bool) -> str:
     return "Token " + token
 
 
-class PeerResponse(msgspec.Struct, frozen=True):
+class PlatformResponse(msgspec.Struct, frozen=True):
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -112,7 +112,7 @@ class _Resolver(AbstractResolver):
         return None
 
 
-class PeerClient:
+class PlatformClient:
     def __init__(
         self,
         *,
@@ -128,7 +128,7 @@ class PeerClient:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def of(cls, settings: Settings, *, resolve: Resolve | None = None) -> PeerClient:
+    def of(cls, settings: Settings, *, resolve: Resolve | None = None) -> PlatformClient:
         return cls(
             timeout=settings.forward_timeout,
             max_response_size=settings.max_response_size,
@@ -155,11 +155,11 @@ class PeerClient:
             self._session = None
 
     def check(self, url: str) -> None:
-        """``RefusedUrl`` for a URL that this client would refuse before connecting."""
+        """``RefusedUrlError`` for a URL that this client would refuse before connecting."""
         try:
             check(url, allow_private=self.allow_private_urls)
         except UrlRefused as e:
-            raise RefusedUrl(e.reason) from None
+            raise RefusedUrlError(e.reason) from None
 
     async def request(
         self,
@@ -171,9 +171,9 @@ class PeerClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> PeerResponse:
+    ) -> PlatformResponse:
         if self._session is None:
-            raise RuntimeError("PeerClient.start() was not called")
+            raise RuntimeError("PlatformClient.start() was not called")
         # The URL itself was checked where the hub received it (``check``); the address is
         # checked here, on every connection, by the socket factory.
         sent = {
@@ -192,19 +192,19 @@ class PeerClient:
             async with self._session.request(
                 method, url, data=body, headers=sent, timeout=limit, allow_redirects=False
             ) as response:
-                return PeerResponse(
+                return PlatformResponse(
                     status=response.status,
                     headers=dict(response.headers),
                     body=await self._read(response),
                 )
         except TimeoutError as e:
-            raise ReceiverTimeout(f"no answer within {seconds:g} s") from e
+            raise ReceiverTimeoutError(f"no answer within {seconds:g} s") from e
         except (aiohttp.ClientError, OSError, ValueError) as e:
             if refused:
-                raise RefusedUrl(f"its host is {refused[0]}") from e
+                raise RefusedUrlError(f"its host is {refused[0]}") from e
             # Not repr(e): aiohttp's errors carry the request's headers, the token among them.
             log.info("%s %s failed: %s: %s", method, _without_query(url), type(e).__name__, e)
-            raise ReceiverUnreachable("could not connect") from e
+            raise ReceiverUnreachableError("could not connect") from e
         finally:
             _REFUSED.reset(context)
 
@@ -213,12 +213,14 @@ class PeerClient:
         (aiohttp closes a connection whose answer was not read to its end)."""
         limit = self._max_response_size
         if response.content_length is not None and response.content_length > limit:
-            raise AnswerTooLarge(f"the answer is larger than the hub accepts ({limit} bytes)")
+            raise AnswerTooLargeError(f"the answer is larger than the hub accepts ({limit} bytes)")
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK):
             body += chunk
             if len(body) > limit:
-                raise AnswerTooLarge(f"the answer is larger than the hub accepts ({limit} bytes)")
+                raise AnswerTooLargeError(
+                    f"the answer is larger than the hub accepts ({limit} bytes)"
+                )
         return bytes(body)
 
     async def ocpi(
@@ -230,7 +232,7 @@ class PeerClient:
         base64_encoded: bool,
         body: bytes | None = None,
         timeout: float | None = None,
-    ) -> tuple[PeerResponse, Envelope]:
+    ) -> tuple[PlatformResponse, Envelope]:
         """A call whose answer must be an OCPI envelope (any status: the caller judges it)."""
         response = await self.request(
             method, url, token=token, base64_encoded=base64_encoded, body=body, timeout=timeout
@@ -238,7 +240,7 @@ class PeerClient:
         try:
             return response, _decode_envelope.decode(response.body)
         except (msgspec.DecodeError, RecursionError) as e:
-            raise PeerError(
+            raise PlatformError(
                 f"HTTP {response.status} without an OCPI envelope",
                 http_status=response.status,
             ) from e

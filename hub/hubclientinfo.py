@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from hub.delivery.health import can_receive
 from hub.delivery.queue import Message, Queue
 from hub.ocpi.hubclientinfo import ClientInfo
 from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER
+from hub.records import CONNECTED, OFFLINE, Platform, can_receive
 from hub.store.cache import PlatformCache
-from hub.store.platforms import CONNECTED, OFFLINE, Platform
 
 _encode = msgspec.json.Encoder()
 

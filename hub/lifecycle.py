@@ -8,29 +8,21 @@ from typing import Any
 import msgspec
 
 from hub.delivery.queue import Queue
-from hub.errors import Conflict, HubError, NotFound
-from hub.forward import PeerClient
-from hub.ocpi.versions import CREDENTIALS, endpoint_url
+from hub.errors import ConflictError, HubError, NotFoundError
+from hub.forward import PlatformClient
+from hub.ocpi.versions import CREDENTIALS
+from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform, TokenEncoding, endpoint_url
 from hub.settings import Settings
-from hub.store.platforms import (
-    CONNECTED,
-    PLANNED,
-    SUSPENDED,
-    Change,
-    Party,
-    Platform,
-    PlatformStore,
-    TokenEncoding,
-)
+from hub.store.platforms import Change, PlatformStore
 
 
 class Lifecycle:
     def __init__(
-        self, settings: Settings, store: PlatformStore, peers: PeerClient, queue: Queue
+        self, settings: Settings, store: PlatformStore, client: PlatformClient, queue: Queue
     ) -> None:
         self._settings = settings
         self._store = store
-        self._peers = peers
+        self._client = client
         self._queue = queue
 
     @property
@@ -46,7 +38,7 @@ class Lifecycle:
     async def get(self, platform_id: str) -> Platform:
         platform = await self._store.get(platform_id)
         if platform is None:
-            raise NotFound(f"no platform {platform_id}")
+            raise NotFoundError(f"no platform {platform_id}")
         return platform
 
     async def view(self, platform: Platform) -> dict[str, Any]:
@@ -74,7 +66,7 @@ class Lifecycle:
         """Replace the platform's token A, e.g. after it unregistered or lost the first."""
         platform = await self._live(platform_id)
         if platform.registered:
-            raise Conflict("this platform is registered; token A is only for registering")
+            raise ConflictError("this platform is registered; token A is only for registering")
         await self._store.revoke_tokens(platform_id, kinds=("A",))
         return await self._store.issue_token(platform_id, "A")
 
@@ -113,11 +105,11 @@ class Lifecycle:
         platform = await self._change(platform_id, remove)
         await self._store.revoke_tokens(platform_id)
         outbound = await self._store.outbound_token(platform_id)
-        url = endpoint_url(platform.endpoints, CREDENTIALS, None)
+        url = endpoint_url(platform, CREDENTIALS, None)
         if outbound is not None and url is not None:
             # The spec's way to say "stop all automated traffic"; the removal stands either way.
             with contextlib.suppress(HubError):
-                await self._peers.request(
+                await self._client.request(
                     "DELETE",
                     url,
                     token=outbound,
@@ -138,10 +130,10 @@ class Lifecycle:
         """Apply ``change`` to the freshest record (compare-and-set, see PlatformStore.update)."""
         platform = await self._store.update(platform_id, change)
         if platform is None:
-            raise NotFound(f"no platform {platform_id}")
+            raise NotFoundError(f"no platform {platform_id}")
         return platform
 
 
 def _check_live(platform: Platform) -> None:
     if platform.deleted:
-        raise Conflict(f"platform {platform.id} was removed")
+        raise ConflictError(f"platform {platform.id} was removed")

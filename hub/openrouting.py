@@ -4,19 +4,19 @@ tell, or more than one party fits, the answer is 4001, never a guess."""
 
 from __future__ import annotations
 
-from hub.errors import UnknownReceiver
+from hub.errors import UnknownReceiverError
 from hub.ocpi.calls import Facts
 from hub.ocpi.lanes import CPO_SIDE, Lane
 from hub.ocpi.versions import RECEIVER, SENDER
-from hub.routing import PartyKey, key, only
+from hub.records import Party, PartyKey
+from hub.routing import only
 from hub.store.directory import Directory
-from hub.store.platforms import Party
 
 
 async def open_receiver(directory: Directory, lane: Lane, party: Party, facts: Facts) -> PartyKey:
     """No OCPI-to: find the receiver from what the call carries (2.2.1 "Open routing
     request"); 4001 when the hub cannot tell, never a guess."""
-    me = key(party.country_code, party.party_id)
+    me = party.key
     if facts.counterpart is not None:  # the cdr_token of a session or CDR: the eMSP
         return facts.counterpart
     lookup = directory.recall
@@ -43,4 +43,6 @@ async def open_receiver(directory: Directory, lane: Lane, party: Party, facts: F
         # Start, reserve and unlock commands, GETs of one location: the location's CPO.
         owners = await lookup("location", facts.location_id)
         return only((o[0] for o in owners), f"the CPO of location {facts.location_id}")
-    raise UnknownReceiver("no OCPI-to headers, and the hub cannot tell the receiver of this call")
+    raise UnknownReceiverError(
+        "no OCPI-to headers, and the hub cannot tell the receiver of this call"
+    )

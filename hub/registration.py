@@ -16,18 +16,18 @@ import msgspec
 
 from hub import metrics
 from hub.errors import (
-    ClientApiUnusable,
-    Conflict,
-    Forbidden,
+    ClientApiUnusableError,
+    ConflictError,
+    ForbiddenError,
     HubError,
-    MethodNotAllowed,
-    NoMatchingEndpoints,
-    PeerError,
-    RefusedUrl,
-    Unauthorized,
-    UnsupportedVersion,
+    MethodNotAllowedError,
+    NoMatchingEndpointsError,
+    PlatformError,
+    RefusedUrlError,
+    UnauthorizedError,
+    UnsupportedVersionError,
 )
-from hub.forward import PeerClient
+from hub.forward import PlatformClient
 from hub.ocpi.credentials import BusinessDetails, Credentials, CredentialsRole
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.versions import (
@@ -37,18 +37,11 @@ from hub.ocpi.versions import (
     Endpoint,
     Version,
     VersionDetails,
-    endpoint_url,
+    find_endpoint,
 )
+from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform, endpoint_url
 from hub.settings import Settings
-from hub.store.platforms import (
-    CONNECTED,
-    PLANNED,
-    SUSPENDED,
-    Change,
-    Party,
-    Platform,
-    PlatformStore,
-)
+from hub.store.platforms import Change, PlatformStore
 
 _versions = msgspec.json.Decoder(list[Version])
 _details = msgspec.json.Decoder(VersionDetails)
@@ -65,7 +58,7 @@ class Discovery(msgspec.Struct, frozen=True):
     base64_encoded: bool
 
     def url_of(self, module: str) -> str:
-        url = endpoint_url(self.endpoints, module, None)
+        url = find_endpoint(self.endpoints, module, None)
         assert url is not None, "discover() checked that the endpoint is there"
         return url
 
@@ -82,10 +75,10 @@ async def _counted(kind: str, initiator: str) -> AsyncIterator[None]:
 
 
 class Registration:
-    def __init__(self, settings: Settings, store: PlatformStore, peers: PeerClient) -> None:
+    def __init__(self, settings: Settings, store: PlatformStore, client: PlatformClient) -> None:
         self._settings = settings
         self._store = store
-        self._peers = peers
+        self._client = client
 
     def hub_credentials(self, token: str) -> Credentials:
         """The hub's own credentials: in 2.2.1 a hub reports only itself, with role HUB."""
@@ -104,7 +97,9 @@ class Registration:
         ):
             platform = await self._load(platform_id)
             if platform.registered:
-                raise MethodNotAllowed("this platform is registered already; use PUT to update")
+                raise MethodNotAllowedError(
+                    "this platform is registered already; use PUT to update"
+                )
             return await self._register_offer(platform, offer, caller_base64, by="platform")
 
     async def update(self, platform_id: str, offer: Credentials, *, caller_base64: bool) -> str:
@@ -115,7 +110,7 @@ class Registration:
         ):
             platform = await self._load(platform_id)
             if not platform.registered:
-                raise MethodNotAllowed("this platform is not registered; use POST to register")
+                raise MethodNotAllowedError("this platform is not registered; use POST to register")
             return await self._register_offer(platform, offer, caller_base64, by=None)
 
     async def unregister(self, platform_id: str) -> None:
@@ -126,7 +121,7 @@ class Registration:
         ):
             platform = await self._load(platform_id)
             if not platform.registered:
-                raise MethodNotAllowed("this platform is not registered")
+                raise MethodNotAllowedError("this platform is not registered")
             await self._store.revoke_tokens(platform_id)
             await self._store.update(platform_id, _forget_registration, outbound=None)
 
@@ -146,7 +141,7 @@ class Registration:
         await self._commit(
             platform.id,
             token,
-            _learned(found, offer.roles, by=by, removed=Unauthorized),
+            _learned(found, offer.roles, by=by, removed=UnauthorizedError),
             outbound=offer.token,
         )
         return token
@@ -158,15 +153,17 @@ class Registration:
         async with self._handshake(platform_id, "register", "hub"):
             platform = await self._load(platform_id)
             if platform.deleted:
-                raise Conflict("this platform was removed")
+                raise ConflictError("this platform was removed")
             if platform.status == SUSPENDED:
-                raise Conflict("this platform is suspended; resume it first")
+                raise ConflictError("this platform is suspended; resume it first")
             if platform.registered:
-                raise Conflict("this platform is registered already; rotate or remove it first")
+                raise ConflictError(
+                    "this platform is registered already; rotate or remove it first"
+                )
             found = await self.discover(versions_url, token_a, self._encodings(platform, True))
             url = found.url_of(CREDENTIALS)
             theirs, token = await self._offer(platform, found, url, "POST", token_a)
-            learned = _learned(found, theirs.roles, by="hub", removed=Conflict)
+            learned = _learned(found, theirs.roles, by="hub", removed=ConflictError)
             return await self._commit(
                 platform.id,
                 token,
@@ -182,10 +179,10 @@ class Registration:
             platform = await self._load(platform_id)
             outbound = await self._store.outbound_token(platform_id)
             if not platform.registered or outbound is None:
-                raise Conflict("this platform is not registered")
-            url = endpoint_url(platform.endpoints, CREDENTIALS, None)
+                raise ConflictError("this platform is not registered")
+            url = endpoint_url(platform, CREDENTIALS, None)
             if url is None:
-                raise Conflict("this platform has no credentials endpoint")
+                raise ConflictError("this platform has no credentials endpoint")
             found = Discovery(
                 version=platform.version or V2_2_1,
                 versions_url=platform.platform_versions_url or "",
@@ -195,7 +192,7 @@ class Registration:
             theirs, token = await self._offer(platform, found, url, "PUT", outbound)
 
             def rotated(fresh: Platform) -> Platform:
-                _check_present(fresh, Conflict)
+                _check_present(fresh, ConflictError)
                 fresh.registered_roles = list(theirs.roles)
                 return fresh
 
@@ -222,12 +219,12 @@ class Registration:
         try:
             stored = await self._store.update(platform_id, change, outbound=outbound)
             if stored is None:
-                raise Conflict(f"no platform {platform_id}")
+                raise ConflictError(f"no platform {platform_id}")
         except BaseException as e:
             await self._store.revoke_token(platform_id, token)
             # Removed meanwhile: undo the registration the platform made. (Not when Redis
             # failed: that says nothing about the relationship, which a retry may repair.)
-            if goodbye is not None and isinstance(e, Conflict | Unauthorized):
+            if goodbye is not None and isinstance(e, ConflictError | UnauthorizedError):
                 await self._say_goodbye(*goodbye)
             raise
         # Token A dies with a successful registration, an old C with a successful update.
@@ -245,7 +242,7 @@ class Registration:
         issued = await self._store.issue_token(platform.id, "C")
         try:
             body = _encode.encode(self.hub_credentials(issued))
-            response, envelope = await self._peers.ocpi(
+            response, envelope = await self._client.ocpi(
                 method,
                 url,
                 token=token,
@@ -254,7 +251,7 @@ class Registration:
                 timeout=self._settings.handshake_timeout,
             )
             if envelope.status_code != SUCCESS or response.status >= 300:
-                raise PeerError(
+                raise PlatformError(
                     f"credentials {method} to {url} was refused: HTTP {response.status}, "
                     f"OCPI {envelope.status_code} {envelope.status_message or ''}".rstrip(),
                     http_status=response.status,
@@ -262,10 +259,10 @@ class Registration:
             try:
                 theirs = _credentials.decode(envelope.data)
             except msgspec.ValidationError as e:
-                raise PeerError(f"credentials {method} to {url}: invalid answer: {e}") from e
+                raise PlatformError(f"credentials {method} to {url}: invalid answer: {e}") from e
             try:
                 self._check_roles(platform, theirs.roles)
-            except Forbidden:
+            except ForbiddenError:
                 await self._say_goodbye(url, theirs.token, found.base64_encoded)
                 raise
         except BaseException:
@@ -276,7 +273,7 @@ class Registration:
     async def _say_goodbye(self, url: str, token: str, base64_encoded: bool) -> None:
         """Undo a registration the platform made but the hub will not keep (best effort)."""
         with contextlib.suppress(HubError):
-            await self._peers.request(
+            await self._client.request(
                 "DELETE",
                 url,
                 token=token,
@@ -301,28 +298,32 @@ class Registration:
                 continue
             break
         else:
-            raise ClientApiUnusable(f"cannot read the versions at {versions_url}: {failure}")
+            raise ClientApiUnusableError(f"cannot read the versions at {versions_url}: {failure}")
         try:
             offered = _versions.decode(versions)
         except msgspec.ValidationError as e:
-            raise ClientApiUnusable(f"the versions at {versions_url} are invalid: {e}") from e
+            raise ClientApiUnusableError(f"the versions at {versions_url} are invalid: {e}") from e
         chosen = next((v for v in offered if v.version == V2_2_1), None)
         if chosen is None:
             listed = ", ".join(v.version for v in offered) or "none"
-            raise UnsupportedVersion(f"no common version: the hub speaks 2.2.1, you offer {listed}")
+            raise UnsupportedVersionError(
+                f"no common version: the hub speaks 2.2.1, you offer {listed}"
+            )
         try:
             details = _details.decode(await self._fetch(chosen.url, token, base64_encoded))
         except (_Refused, msgspec.ValidationError) as e:
-            raise ClientApiUnusable(f"cannot read the version details at {chosen.url}: {e}") from e
+            raise ClientApiUnusableError(
+                f"cannot read the version details at {chosen.url}: {e}"
+            ) from e
         missing = _missing_endpoints(details.endpoints)
         if missing:
-            raise NoMatchingEndpoints(f"the version details at {chosen.url} lack {missing}")
+            raise NoMatchingEndpointsError(f"the version details at {chosen.url} lack {missing}")
         for endpoint in details.endpoints:
             # The hub calls these later with its token: refuse now what it would never call.
             try:
-                self._peers.check(endpoint.url)
-            except RefusedUrl as e:
-                raise ClientApiUnusable(
+                self._client.check(endpoint.url)
+            except RefusedUrlError as e:
+                raise ClientApiUnusableError(
                     f"the {endpoint.identifier} endpoint's URL is refused: {e.reason}"
                 ) from e
         return Discovery(V2_2_1, versions_url, details.endpoints, base64_encoded)
@@ -331,8 +332,8 @@ class Registration:
         try:
             # The versions and version details URLs are the platform's word: refused before
             # anything is sent when the URL alone says the hub will not call it.
-            self._peers.check(url)
-            response, envelope = await self._peers.ocpi(
+            self._client.check(url)
+            response, envelope = await self._client.ocpi(
                 "GET",
                 url,
                 token=token,
@@ -352,7 +353,7 @@ class Registration:
         granted = set(platform.roles)
         for role in roles:
             if Party.of(role.country_code, role.party_id, role.role) not in granted:
-                raise Forbidden(
+                raise ForbiddenError(
                     f"role {role.country_code}/{role.party_id}/{role.role} was not granted "
                     "to this platform by the hub's operator"
                 )
@@ -366,7 +367,7 @@ class Registration:
     async def _load(self, platform_id: str) -> Platform:
         platform = await self._store.get(platform_id)
         if platform is None:
-            raise Conflict(f"no platform {platform_id}")
+            raise ConflictError(f"no platform {platform_id}")
         return platform
 
     @contextlib.asynccontextmanager

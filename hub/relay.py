@@ -24,42 +24,33 @@ import orjson
 from hub import metrics
 from hub.broadcast import Broadcast
 from hub.errors import (
-    InvalidParameters,
-    MethodNotAllowed,
-    NotFound,
-    NotJson,
-    ReceiverBroken,
-    ReceiverTimeout,
-    ReceiverUnreachable,
-    RefusedUrl,
+    InvalidParametersError,
+    MethodNotAllowedError,
+    NotFoundError,
+    NotJsonError,
+    ReceiverBrokenError,
+    ReceiverTimeoutError,
+    ReceiverUnreachableError,
+    RefusedUrlError,
     from_validation,
 )
-from hub.forward import PeerClient, PeerResponse
+from hub.forward import PlatformClient, PlatformResponse
 from hub.ocpi import headers as h
 from hub.ocpi.calls import Facts, inspect
 from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
 from hub.openrouting import open_receiver
+from hub.records import CONNECTED, Party, PartyKey, label, party_key
 from hub.replies import Reply, read_reply, response_timeout
-from hub.routing import (
-    PartyKey,
-    Peer,
-    RoutingTable,
-    Target,
-    check_owner,
-    key,
-    label,
-    receiver,
-    sender,
-)
+from hub.routing import PlatformEntry, RoutingTable, Target, check_owner, receiver, sender
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.directory import SESSION_SECONDS, Directory
-from hub.store.platforms import CONNECTED, Party, Snapshot
+from hub.store.platforms import Snapshot
 from hub.store.proxies import ProxyRoute, ProxyStore
 
 # Response headers of the receiver that the sender gets back (the others are hop-by-hop or
@@ -119,7 +110,7 @@ class Relay:
         cache: PlatformCache,
         directory: Directory,
         proxies: ProxyStore,
-        peers: PeerClient,
+        client: PlatformClient,
         broadcast: Broadcast,
     ) -> None:
         self._settings = settings
@@ -127,15 +118,15 @@ class Relay:
         self._cache = cache
         self._directory = directory
         self._proxies = proxies
-        self._peers = peers
-        self._hub = key(settings.country_code, settings.party_id)
+        self._client = client
+        self._hub = party_key(settings.country_code, settings.party_id)
         self._table: tuple[Snapshot, RoutingTable] | None = None
 
     async def table(self) -> tuple[Snapshot, RoutingTable]:
         snapshot = await self._cache.current()
         if self._table is None or self._table[0] is not snapshot:
             table = RoutingTable(
-                peers={i: Peer.of(p) for i, p in snapshot.platforms.items()},
+                platforms={i: PlatformEntry.of(p) for i, p in snapshot.platforms.items()},
                 granted=snapshot.granted,
                 hub=self._hub,
             )
@@ -147,19 +138,19 @@ class Relay:
     async def relay(self, caller_id: str, call: Call) -> Answer:
         snapshot, table = await self.table()
         lane = LANES[(call.module, call.interface)]
-        caller = table.peers[caller_id]
+        caller = table.platforms[caller_id]
         party = sender(caller, _pair(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID), lane)
         segments = list(call.segments)
         query = dict(urllib.parse.parse_qsl(call.query, keep_blank_values=True))
         try:
             facts = inspect(call.module, call.interface, call.method, segments, query, call.body)
-        except ValidationFailed as e:
+        except InvalidInputError as e:
             raise from_validation(e) from e
         if facts.response_url is not None:
             try:
-                self._peers.check(facts.response_url)
-            except RefusedUrl as e:
-                raise InvalidParameters(f"response_url is refused: {e.reason}") from e
+                self._client.check(facts.response_url)
+            except RefusedUrlError as e:
+                raise InvalidParametersError(f"response_url is refused: {e.reason}") from e
         if lane.owner_in_url and facts.url_owner is not None:
             check_owner(party, facts.url_owner, "the URL")
         if facts.body_owner is not None:
@@ -179,7 +170,7 @@ class Relay:
                     call.body,
                     call.correlation_id,
                 )
-                await self._learn_owner(call, lane, facts, key(party.country_code, party.party_id))
+                await self._learn_owner(call, lane, facts, party.key)
             else:
                 status, headers, content = await self._broadcast.serve(
                     lane, party, call.method, segments, call.query
@@ -190,9 +181,9 @@ class Relay:
         if wanted is None:
             wanted = await open_receiver(self._directory, lane, party, facts)
         target = receiver(table, wanted, lane, caller)
-        token = snapshot.outbound.get(target.peer.id)
+        token = snapshot.outbound.get(target.platform.id)
         if token is None:
-            raise ReceiverUnreachable(f"receiver {label(wanted)} has no token for the hub")
+            raise ReceiverUnreachableError(f"receiver {label(wanted)} has no token for the hub")
 
         url = join(target.url, segments)
         body, query_string = call.body, call.query
@@ -224,7 +215,7 @@ class Relay:
         )
 
     async def _callback(
-        self, facts: Facts, caller: Peer, party: Party, target: Target
+        self, facts: Facts, caller: PlatformEntry, party: Party, target: Target
     ) -> tuple[str, str]:
         """A one-time hub URL for the result the CPO will post, leading to the original
         ``response_url`` with the requester's token."""
@@ -232,11 +223,11 @@ class Relay:
             kind="callback",
             url=facts.response_url or "",
             target=caller.id,
-            caller=target.peer.id,
+            caller=target.platform.id,
             module="commands" if facts.command else "chargingprofiles",
             methods=["POST"],
-            sender=key(target.party.country_code, target.party.party_id),
-            receiver=key(party.country_code, party.party_id),
+            sender=target.party.key,
+            receiver=party.key,
             once=facts.command != "RESERVE_NOW",
         )
         # Until the answer tells the command's timeout, keep it as long as the call may last.
@@ -259,7 +250,7 @@ class Relay:
         party: Party,
         *,
         given: bool = False,
-    ) -> PeerResponse:
+    ) -> PlatformResponse:
         """One forwarded call. ``given``: ``url`` came in an earlier answer or call (a next page,
         a CDR location, a response_url) rather than from the receiver's endpoints."""
         sent = {
@@ -270,40 +261,44 @@ class Relay:
             h.TO_PARTY_ID: target.party.party_id,
         }
         try:
-            return await self._peers.request(
+            return await self._client.request(
                 call.method,
                 url,
                 token=token,
-                base64_encoded=target.peer.base64,
+                base64_encoded=target.platform.base64,
                 body=body or None,
                 headers=sent,
             )
-        except ReceiverTimeout as e:
-            raise ReceiverTimeout(
+        except ReceiverTimeoutError as e:
+            raise ReceiverTimeoutError(
                 f"receiver {label(target.party)} did not answer within "
                 f"{self._settings.forward_timeout:g} s"
             ) from e
-        except RefusedUrl as e:
+        except RefusedUrlError as e:
             if given:
-                raise ReceiverBroken(
+                raise ReceiverBrokenError(
                     f"receiver {label(target.party)} gave a URL the hub will not call: {e.reason}"
                 ) from e
             # Its own endpoint: not the sender's business why (the operator's log has it).
             log.warning("receiver %s: %s", label(target.party), e.message)
-            raise ReceiverUnreachable(f"receiver {label(target.party)} cannot be reached") from e
-        except ReceiverUnreachable as e:
+            raise ReceiverUnreachableError(
+                f"receiver {label(target.party)} cannot be reached"
+            ) from e
+        except ReceiverUnreachableError as e:
             # Neither the receiver's URL nor the low-level reason: that is the receiver's and
             # the operator's business (the log has it).
-            raise ReceiverUnreachable(f"receiver {label(target.party)} cannot be reached") from e
-        except ReceiverBroken as e:
-            raise ReceiverBroken(f"receiver {label(target.party)}: {e.message}") from e
+            raise ReceiverUnreachableError(
+                f"receiver {label(target.party)} cannot be reached"
+            ) from e
+        except ReceiverBrokenError as e:
+            raise ReceiverBrokenError(f"receiver {label(target.party)}: {e.message}") from e
 
     async def _answer(
         self,
-        response: PeerResponse,
+        response: PlatformResponse,
         lane: Lane,
         call: Call,
-        caller: Peer,
+        caller: PlatformEntry,
         party: Party,
         target: Target,
     ) -> Answer:
@@ -323,12 +318,12 @@ class Relay:
             page = ProxyRoute(
                 kind="page",
                 url=match.group(1),
-                target=target.peer.id,
+                target=target.platform.id,
                 caller=caller.id,
                 module=lane.module,
                 methods=["GET"],
-                sender=key(party.country_code, party.party_id),
-                receiver=key(target.party.country_code, target.party.party_id),
+                sender=party.key,
+                receiver=target.party.key,
             )
             proxy_id = await self._proxies.create(page, PAGE_SECONDS)
             back["link"] = f'<{self.proxy_url(proxy_id)}>; rel="next"'
@@ -338,12 +333,12 @@ class Relay:
             stored = ProxyRoute(
                 kind="location",
                 url=location,
-                target=target.peer.id,
+                target=target.platform.id,
                 caller=caller.id,
                 module="cdrs",
                 methods=["GET"],
-                sender=key(party.country_code, party.party_id),
-                receiver=key(target.party.country_code, target.party.party_id),
+                sender=party.key,
+                receiver=target.party.key,
             )
             proxy_id = await self._proxies.create(stored, LOCATION_SECONDS)
             back["location"] = self.proxy_url(proxy_id)
@@ -353,9 +348,9 @@ class Relay:
         """A URL in a receiver's answer that the hub will hand out as its own: 4000 when the
         hub would refuse to call it."""
         try:
-            self._peers.check(url)
-        except RefusedUrl as e:
-            raise ReceiverBroken(
+            self._client.check(url)
+        except RefusedUrlError as e:
+            raise ReceiverBrokenError(
                 f"receiver {label(target.party)} answered with a {what} the hub will not call: "
                 f"{e.reason}"
             ) from e
@@ -371,8 +366,8 @@ class Relay:
         callback: str | None,
     ) -> None:
         """Remember what later open routing needs, and how long a callback must live."""
-        me = key(party.country_code, party.party_id)
-        them = key(target.party.country_code, target.party.party_id)
+        me = party.key
+        them = target.party.key
         await self._learn_owner(call, lane, facts, me)
         if lane.interface == RECEIVER and call.method == "PUT":
             if call.module == "sessions" and facts.session_id and facts.counterpart:
@@ -422,30 +417,30 @@ class Relay:
         next page of a list, a CDR's Location."""
         route = await self._proxies.get(proxy_id)
         if route is None or route.caller != caller_id:
-            raise NotFound("unknown or expired hub URL")
+            raise NotFoundError("unknown or expired hub URL")
         if call.method not in route.methods:
-            raise MethodNotAllowed(
+            raise MethodNotAllowedError(
                 f"{call.method} is not possible on this hub URL", allowed=frozenset(route.methods)
             )
         snapshot, table = await self.table()
-        target = table.peers.get(route.target)
+        target = table.platforms.get(route.target)
         token = snapshot.outbound.get(route.target)
         if target is None or token is None or target.status != CONNECTED:
-            raise ReceiverUnreachable(f"receiver {label(route.receiver)} is not connected")
+            raise ReceiverUnreachableError(f"receiver {label(route.receiver)} is not connected")
         party = Party(route.sender[0], route.sender[1], "")
-        peer_party = Party(route.receiver[0], route.receiver[1], "")
-        destination = Target(target, peer_party, route.url)
+        receiving = Party(route.receiver[0], route.receiver[1], "")
+        destination = Target(target, receiving, route.url)
         began = time.perf_counter()
         response = await self._forward(
             call, route.url, call.body, token, destination, party, given=True
         )
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
-        reply = read_reply(response, peer_party)
+        reply = read_reply(response, receiving)
         metrics.ROUTING.labels(route.module, route.kind, "").inc()
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
-            response, lane, call, table.peers[caller_id], party, destination
+            response, lane, call, table.platforms[caller_id], party, destination
         )
         if route.once and 200 <= response.status < 300:
             await self._proxies.forget(proxy_id)
@@ -468,20 +463,20 @@ def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | No
     if not country_code and not party_id:
         return None
     if not country_code or not party_id:
-        raise InvalidParameters(f"{country} and {party} go together; one is missing")
+        raise InvalidParametersError(f"{country} and {party} go together; one is missing")
     country_code, party_id = country_code.strip(), party_id.strip()
     if not _COUNTRY_CODE.fullmatch(country_code):
-        raise InvalidParameters(f"{country} must be 2 letters or digits")
+        raise InvalidParametersError(f"{country} must be 2 letters or digits")
     if not _PARTY_ID.fullmatch(party_id):
-        raise InvalidParameters(f"{party} must be 3 letters or digits")
-    return key(country_code, party_id)
+        raise InvalidParametersError(f"{party} must be 3 letters or digits")
+    return party_key(country_code, party_id)
 
 
 def _replace_field(body: bytes, name: str, value: str) -> bytes:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as e:  # inspect() read it already; this cannot happen
-        raise NotJson(f"the body is not JSON: {e}") from e
+        raise NotJsonError(f"the body is not JSON: {e}") from e
     document[name] = value
     return orjson.dumps(document)
 

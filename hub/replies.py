@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import msgspec
 
-from hub.errors import ReceiverBroken
-from hub.forward import PeerResponse
-from hub.routing import label
-from hub.store.platforms import Party
+from hub.errors import ReceiverBrokenError
+from hub.forward import PlatformResponse
+from hub.records import Party, label
 
 
 class Reply(msgspec.Struct):
@@ -26,13 +25,13 @@ _reply = msgspec.json.Decoder(Reply)
 _timeout = msgspec.json.Decoder(_Timeout | None)
 
 
-def read_reply(response: PeerResponse, receiver: Party) -> Reply:
+def read_reply(response: PlatformResponse, receiver: Party) -> Reply:
     """The receiver's envelope; an answer that is not one becomes OCPI 4000 here, so that the
     sender always gets an envelope."""
     try:
         return _reply.decode(response.body)
     except (msgspec.DecodeError, RecursionError) as e:
-        raise ReceiverBroken(
+        raise ReceiverBrokenError(
             f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
         ) from e
 

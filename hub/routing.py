@@ -11,30 +11,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hub.errors import (
-    Forbidden,
-    InvalidParameters,
-    ReceiverUnreachable,
-    UnknownReceiver,
+    ForbiddenError,
+    InvalidParametersError,
+    ReceiverUnreachableError,
+    UnknownReceiverError,
 )
 from hub.ocpi.lanes import Lane
-from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, endpoint_url
-from hub.store.platforms import CONNECTED, Party, Platform
-
-PartyKey = tuple[str, str]  # (country_code, party_id), upper-case
-
-
-def key(country_code: str, party_id: str) -> PartyKey:
-    return (country_code.upper(), party_id.upper())
-
-
-def label(party: PartyKey | Party) -> str:
-    if isinstance(party, Party):
-        return f"{party.country_code}/{party.party_id}"
-    return f"{party[0]}/{party[1]}"
+from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, find_endpoint
+from hub.records import CONNECTED, Party, PartyKey, Platform, label
 
 
 @dataclass(frozen=True)
-class Peer:
+class PlatformEntry:
     """What routing needs to know of one platform."""
 
     id: str
@@ -45,7 +33,7 @@ class Peer:
     base64: bool
 
     @classmethod
-    def of(cls, platform: Platform) -> Peer:
+    def of(cls, platform: Platform) -> PlatformEntry:
         return cls(
             id=platform.id,
             name=platform.name,
@@ -59,12 +47,12 @@ class Peer:
 
 
 def _endpoints(endpoints: list[Endpoint]) -> dict[tuple[str, str], str]:
-    """Every (module, interface) the platform can be called on, by ``endpoint_url``'s rule,
+    """Every (module, interface) the platform can be called on, by ``find_endpoint``'s rule,
     computed once so that routing a call is a dictionary lookup."""
     found = {}
     for module in {e.identifier for e in endpoints}:
         for interface in (SENDER, RECEIVER):
-            url = endpoint_url(endpoints, module, interface)
+            url = find_endpoint(endpoints, module, interface)
             if url is not None:
                 found[(module, interface)] = url
     return found
@@ -72,7 +60,7 @@ def _endpoints(endpoints: list[Endpoint]) -> dict[tuple[str, str], str]:
 
 @dataclass(frozen=True)
 class RoutingTable:
-    peers: Mapping[str, Peer]
+    platforms: Mapping[str, PlatformEntry]
     # Every granted party -> its platform, whatever the platform's status.
     granted: Mapping[Party, str]
     hub: PartyKey
@@ -80,7 +68,7 @@ class RoutingTable:
 
     def __post_init__(self) -> None:
         for party in self.granted:
-            self._by_key.setdefault(key(party.country_code, party.party_id), []).append(party)
+            self._by_key.setdefault(party.key, []).append(party)
 
     def parties_at(self, party: PartyKey) -> list[Party]:
         return self._by_key.get(party, [])
@@ -88,31 +76,31 @@ class RoutingTable:
 
 @dataclass(frozen=True)
 class Target:
-    peer: Peer
+    platform: PlatformEntry
     party: Party
     url: str  # the receiver's endpoint for the module and interface
 
 
-def sender(peer: Peer, claimed: PartyKey | None, lane: Lane) -> Party:
+def sender(platform: PlatformEntry, claimed: PartyKey | None, lane: Lane) -> Party:
     """The party a call comes from: OCPI-from must be one of the caller's own roles, and one
     that may use this lane. Without OCPI-from a single-role platform is that role (many
     libraries send no routing headers); a platform with several roles must say which."""
     if claimed is None:
-        if len(peer.parties) != 1:
-            raise InvalidParameters(
+        if len(platform.parties) != 1:
+            raise InvalidParametersError(
                 "OCPI-from-country-code and OCPI-from-party-id are required: "
                 "this platform has several roles"
             )
-        (party,) = peer.parties
+        (party,) = platform.parties
         candidates = [party]
     else:
-        candidates = [p for p in peer.parties if key(p.country_code, p.party_id) == claimed]
+        candidates = [p for p in platform.parties if p.key == claimed]
         if not candidates:
-            raise Forbidden(f"OCPI-from {label(claimed)} is not a party of this platform")
+            raise ForbiddenError(f"OCPI-from {label(claimed)} is not a party of this platform")
     allowed = sorted((p for p in candidates if p.role in lane.senders), key=lambda p: p.role)
     if not allowed:
         roles = ", ".join(sorted(p.role for p in candidates))
-        raise Forbidden(
+        raise ForbiddenError(
             f"{label(candidates[0])} ({roles}) may not use the {lane.interface} interface "
             f"of {lane.module}"
         )
@@ -122,43 +110,45 @@ def sender(peer: Peer, claimed: PartyKey | None, lane: Lane) -> Party:
 def check_owner(sender: Party, owner: PartyKey, where: str) -> None:
     """Party ids in the URL and the body must name the sender (ocpi-notes §3.8): OCPI has no
     precedence rule between URL, headers and body, so all must agree."""
-    if owner != key(sender.country_code, sender.party_id):
-        raise Forbidden(f"{where} names {label(owner)}, but the call comes from {label(sender)}")
+    if owner != sender.key:
+        raise ForbiddenError(
+            f"{where} names {label(owner)}, but the call comes from {label(sender)}"
+        )
 
 
-def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: Peer) -> Target:
+def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: PlatformEntry) -> Target:
     """The platform and endpoint that receive a call for ``wanted``: 4001 when there is none
     (or more than one), 4003 when it is not connected (2.2.1 status codes 4001, 4003)."""
     fitting = [p for p in table.parties_at(wanted) if p.role in lane.receivers]
     if not fitting:
         if table.parties_at(wanted):
-            raise UnknownReceiver(
+            raise UnknownReceiverError(
                 f"{label(wanted)} has no role that receives {lane.module} ({lane.interface})"
             )
-        raise UnknownReceiver(f"unknown receiver {label(wanted)}")
+        raise UnknownReceiverError(f"unknown receiver {label(wanted)}")
     platform_ids = {table.granted[p] for p in fitting}
     if len(platform_ids) > 1:
-        raise UnknownReceiver(f"{label(wanted)} is ambiguous: several platforms serve it")
-    peer = table.peers[platform_ids.pop()]
+        raise UnknownReceiverError(f"{label(wanted)} is ambiguous: several platforms serve it")
+    platform = table.platforms[platform_ids.pop()]
     party = sorted(fitting, key=lambda p: p.role)[0]
-    if peer.id == caller.id:
-        raise UnknownReceiver(f"{label(wanted)} is on the calling platform itself")
-    if peer.status != CONNECTED:
-        raise ReceiverUnreachable(f"receiver {label(wanted)} is {peer.status}")
-    url = peer.endpoints.get((lane.module, lane.interface))
+    if platform.id == caller.id:
+        raise UnknownReceiverError(f"{label(wanted)} is on the calling platform itself")
+    if platform.status != CONNECTED:
+        raise ReceiverUnreachableError(f"receiver {label(wanted)} is {platform.status}")
+    url = platform.endpoints.get((lane.module, lane.interface))
     if url is None:
-        raise UnknownReceiver(
+        raise UnknownReceiverError(
             f"receiver {label(wanted)} has no {lane.module} {lane.interface} endpoint"
         )
-    return Target(peer, party, url)
+    return Target(platform, party, url)
 
 
 def only(owners: Iterable[PartyKey], what: str) -> PartyKey:
     """Open routing's rule: exactly one known owner, or 4001; never a guess."""
     found = sorted(set(owners))
     if not found:
-        raise UnknownReceiver(f"no OCPI-to headers, and the hub does not know {what}")
+        raise UnknownReceiverError(f"no OCPI-to headers, and the hub does not know {what}")
     if len(found) > 1:
         names = ", ".join(label(o) for o in found)
-        raise UnknownReceiver(f"no OCPI-to headers, and {what} is ambiguous ({names})")
+        raise UnknownReceiverError(f"no OCPI-to headers, and {what} is ambiguous ({names})")
     return found[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +39,7 @@ LEAVES = {
     "metrics",
     "logs",
     "urlguard",
+    "records",
     "lifeline",
     "supervisor",
     "__init__",
@@ -90,6 +93,22 @@ def test_each_library_lives_in_one_place() -> None:
             library = name.split(".")[0]
             if library in HOMES:
                 assert part in HOMES[library], f"{library} imported in hub/{part}"
+
+
+# The pure cores: what they import may load neither Redis nor an HTTP client nor the web layer.
+PURE = ("hub.routing", "hub.records", "hub.ocpi")
+HEAVY = ("redis", "aiohttp", "starlette", "uvicorn", "prometheus_client")
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_core_loads_no_io_library(module: str) -> None:
+    probe = (
+        f"import sys, {module}; print(' '.join(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "", f"importing {module} loads {done.stdout.strip()}"
 
 
 def test_only_the_command_line_reads_the_environment() -> None:

@@ -11,8 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from hub.errors import ReceiverBroken, ReceiverTimeout, ReceiverUnreachable, RefusedUrl
-from hub.forward import AnswerTooLarge, PeerClient
+from hub.errors import (
+    ReceiverBrokenError,
+    ReceiverTimeoutError,
+    ReceiverUnreachableError,
+    RefusedUrlError,
+)
+from hub.forward import AnswerTooLargeError, PlatformClient
 from tests.parties import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,7 +41,7 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def running(*, allow_private_urls: bool) -> AsyncIterator[tuple[Server, PeerClient]]:
+async def running(*, allow_private_urls: bool) -> AsyncIterator[tuple[Server, PlatformClient]]:
     """A server on 127.0.0.1 and a client whose every name resolves to it."""
     found = Server()
     app = web.Application()
@@ -45,7 +50,7 @@ async def running(*, allow_private_urls: bool) -> AsyncIterator[tuple[Server, Pe
     await runner.setup()
     found.port = free_port()
     await web.TCPSite(runner, "127.0.0.1", found.port).start()
-    client = PeerClient(
+    client = PlatformClient(
         timeout=2,
         max_response_size=1024 * 1024,
         allow_private_urls=allow_private_urls,
@@ -65,7 +70,7 @@ async def rebinding(host: str, port: int) -> list[str]:
     return ["127.0.0.1"]
 
 
-Scenario = Callable[[Server, PeerClient], Awaitable[None]]
+Scenario = Callable[[Server, PlatformClient], Awaitable[None]]
 
 
 def guarded(scenario: Scenario) -> Callable[[], None]:
@@ -87,21 +92,21 @@ def _test(scenario: Scenario, *, allow_private_urls: bool) -> Callable[[], None]
     return test
 
 
-async def _run(scenario: Callable[[Server, PeerClient], Awaitable[None]], allow: bool) -> None:
+async def _run(scenario: Callable[[Server, PlatformClient], Awaitable[None]], allow: bool) -> None:
     async with running(allow_private_urls=allow) as (server, client):
         await asyncio.wait_for(scenario(server, client), 30)
 
 
-async def call(client: PeerClient, url: str) -> int:
+async def call(client: PlatformClient, url: str) -> int:
     response = await client.request("GET", url, token="t", base64_encoded=True)
     return response.status
 
 
 @guarded
 async def test_a_name_that_resolves_to_loopback_is_refused_on_connect(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
-    with pytest.raises(RefusedUrl) as refused:
+    with pytest.raises(RefusedUrlError) as refused:
         await call(client, f"http://platform.example.com:{server.port}/ocpi/versions")
     assert refused.value.reason == "its host is a loopback address"
     assert server.seen == []
@@ -109,7 +114,7 @@ async def test_a_name_that_resolves_to_loopback_is_refused_on_connect(
 
 @unguarded
 async def test_the_same_name_connects_when_private_urls_are_allowed(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
     """The resolver is real: with the address rule lifted the request arrives."""
     assert await call(client, f"http://platform.example.com:{server.port}/ocpi/versions") == 200
@@ -118,15 +123,17 @@ async def test_the_same_name_connects_when_private_urls_are_allowed(
 
 @guarded
 async def test_a_loopback_literal_is_refused_before_connecting(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
-    with pytest.raises(RefusedUrl):
+    with pytest.raises(RefusedUrlError):
         await call(client, f"http://127.0.0.1:{server.port}/ocpi/versions")
     assert server.seen == []
 
 
 @unguarded
-async def test_redirects_are_the_answer_not_followed(server: Server, client: PeerClient) -> None:
+async def test_redirects_are_the_answer_not_followed(
+    server: Server, client: PlatformClient
+) -> None:
     async def redirect(request: web.Request) -> web.StreamResponse:
         raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{server.port}/ocpi/2.2.1/credentials")
 
@@ -138,7 +145,7 @@ async def test_redirects_are_the_answer_not_followed(server: Server, client: Pee
 
 @unguarded
 async def test_an_answer_declared_over_the_limit_is_refused(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
     async def huge(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Length": str(1024**3)})
@@ -147,14 +154,14 @@ async def test_an_answer_declared_over_the_limit_is_refused(
         return response
 
     server.routes["/huge"] = huge
-    with pytest.raises(AnswerTooLarge) as refused:
+    with pytest.raises(AnswerTooLargeError) as refused:
         await call(client, f"http://127.0.0.1:{server.port}/huge")
-    assert isinstance(refused.value, ReceiverBroken)  # OCPI 4000
+    assert isinstance(refused.value, ReceiverBrokenError)  # OCPI 4000
 
 
 @unguarded
 async def test_an_endless_chunked_answer_is_cut_at_the_limit(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
     sent = 0
 
@@ -169,27 +176,29 @@ async def test_an_endless_chunked_answer_is_cut_at_the_limit(
         return response
 
     server.routes["/endless"] = endless
-    with pytest.raises(AnswerTooLarge):
+    with pytest.raises(AnswerTooLargeError):
         await call(client, f"http://127.0.0.1:{server.port}/endless")
     assert sent < 64 * 1024 * 1024
 
 
 @unguarded
 async def test_a_receiver_that_never_answers_is_a_timeout(
-    server: Server, client: PeerClient
+    server: Server, client: PlatformClient
 ) -> None:
     async def silent(request: web.Request) -> web.StreamResponse:
         await server.stopping.wait()
         return web.Response()
 
     server.routes["/silent"] = silent
-    with pytest.raises(ReceiverTimeout) as timed_out:
+    with pytest.raises(ReceiverTimeoutError) as timed_out:
         await call(client, f"http://127.0.0.1:{server.port}/silent")
     assert timed_out.value.message == "no answer within 2 s"
 
 
 @unguarded
-async def test_a_closed_port_is_said_in_general_terms(server: Server, client: PeerClient) -> None:
-    with pytest.raises(ReceiverUnreachable) as unreachable:
+async def test_a_closed_port_is_said_in_general_terms(
+    server: Server, client: PlatformClient
+) -> None:
+    with pytest.raises(ReceiverUnreachableError) as unreachable:
         await call(client, f"http://127.0.0.1:{free_port()}/ocpi/versions")
     assert unreachable.value.message == "could not connect"

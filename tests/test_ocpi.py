@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from hub.errors import Unauthorized
+from hub.errors import UnauthorizedError
 from hub.forward import authorization
 from hub.ocpi.credentials import Credentials
 from hub.ocpi.envelope import envelope
@@ -42,7 +42,7 @@ def test_token_header_readings(header: str, expected: list[tuple[str, bool]]) ->
 
 @pytest.mark.parametrize("header", ["Bearer x", "Token", "Token ", "Basic dXNlcg=="])
 def test_token_header_refusals(header: str) -> None:
-    with pytest.raises(Unauthorized):
+    with pytest.raises(UnauthorizedError):
         _token_candidates(header)
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from hub.errors import Forbidden, InvalidParameters, ReceiverUnreachable, UnknownReceiver
+from hub.errors import (
+    ForbiddenError,
+    InvalidParametersError,
+    ReceiverUnreachableError,
+    UnknownReceiverError,
+)
 from hub.ocpi.lanes import LANES
 from hub.ocpi.versions import Endpoint
-from hub.routing import Peer, RoutingTable, check_owner, only, receiver, sender
-from hub.store.platforms import Party, Platform
+from hub.records import Party, Platform
+from hub.routing import PlatformEntry, RoutingTable, check_owner, only, receiver, sender
 
 PUSH_LOCATIONS = LANES[("locations", "RECEIVER")]
 PULL_LOCATIONS = LANES[("locations", "SENDER")]
@@ -18,13 +23,13 @@ PUSH_TOKENS = LANES[("tokens", "RECEIVER")]
 
 def peer(
     platform_id: str, *parties: Party, status: str = "CONNECTED", modules: list[str] | None = None
-) -> Peer:
+) -> PlatformEntry:
     endpoints = {
         (m, i): f"http://{platform_id}/{m}/{i}"
         for m in (modules or [])
         for i in ("SENDER", "RECEIVER")
     }
-    return Peer(platform_id, platform_id, status, frozenset(parties), endpoints, True)
+    return PlatformEntry(platform_id, platform_id, status, frozenset(parties), endpoints, True)
 
 
 CPA = Party("NL", "CPA", "CPO")
@@ -35,7 +40,7 @@ XCP, XEM = Party("DE", "XXX", "CPO"), Party("DE", "XXX", "EMSP")
 ALL_MODULES = ["locations", "commands", "tokens"]
 
 
-def table(*peers: Peer, planned: dict[Party, str] | None = None) -> RoutingTable:
+def table(*peers: PlatformEntry, planned: dict[Party, str] | None = None) -> RoutingTable:
     granted = {party: p.id for p in peers for party in p.parties}
     granted.update(planned or {})
     return RoutingTable({p.id: p for p in peers}, granted, ("NL", "HUB"))
@@ -53,12 +58,12 @@ def test_a_single_role_needs_no_ocpi_from() -> None:
 
 
 def test_several_roles_need_ocpi_from() -> None:
-    with pytest.raises(InvalidParameters, match="several roles"):
+    with pytest.raises(InvalidParametersError, match="several roles"):
         sender(peer("both", XCP, XEM), None, PUSH_LOCATIONS)
 
 
 def test_a_party_of_another_platform_is_refused() -> None:
-    with pytest.raises(Forbidden, match="not a party of this platform"):
+    with pytest.raises(ForbiddenError, match="not a party of this platform"):
         sender(peer("a", CPA), ("NL", "CPB"), PUSH_LOCATIONS)
 
 
@@ -67,13 +72,13 @@ def test_a_party_of_another_platform_is_refused() -> None:
     [(EMA, PUSH_LOCATIONS), (CPA, PULL_LOCATIONS), (CPA, COMMANDS), (CPA, PUSH_TOKENS)],
 )
 def test_roles_may_only_use_their_side_of_a_module(party: Party, lane: object) -> None:
-    with pytest.raises(Forbidden, match="may not use"):
+    with pytest.raises(ForbiddenError, match="may not use"):
         sender(peer("p", party), None, lane)  # type: ignore[arg-type]
 
 
 def test_owners_in_url_and_body_must_be_the_sender() -> None:
     check_owner(CPA, ("NL", "CPA"), "the URL")
-    with pytest.raises(Forbidden, match="the body names NL/CPB"):
+    with pytest.raises(ForbiddenError, match="the body names NL/CPB"):
         check_owner(CPA, ("NL", "CPB"), "the body")
 
 
@@ -84,20 +89,20 @@ def test_the_receiver_is_the_party_with_a_role_that_receives() -> None:
         peer("n", NSP, modules=ALL_MODULES),
     )
     # NL/EMA is an eMSP on one platform and an NSP on another: ambiguous for locations...
-    with pytest.raises(UnknownReceiver, match="ambiguous"):
-        receiver(routes, ("NL", "EMA"), PUSH_LOCATIONS, routes.peers["a"])
+    with pytest.raises(UnknownReceiverError, match="ambiguous"):
+        receiver(routes, ("NL", "EMA"), PUSH_LOCATIONS, routes.platforms["a"])
     # ...but only the CPO side receives commands.
-    target = receiver(routes, ("NL", "CPA"), COMMANDS, routes.peers["e"])
+    target = receiver(routes, ("NL", "CPA"), COMMANDS, routes.platforms["e"])
     assert (target.peer.id, target.party, target.url) == ("a", CPA, "http://a/commands/RECEIVER")
 
 
 @pytest.mark.parametrize(
     ("wanted", "error", "message"),
     [
-        (("NL", "ZZZ"), UnknownReceiver, "unknown receiver NL/ZZZ"),
-        (("NL", "CPB"), UnknownReceiver, "no role that receives"),
-        (("NL", "EMB"), UnknownReceiver, "no locations RECEIVER endpoint"),
-        (("NL", "PLN"), ReceiverUnreachable, "NL/PLN is PLANNED"),
+        (("NL", "ZZZ"), UnknownReceiverError, "unknown receiver NL/ZZZ"),
+        (("NL", "CPB"), UnknownReceiverError, "no role that receives"),
+        (("NL", "EMB"), UnknownReceiverError, "no locations RECEIVER endpoint"),
+        (("NL", "PLN"), ReceiverUnreachableError, "NL/PLN is PLANNED"),
     ],
 )
 def test_receiver_errors(wanted: tuple[str, str], error: type[Exception], message: str) -> None:
@@ -109,21 +114,21 @@ def test_receiver_errors(wanted: tuple[str, str], error: type[Exception], messag
         planned,
     )
     with pytest.raises(error, match=message):
-        receiver(routes, wanted, PUSH_LOCATIONS, routes.peers["a"])
+        receiver(routes, wanted, PUSH_LOCATIONS, routes.platforms["a"])
 
 
 def test_open_routing_takes_exactly_one_owner() -> None:
     assert only([("NL", "CPA"), ("NL", "CPA")], "x") == ("NL", "CPA")
-    with pytest.raises(UnknownReceiver, match="does not know the owner"):
+    with pytest.raises(UnknownReceiverError, match="does not know the owner"):
         only([], "the owner")
-    with pytest.raises(UnknownReceiver, match="ambiguous"):
+    with pytest.raises(UnknownReceiverError, match="ambiguous"):
         only([("NL", "CPA"), ("NL", "CPB")], "location L")
 
 
 def test_a_platform_does_not_route_to_itself() -> None:
     routes = table(peer("both", XCP, XEM, modules=ALL_MODULES))
-    with pytest.raises(UnknownReceiver, match="calling platform itself"):
-        receiver(routes, ("DE", "XXX"), PUSH_LOCATIONS, routes.peers["both"])
+    with pytest.raises(UnknownReceiverError, match="calling platform itself"):
+        receiver(routes, ("DE", "XXX"), PUSH_LOCATIONS, routes.platforms["both"])
 
 
 def test_an_endpoint_without_a_role_serves_either_interface() -> None:
@@ -143,7 +148,7 @@ def test_an_endpoint_without_a_role_serves_either_interface() -> None:
             Endpoint("tokens", "http://x/tokens-sender", "SENDER"),
         ],
     )
-    endpoints = Peer.of(platform).endpoints
+    endpoints = PlatformEntry.of(platform).endpoints
     assert endpoints[("locations", "RECEIVER")] == "http://x/locations"
     assert endpoints[("locations", "SENDER")] == "http://x/locations"
     assert endpoints[("tokens", "SENDER")] == "http://x/tokens-sender"

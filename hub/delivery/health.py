@@ -1,5 +1,4 @@
-"""Whether a platform can receive, and each platform's retry clock as its delivering process
-keeps it.
+"""Each platform's retry clock, as its delivering process keeps it.
 
 One clock per platform, not one per message: every failed attempt at a platform (a push, a
 probe of its versions while it is OFFLINE, a keep-alive) counts as a failure in a row, and the
@@ -13,21 +12,6 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-
-from hub.ocpi.versions import endpoint_url
-from hub.store.platforms import CONNECTED, OFFLINE, Platform
-
-
-def deliverable(platform: Platform) -> bool:
-    """The platform's queue is delivered: it is registered, not removed, and CONNECTED or
-    OFFLINE (an OFFLINE one is probed). While PLANNED or SUSPENDED its queue waits."""
-    return platform.registered and not platform.deleted and platform.status in (CONNECTED, OFFLINE)
-
-
-def can_receive(platform: Platform, module: str, interface: str) -> bool:
-    """The hub may queue and send ``module`` calls on ``interface`` to this platform: it is
-    deliverable and has that endpoint (by ``endpoint_url``'s lenient rule)."""
-    return deliverable(platform) and endpoint_url(platform.endpoints, module, interface) is not None
 
 
 def backoff(failures: int, base: float, ceiling: float) -> float:

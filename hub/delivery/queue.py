@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from hub import metrics
-from hub.errors import Conflict
+from hub.errors import ConflictError
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
@@ -341,12 +341,12 @@ class Queue:
         """Queue parked messages again (as new messages, with a fresh TTL); returns how many,
         and how many were skipped because they hold no message (an undecodable entry can
         never be delivered: it stays parked). Naming such a letter in ``ids`` is refused
-        (Conflict) and nothing is queued."""
+        (ConflictError) and nothing is queued."""
         letters = await self.dead_letters(platform_id, count=100_000)
         chosen = [d for d in letters if ids is None or d.id in ids]
         hopeless = [d.id for d in chosen if d.message is None]
         if ids is not None and hopeless:
-            raise Conflict(
+            raise ConflictError(
                 f"dead letter {', '.join(hopeless)} of platform {platform_id} cannot be redriven: "
                 "its queue entry could not be decoded, so it can never be delivered; "
                 "nothing was redriven"

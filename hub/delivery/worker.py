@@ -28,19 +28,19 @@ from typing import Any
 import msgspec
 
 from hub import metrics
-from hub.delivery.health import Clock, backoff, deliverable
+from hub.delivery.health import Clock, backoff
 from hub.delivery.queue import Message, Queue, later
-from hub.errors import HubError, PeerError
-from hub.forward import PeerClient, PeerResponse
+from hub.errors import HubError, PlatformError
+from hub.forward import PlatformClient, PlatformResponse
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import Envelope
 from hub.ocpi.paths import decode_segments, join
 from hub.ocpi.status import SUCCESS
-from hub.ocpi.validation import ValidationFailed
-from hub.ocpi.versions import endpoint_url
+from hub.ocpi.validation import InvalidInputError
+from hub.records import CONNECTED, OFFLINE, Platform, deliverable, endpoint_url
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
-from hub.store.platforms import CONNECTED, OFFLINE, Platform, PlatformStore
+from hub.store.platforms import PlatformStore
 
 log = logging.getLogger("hub.delivery")
 
@@ -64,13 +64,13 @@ class Deliverer:
         cache: PlatformCache,
         store: PlatformStore,
         queue: Queue,
-        peers: PeerClient,
+        client: PlatformClient,
     ) -> None:
         self._settings = settings
         self._cache = cache
         self._store = store
         self._queue = queue
-        self._peers = peers
+        self._client = client
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._workers: dict[str, asyncio.Task[None]] = {}  # per platform served here
         self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
@@ -266,7 +266,7 @@ class Deliverer:
                 last_error = "the platform is OFFLINE and its versions endpoint does not answer"
                 waited = True
                 continue
-            url = endpoint_url(platform.endpoints, message.module, message.interface)
+            url = endpoint_url(platform, message.module, message.interface)
             if url is None:
                 reason = f"the platform has no {message.module} {message.interface} endpoint"
                 await self._queue.park(platform_id, entry_id, message, reason, attempts)
@@ -297,7 +297,7 @@ class Deliverer:
             # The path was built by the hub from checked ids; read again, it can never leave
             # the endpoint, whatever the queue holds.
             target = join(url, decode_segments(message.path))
-        except ValidationFailed as e:
+        except InvalidInputError as e:
             raise Permanent(f"the message's path is not a path of ids: {e.message}") from e
         if message.query:
             target += f"?{message.query}"
@@ -309,7 +309,7 @@ class Deliverer:
         token = (await self._cache.current()).outbound.get(platform.id)
         if token is None:
             raise Permanent("the hub holds no token for this platform")
-        response = await self._peers.request(
+        response = await self._client.request(
             message.method,
             target,
             token=token,
@@ -344,8 +344,8 @@ class Deliverer:
         """GET the platform's versions: it answers, so it is back (or still there)."""
         token = (await self._cache.current()).outbound.get(platform.id)
         if platform.platform_versions_url is None or token is None:
-            raise PeerError("nothing to probe")
-        response = await self._peers.request(
+            raise PlatformError("nothing to probe")
+        response = await self._client.request(
             "GET",
             platform.platform_versions_url,
             token=token,
@@ -353,7 +353,7 @@ class Deliverer:
             timeout=self._settings.handshake_timeout,
         )
         if not 200 <= response.status < 300:
-            raise PeerError(f"versions answered HTTP {response.status}")
+            raise PlatformError(f"versions answered HTTP {response.status}")
 
     async def _keepalive(self, platform: Platform) -> None:
         """HubClientInfo: GET the versions of a platform not heard from for a while."""
@@ -400,7 +400,7 @@ class Deliverer:
             log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
 
 
-def _judge(response: PeerResponse) -> None:
+def _judge(response: PlatformResponse) -> None:
     """Raise unless the receiver took the message: 4xx and OCPI 2xxx are for good, anything
     else (5xx, 3xxx, no envelope) may pass with a retry."""
     if 400 <= response.status < 500 and response.status not in (408, 429):
@@ -408,11 +408,11 @@ def _judge(response: PeerResponse) -> None:
     try:
         envelope = _envelope.decode(response.body)
     except (msgspec.DecodeError, RecursionError) as e:
-        raise PeerError(f"HTTP {response.status} without an OCPI envelope") from e
+        raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
     if 2000 <= envelope.status_code < 3000:
         raise Permanent(f"refused with OCPI {envelope.status_code}: {envelope.status_message}")
     if response.status >= 300 or envelope.status_code != SUCCESS:
-        raise PeerError(f"HTTP {response.status}, OCPI {envelope.status_code}")
+        raise PlatformError(f"HTTP {response.status}, OCPI {envelope.status_code}")
 
 
 # --- waiting and stopping without losing a cancellation ------------------------------------

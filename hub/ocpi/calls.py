@@ -15,10 +15,9 @@ from typing import Any
 import msgspec
 
 from hub.ocpi import cdrs, chargingprofiles, commands, locations, sessions, tariffs, tokens
-from hub.ocpi.validation import ValidationFailed, check_patch, decode
+from hub.ocpi.common import PartyKey, party_key
+from hub.ocpi.validation import InvalidInputError, check_patch, decode
 from hub.ocpi.versions import RECEIVER, SENDER
-
-PartyKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -37,14 +36,10 @@ class Facts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _party(country_code: str, party_id: str) -> PartyKey:
-    return (country_code.upper(), party_id.upper())
-
-
 def _same_id(url_id: str, body_id: Any, name: str) -> None:
     """The object id in the URL must be the id in the body (2.2.1: 2001 advised)."""
     if isinstance(body_id, str) and body_id.upper() != url_id.upper():
-        raise ValidationFailed(name, f"`{name}` {body_id!r} differs from the id in the URL")
+        raise InvalidInputError(name, f"`{name}` {body_id!r} differs from the id in the URL")
 
 
 def _owned_push(
@@ -57,10 +52,10 @@ def _owned_push(
     """PUT/PATCH of a client owned object at /{cc}/{pid}/{id}[/{id}[/{id}]]; ``kinds[i]`` is
     the object at depth i (Location, EVSE, Connector)."""
     if len(segments) < 3 or len(segments) > 2 + len(kinds):
-        raise ValidationFailed("url", "the URL must end in /{country_code}/{party_id}/{id}")
+        raise InvalidInputError("url", "the URL must end in /{country_code}/{party_id}/{id}")
     depth = len(segments) - 3
     kind, id_field = kinds[depth], id_fields[depth]
-    facts = Facts(url_owner=_party(segments[0], segments[1]))
+    facts = Facts(url_owner=party_key(segments[0], segments[1]))
     if method == "PUT":
         obj: Any = decode(body, kind)
         values = {name: getattr(obj, name, None) for name in ("country_code", "party_id")}
@@ -72,7 +67,7 @@ def _owned_push(
     if values["country_code"] is not None and values["party_id"] is not None:
         facts = Facts(
             url_owner=facts.url_owner,
-            body_owner=_party(values["country_code"], values["party_id"]),
+            body_owner=party_key(values["country_code"], values["party_id"]),
         )
     return facts, obj
 
@@ -85,7 +80,7 @@ def inspect(
     query: Mapping[str, str],
     body: bytes,
 ) -> Facts:
-    """Facts of one call; raises ValidationFailed for a bad body or URL."""
+    """Facts of one call; raises InvalidInputError for a bad body or URL."""
     push = method in ("PUT", "PATCH")
     if interface == RECEIVER:
         if module == "locations":
@@ -105,7 +100,7 @@ def inspect(
                 counterpart = None
                 if isinstance(obj, sessions.Session):
                     token = obj.cdr_token
-                    counterpart = _party(token.country_code, token.party_id)
+                    counterpart = party_key(token.country_code, token.party_id)
                 return _with(facts, session_id=segments[2], counterpart=counterpart)
             facts = _owner_only(segments)
             return _with(facts, session_id=segments[2] if len(segments) > 2 else None)
@@ -123,8 +118,8 @@ def inspect(
         if module == "cdrs" and method == "POST":
             cdr = decode(body, cdrs.CDR)
             return Facts(
-                body_owner=_party(cdr.country_code, cdr.party_id),
-                counterpart=_party(cdr.cdr_token.country_code, cdr.cdr_token.party_id),
+                body_owner=party_key(cdr.country_code, cdr.party_id),
+                counterpart=party_key(cdr.cdr_token.country_code, cdr.cdr_token.party_id),
             )
         if module == "commands" and method == "POST":
             return _command(segments, body)
@@ -155,7 +150,7 @@ def inspect(
 
 def _owner_only(segments: list[str]) -> Facts:
     if len(segments) >= 2:
-        return Facts(url_owner=_party(segments[0], segments[1]))
+        return Facts(url_owner=party_key(segments[0], segments[1]))
     return Facts()
 
 
@@ -176,7 +171,7 @@ _COMMANDS: dict[str, type[msgspec.Struct]] = {
 
 def _command(segments: list[str], body: bytes) -> Facts:
     if len(segments) != 1:
-        raise ValidationFailed("url", "the URL must end in /{command}")
+        raise InvalidInputError("url", "the URL must end in /{command}")
     name = segments[0].upper()
     kind = _COMMANDS.get(name)
     if kind is None:

@@ -28,6 +28,16 @@ import msgspec
 # (msgspec searches with the pattern, and "$" also matches before a final line break.)
 COUNTRY_CODE_PATTERN = r"^[A-Za-z0-9]{2}\Z"
 PARTY_ID_PATTERN = r"^[A-Za-z0-9]{3}\Z"
+
+# A party as the routing headers and URLs name it: (country_code, party_id), upper-case
+# (both are CiStrings, 2.2.1 "Types").
+PartyKey = tuple[str, str]
+
+
+def party_key(country_code: str, party_id: str) -> PartyKey:
+    return (country_code.upper(), party_id.upper())
+
+
 CountryCode = Annotated[str, msgspec.Meta(pattern=COUNTRY_CODE_PATTERN)]
 PartyId = Annotated[str, msgspec.Meta(pattern=PARTY_ID_PATTERN)]
 

@@ -9,18 +9,18 @@ from dataclasses import dataclass
 
 from hub.ocpi import common
 from hub.ocpi import headers as h
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 
 # The most objects the hub puts on one page of a list it serves (the X-Limit it announces).
 MAX_LIMIT = 100
 
 
 def to_epoch_ms(text: str) -> int:
-    """An OCPI DateTime query parameter as epoch milliseconds; ValidationFailed if it is none."""
+    """An OCPI DateTime query parameter as epoch milliseconds; InvalidInputError if it is none."""
     try:
         return common.to_epoch_ms(text)
     except ValueError as e:
-        raise ValidationFailed("date", f"{text!r} is not an RFC 3339 date and time") from e
+        raise InvalidInputError("date", f"{text!r} is not an RFC 3339 date and time") from e
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _whole(params: dict[str, str], name: str, default: int) -> int:
         return default
     # Plain decimal digits only: str.isdigit() also takes "²" and int() takes "١٢".
     if not _WHOLE.fullmatch(raw):
-        raise ValidationFailed(name, f"{name} must be a whole number below 10^9")
+        raise InvalidInputError(name, f"{name} must be a whole number below 10^9")
     return int(raw)
 
 

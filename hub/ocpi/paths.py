@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 
 # RFC 3986 §3.3: the characters a path segment may carry unencoded (pchar, "%" aside).
 _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
@@ -25,7 +25,7 @@ _DOT_SEGMENTS = frozenset({".", ".."})
 def decode_segments(raw: str) -> list[str]:
     """The ids in the raw (still percent-encoded) path ``raw`` below a module's URL.
 
-    Raises ``ValidationFailed`` (OCPI 2001) naming the segment by position when one is not an
+    Raises ``InvalidInputError`` (OCPI 2001) naming the segment by position when one is not an
     opaque id; the segment itself is not echoed, since it may hold anything."""
     if not raw:
         return []
@@ -33,14 +33,14 @@ def decode_segments(raw: str) -> list[str]:
     for position, part in enumerate(raw.split("/"), start=1):
         value = urllib.parse.unquote_to_bytes(part)
         if not value or not _ALLOWED.issuperset(value):
-            raise ValidationFailed(
+            raise InvalidInputError(
                 "url",
                 f"segment {position} of the path below the module is not an id: ids are "
                 "printable ASCII without '/', '\\' or '%', and never empty",
             )
         text = value.decode("ascii")
         if text in _DOT_SEGMENTS:
-            raise ValidationFailed(
+            raise InvalidInputError(
                 "url", f"segment {position} of the path below the module is '{text}', not an id"
             )
         found.append(text)

@@ -1,7 +1,7 @@
 """Reading OCPI objects from request bodies: strict on required fields and types.
 
 ``decode`` reads a whole object (PUT, POST), ``check_patch`` a PATCH fragment. Both raise
-``ValidationFailed``, which callers translate: ``not_json`` into HTTP 400, anything else into
+``InvalidInputError``, which callers translate: ``not_json`` into HTTP 400, anything else into
 OCPI 2001 (Invalid or missing parameters). This module imports nothing else of the hub.
 """
 
@@ -22,7 +22,7 @@ _AT = re.compile(r"^(?P<text>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
 
 
-class ValidationFailed(Exception):
+class InvalidInputError(Exception):
     """A body that is not JSON (``not_json``), or a field that is missing or of a wrong type.
 
     ``field_path`` names the field like msgspec does (``$.evses[0].connectors[0].standard``);
@@ -48,7 +48,7 @@ def decode(raw: bytes, kind: type[T]) -> T:
     except msgspec.ValidationError as e:
         raise _failed(str(e)) from e
     except msgspec.DecodeError as e:
-        raise ValidationFailed("$", f"the body is not JSON: {e}", not_json=True) from e
+        raise InvalidInputError("$", f"the body is not JSON: {e}", not_json=True) from e
     except RecursionError:
         raise _too_deep() from None
     check_unique_keys(raw)
@@ -60,18 +60,18 @@ def check_json(raw: bytes) -> None:
     try:
         _RAW.decode(raw)
     except msgspec.DecodeError as e:
-        raise ValidationFailed("$", f"the body is not JSON: {e}", not_json=True) from e
+        raise InvalidInputError("$", f"the body is not JSON: {e}", not_json=True) from e
     except RecursionError:
         raise _too_deep() from None
 
 
 def check_unique_keys(raw: bytes) -> None:
-    """``ValidationFailed`` naming the first key that an object of ``raw`` (valid JSON) has
+    """``InvalidInputError`` naming the first key that an object of ``raw`` (valid JSON) has
     twice."""
     try:
         json.loads(raw, object_pairs_hook=_unique)
     except _Duplicate as e:
-        raise ValidationFailed(e.path, f"the key `{e.key}` appears twice in one object") from None
+        raise InvalidInputError(e.path, f"the key `{e.key}` appears twice in one object") from None
     except RecursionError:
         raise _too_deep() from None
 
@@ -94,8 +94,8 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _too_deep() -> ValidationFailed:
-    return ValidationFailed("$", "the body is nested too deeply")
+def _too_deep() -> InvalidInputError:
+    return InvalidInputError("$", "the body is nested too deeply")
 
 
 _RAW = msgspec.json.Decoder(msgspec.Raw)
@@ -112,7 +112,7 @@ def check_patch(raw: bytes, kind: type[msgspec.Struct]) -> dict[str, Any]:
     fields = {f.encode_name: f for f in msgspec.structs.fields(kind)}
     if LAST_UPDATED in fields and LAST_UPDATED not in body:
         path = f"$.{LAST_UPDATED}"
-        raise ValidationFailed(path, f"Object missing required field `{LAST_UPDATED}` - at `$`")
+        raise InvalidInputError(path, f"Object missing required field `{LAST_UPDATED}` - at `$`")
     for name, value in body.items():
         field = fields.get(name)
         if field is None:
@@ -124,8 +124,8 @@ def check_patch(raw: bytes, kind: type[msgspec.Struct]) -> dict[str, Any]:
     return body
 
 
-def _failed(error: str, prefix: str = "$") -> ValidationFailed:
-    """ValidationFailed from a msgspec message ("Expected `str`, got `int` - at `$.a[0].b`"),
+def _failed(error: str, prefix: str = "$") -> InvalidInputError:
+    """InvalidInputError from a msgspec message ("Expected `str`, got `int` - at `$.a[0].b`"),
     its path put under ``prefix`` (the field a PATCH value was converted for)."""
     match = _AT.match(error)
     assert match is not None  # the pattern matches any text
@@ -135,4 +135,4 @@ def _failed(error: str, prefix: str = "$") -> ValidationFailed:
     missing = _MISSING.search(text)
     if missing:
         path = f"{path}.{missing['name']}"
-    return ValidationFailed(path, message)
+    return InvalidInputError(path, message)

@@ -24,6 +24,8 @@ HUBCLIENTINFO: Final = "hubclientinfo"
 
 SENDER: Final = "SENDER"
 RECEIVER: Final = "RECEIVER"
+# The word in a module URL (/ocpi/2.2.1/{sender|receiver}/{module}) -> the interface role.
+INTERFACES: Final = {"sender": SENDER, "receiver": RECEIVER}
 
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
@@ -45,7 +47,7 @@ class VersionDetails(msgspec.Struct, frozen=True):
     endpoints: list[Endpoint]
 
 
-def endpoint_url(endpoints: Iterable[Endpoint], module: str, interface: str | None) -> str | None:
+def find_endpoint(endpoints: Iterable[Endpoint], module: str, interface: str | None) -> str | None:
     """The URL of ``module``'s endpoint for ``interface`` (SENDER or RECEIVER), else None.
 
     The endpoint with exactly that role wins; failing that, one of that module without a role

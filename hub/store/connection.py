@@ -8,7 +8,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
-from hub.errors import StoreUnavailable
+from hub.errors import StoreUnavailableError
 
 RedisClient = Redis | RedisCluster
 
@@ -40,8 +40,8 @@ async def ready(redis: RedisClient) -> None:
 
 async def call(command: Any) -> Any:
     """Await one redis-py command (or pipeline execution); its failures become
-    ``StoreUnavailable`` here, so that no Redis exception travels further."""
+    ``StoreUnavailableError`` here, so that no Redis exception travels further."""
     try:
         return await command
     except (RedisError, OSError) as e:
-        raise StoreUnavailable(f"Redis: {e}") from e
+        raise StoreUnavailableError(f"Redis: {e}") from e

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from hub.ocpi.common import PartyKey
 from hub.store import keys
 from hub.store.connection import RedisClient, call
-
-PartyKey = tuple[str, str]
 
 # How long the hub remembers who takes part in a session: longer than any session lasts,
 # so that late PATCHes, stop commands and charging profiles still find their way.

@@ -21,7 +21,7 @@ import msgspec
 import orjson
 from redis.commands.core import AsyncScript
 
-from hub.errors import InvalidParameters, NotJson, StoreUnavailable
+from hub.errors import InvalidParametersError, NotJsonError, StoreUnavailableError
 from hub.ocpi.common import epoch_us, to_epoch_ms
 from hub.store import keys
 from hub.store.connection import RedisClient, call
@@ -74,20 +74,20 @@ _stamp_of = msgspec.json.Decoder(_Stamped)
 
 def _score(stamp: object) -> int:
     if not isinstance(stamp, str):
-        raise InvalidParameters("last_updated is required")
+        raise InvalidParametersError("last_updated is required")
     try:
         return to_epoch_ms(stamp)
     except ValueError as e:
-        raise InvalidParameters(f"last_updated: {e}") from None
+        raise InvalidParametersError(f"last_updated: {e}") from None
 
 
 def _decode(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        raise NotJson(f"the body is not JSON: {e}") from None
+        raise NotJsonError(f"the body is not JSON: {e}") from None
     if not isinstance(value, dict):
-        raise InvalidParameters("the body must be a JSON object")
+        raise InvalidParametersError("the body must be a JSON object")
     return value
 
 
@@ -199,9 +199,9 @@ class HeldObjects:
         try:
             stamp = _stamp_of.decode(body).last_updated
         except msgspec.ValidationError as e:
-            raise InvalidParameters(str(e)) from None
+            raise InvalidParametersError(str(e)) from None
         except msgspec.DecodeError as e:
-            raise NotJson(f"the body is not JSON: {e}") from None
+            raise NotJsonError(f"the body is not JSON: {e}") from None
         return await self._store(module, key, object_id, body, _score(stamp))
 
     async def patch(
@@ -294,7 +294,7 @@ class HeldObjects:
                 if await self._store(module, key, object_id, body, score, stored):
                     return True
                 await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
-        raise StoreUnavailable(f"held object {key} changed too often to merge into")
+        raise StoreUnavailableError(f"held object {key} changed too often to merge into")
 
     async def _key_of(self, module: str, object_id: str) -> str | None:
         prefix = object_id.encode()
@@ -312,7 +312,7 @@ def _parameter(name: str, value: str) -> int:
     try:
         return to_epoch_ms(value)
     except ValueError as e:
-        raise InvalidParameters(f"{name}: {e}") from None
+        raise InvalidParametersError(f"{name}: {e}") from None
 
 
 def _bytes(value: bytes | str | None) -> bytes | None:

@@ -17,83 +17,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 import msgspec
 from redis.exceptions import RedisError, WatchError
 
-from hub.errors import Conflict, MethodNotAllowed, StoreUnavailable
-from hub.ocpi.credentials import CredentialsRole
+from hub.errors import ConflictError, MethodNotAllowedError, StoreUnavailableError
 from hub.ocpi.envelope import timestamp_now
-from hub.ocpi.versions import Endpoint
+from hub.records import PLANNED, Party, Platform, TokenEncoding, TokenKind
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
 log = logging.getLogger("hub.store")
-
-# HubClientInfo's ConnectionStatus words (2.2.1 "HubClientInfo module").
-PLANNED = "PLANNED"
-CONNECTED = "CONNECTED"
-OFFLINE = "OFFLINE"
-SUSPENDED = "SUSPENDED"
-
-TokenKind = Literal["A", "C"]  # A: registration only; C: the credentials token in use
-TokenEncoding = Literal["auto", "base64", "raw"]
-
 
 SEEN_INTERVAL = 60.0
 GRANT_ATTEMPTS = 20
 UPDATE_ATTEMPTS = 50
 # Distinct unreadable entries warned about once each, per process (more are skipped silently).
 WARNED_ENTRIES = 1000
-
-
-class Party(msgspec.Struct, frozen=True, order=True):
-    """One role of a platform: ``{country_code, party_id, role}``, upper-cased (CiString)."""
-
-    country_code: str
-    party_id: str
-    role: str
-
-    @classmethod
-    def of(cls, country_code: str, party_id: str, role: str) -> Party:
-        return cls(country_code.upper(), party_id.upper(), role.upper())
-
-    @property
-    def field(self) -> str:
-        return keys.party_field(self.country_code, self.party_id, self.role)
-
-
-class Platform(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    status: str
-    roles: list[Party]
-    created_at: str
-    updated_at: str
-    # filled in by the credentials handshake
-    version: str | None = None
-    platform_versions_url: str | None = None
-    endpoints: list[Endpoint] = msgspec.field(default_factory=list)
-    registered_roles: list[CredentialsRole] = msgspec.field(default_factory=list)
-    registered_by: Literal["platform", "hub"] | None = None
-    # how the hub encodes the token it sends: a setting, and what the handshake detected
-    token_encoding: TokenEncoding = "auto"
-    detected_base64: bool = True
-    last_seen: str | None = None
-    status_before_suspend: str | None = None
-    deleted: bool = False
-    status_since: str | None = None  # when the status last changed (HubClientInfo last_updated)
-
-    @property
-    def registered(self) -> bool:
-        return self.version is not None
-
-    @property
-    def sends_base64(self) -> bool:
-        if self.token_encoding == "auto":
-            return self.detected_base64
-        return self.token_encoding == "base64"
 
 
 StatusListener = Callable[["Platform", "str | None"], Awaitable[None]]
@@ -139,7 +79,7 @@ _decode_record = msgspec.json.Decoder(Platform)
 
 
 class PlatformStore:
-    """Redis access for platforms. Redis failures become ``StoreUnavailable``.
+    """Redis access for platforms. Redis failures become ``StoreUnavailableError``.
 
     A platform becomes visible in one transaction of the hub-wide indexes (its id, its granted
     roles, its token A), after its own keys were written: a crash in between leaves only keys
@@ -225,7 +165,7 @@ class PlatformStore:
         self, name: str, roles: Iterable[Party], encoding: TokenEncoding
     ) -> tuple[Platform, str]:
         """A new PLANNED platform with its granted roles, and its token A (returned only here:
-        the hub keeps its hash). Conflict when a role is granted to another platform."""
+        the hub keeps its hash). ConflictError when a role is granted to another platform."""
         now = timestamp_now()
         platform = Platform(
             id=uuid.uuid4().hex[:12],
@@ -248,12 +188,12 @@ class PlatformStore:
         try:
             await self._grant(
                 platform.id,
-                [role.field for role in platform.roles],
+                [_party_field(role) for role in platform.roles],
                 platform_ids={platform.id},
                 tokens={digest: _token_value(platform.id, "A", digest)},
             )
-        except Conflict:
-            with contextlib.suppress(StoreUnavailable):
+        except ConflictError:
+            with contextlib.suppress(StoreUnavailableError):
                 await call(
                     self._redis.delete(keys.platform(platform.id), keys.inbound_tokens(platform.id))
                 )
@@ -272,7 +212,7 @@ class PlatformStore:
         tokens: dict[str, str] | None = None,
     ) -> None:
         """Grant the roles ``fields`` to the platform, and add ``platform_ids`` and ``tokens``
-        to their indexes, in one transaction of the ``{hub}`` slot (Conflict if a role is
+        to their indexes, in one transaction of the ``{hub}`` slot (ConflictError if a role is
         another platform's).
 
         Optimistic: another platform created at the same moment makes the transaction fail;
@@ -289,7 +229,9 @@ class PlatformStore:
                         if o and _text(o) != platform_id
                     ]
                     if taken:
-                        raise Conflict(f"role {taken[0]} is already granted to another platform")
+                        raise ConflictError(
+                            f"role {taken[0]} is already granted to another platform"
+                        )
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if fields:
                         pipe.hset(index, mapping=dict.fromkeys(fields, platform_id))
@@ -301,13 +243,13 @@ class PlatformStore:
             except WatchError:
                 continue
             except (RedisError, OSError) as e:
-                raise StoreUnavailable(f"Redis: {e}") from e
+                raise StoreUnavailableError(f"Redis: {e}") from e
             return
-        raise Conflict("roles changed concurrently too often; try again")
+        raise ConflictError("roles changed concurrently too often; try again")
 
     async def release_roles(self, platform: Platform) -> None:
         """Free the platform's roles; a role granted to another platform since stays its."""
-        fields = [role.field for role in platform.roles]
+        fields = [_party_field(role) for role in platform.roles]
         if not fields:
             return
         index = keys.party_index()
@@ -328,10 +270,10 @@ class PlatformStore:
             except WatchError:
                 continue
             except (RedisError, OSError) as e:
-                raise StoreUnavailable(f"Redis: {e}") from e
+                raise StoreUnavailableError(f"Redis: {e}") from e
             await self._changed()
             return
-        raise Conflict("roles changed concurrently too often; try again")
+        raise ConflictError("roles changed concurrently too often; try again")
 
     async def update(
         self, platform_id: str, change: Change, *, outbound: str | _Keep | None = KEEP
@@ -370,15 +312,17 @@ class PlatformStore:
             except WatchError:
                 continue
             except (RedisError, OSError) as e:
-                raise StoreUnavailable(f"Redis: {e}") from e
+                raise StoreUnavailableError(f"Redis: {e}") from e
             except msgspec.DecodeError as e:
-                raise StoreUnavailable(f"the record of platform {platform_id} is invalid") from e
+                raise StoreUnavailableError(
+                    f"the record of platform {platform_id} is invalid"
+                ) from e
             await self._changed()
             if new.status != old.status:
                 for listener in self._status_listeners:
                     await listener(new, old.status)
             return new
-        raise Conflict("the platform changed concurrently too often; try again")
+        raise ConflictError("the platform changed concurrently too often; try again")
 
     def on_status_change(self, listener: StatusListener) -> None:
         """Await ``listener(platform, old_status)`` after a platform's status changed (or it was
@@ -393,10 +337,6 @@ class PlatformStore:
         ids = sorted(m.decode() for m in await call(self._redis.smembers(keys.platform_ids())))
         found = [await self.get(i) for i in ids]
         return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
-
-    async def owner_of(self, party: Party) -> str | None:
-        raw = await call(self._redis.hget(keys.party_index(), party.field))
-        return None if raw is None else raw.decode()
 
     # --- tokens -----------------------------------------------------------------------
 
@@ -484,7 +424,7 @@ class PlatformStore:
         holder = secrets.token_hex(8)
         got = await call(self._redis.set(key, holder, nx=True, px=int(ttl_seconds * 1000)))
         if not got:
-            raise MethodNotAllowed("a credentials handshake with this platform is under way")
+            raise MethodNotAllowedError("a credentials handshake with this platform is under way")
         try:
             yield
         finally:
@@ -522,3 +462,7 @@ def _party_entry(name: str) -> Party | None:
     if len(parts) != 3 or not all(parts):
         return None
     return Party(*parts)
+
+
+def _party_field(party: Party) -> str:
+    return keys.party_field(party.country_code, party.party_id, party.role)

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.errors import Conflict, InvalidParameters, NotFound, Unauthorized
+from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
 from hub.ocpi.credentials import ROLES, CountryCode, PartyId, Token
 from hub.ocpi.versions import Url
-from hub.store.platforms import Party, TokenEncoding
+from hub.records import Party, TokenEncoding
 from hub.web import bodies, responses
 from hub.web.context import Services, services
 from hub.web.openapi import ADMIN_OPENAPI
@@ -54,7 +54,7 @@ def _authorize(request: Request) -> Services:
         or not expected
         or not hmac.compare_digest(given.strip().encode(), expected.encode())
     ):
-        raise Unauthorized("the admin API needs 'Authorization: Bearer <admin token>'")
+        raise UnauthorizedError("the admin API needs 'Authorization: Bearer <admin token>'")
     return hub
 
 
@@ -64,14 +64,14 @@ def _parties(grants: list[RoleGrant], hub: Services) -> list[Party]:
         party = Party.of(grant.country_code, grant.party_id, grant.role)
         if party.role not in GRANTABLE_ROLES:
             allowed = ", ".join(sorted(GRANTABLE_ROLES))
-            raise InvalidParameters(f"roles[{i}].role must be one of {allowed}")
+            raise InvalidParametersError(f"roles[{i}].role must be one of {allowed}")
         if (party.country_code, party.party_id) == (
             hub.settings.country_code.upper(),
             hub.settings.party_id.upper(),
         ):
-            raise Conflict(f"roles[{i}] is the hub's own party")
+            raise ConflictError(f"roles[{i}] is the hub's own party")
         if party in parties:
-            raise InvalidParameters(f"roles[{i}] is given twice")
+            raise InvalidParametersError(f"roles[{i}] is given twice")
         parties.append(party)
     return parties
 
@@ -127,7 +127,7 @@ async def action(request: Request) -> Response:
             token_a = await hub.lifecycle.new_token_a(platform_id)
             return responses.admin({"token_a": token_a, "versions_url": hub.lifecycle.versions_url})
         case _:
-            raise NotFound(f"no admin action {request.path_params['action']!r}")
+            raise NotFoundError(f"no admin action {request.path_params['action']!r}")
     return responses.admin(await hub.lifecycle.view(found))
 
 
@@ -181,7 +181,7 @@ async def redrive(request: Request) -> Response:
     body = await request.body()
     wanted = bodies.decode(body, Redrive) if body.strip() else Redrive()
     if wanted.ids is not None and wanted.platform is None:
-        raise InvalidParameters("ids need a platform")
+        raise InvalidParametersError("ids need a platform")
     count = skipped = 0
     for platform_id in await _platform_ids(hub, wanted.platform):
         redriven, hopeless = await hub.queue.redrive(platform_id, wanted.ids)
@@ -198,7 +198,7 @@ def _platform_id(text: str) -> str:
     """A platform id as the hub makes them (12 hex digits), or 404 before any lookup: ids go
     into Redis key names, where a brace would change the key's hash slot."""
     if not _PLATFORM_ID.fullmatch(text):
-        raise NotFound(f"no platform {text[:40]}")
+        raise NotFoundError(f"no platform {text[:40]}")
     return text
 
 

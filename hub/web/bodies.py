@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from hub.errors import from_validation
 from hub.ocpi import validation
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 
 T = TypeVar("T")
 
@@ -17,7 +17,7 @@ T = TypeVar("T")
 def decode(raw: bytes, kind: type[T]) -> T:
     try:
         return validation.decode(raw, kind)
-    except ValidationFailed as e:
+    except InvalidInputError as e:
         # The message names the field: "Expected `str` of length <= 3 - at `$.roles[0].party_id`".
         raise from_validation(e) from e
 
@@ -31,5 +31,5 @@ def check_json(raw: bytes) -> None:
     if raw.strip():
         try:
             validation.check_json(raw)
-        except ValidationFailed as e:
+        except InvalidInputError as e:
             raise from_validation(e) from e

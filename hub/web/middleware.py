@@ -15,11 +15,11 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import metrics
-from hub.errors import HubError, InvalidParameters, PayloadTooLarge, ServerError
+from hub.errors import HubError, InvalidParametersError, PayloadTooLargeError, ServerError
 from hub.logs import ACCESS, REQUEST_IDS
 from hub.ocpi.envelope import envelope
 from hub.ocpi.status import SUCCESS
-from hub.ocpi.versions import FUNCTIONAL_MODULES
+from hub.ocpi.versions import FUNCTIONAL_MODULES, INTERFACES
 
 log = logging.getLogger("hub.web")
 
@@ -33,7 +33,6 @@ _ID = re.compile(rb"[\x21-\x7e]{1,%d}" % MAX_ID_LENGTH)
 CLIENT_CLOSED = 499
 # Probes and scrapes: neither logged nor counted.
 QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
-INTERFACES = {"sender": "SENDER", "receiver": "RECEIVER"}
 
 
 def labels(path: str) -> tuple[str, str]:
@@ -118,7 +117,7 @@ class RequestContext:
 
         try:
             if refusal is not None:
-                await answer(InvalidParameters(refusal))
+                await answer(InvalidParametersError(refusal))
             elif declared_size > self.max_body_size:
                 # Said up front: answer at once; uvicorn drops the body as it arrives.
                 await answer(_too_large(self.max_body_size), (b"connection", b"close"))
@@ -146,8 +145,8 @@ def _bad_id(name: bytes, value: bytes | None) -> str | None:
     return f"{spelled} must be 1 to {MAX_ID_LENGTH} printable ASCII characters without spaces"
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the request body is larger than the hub accepts ({limit} bytes)")
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the request body is larger than the hub accepts ({limit} bytes)")
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

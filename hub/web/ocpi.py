@@ -16,10 +16,10 @@ from starlette.types import Receive, Scope, Send
 from hub import metrics
 from hub.errors import (
     HubError,
-    InvalidParameters,
-    MethodNotAllowed,
-    NotFound,
-    Unauthorized,
+    InvalidParametersError,
+    MethodNotAllowedError,
+    NotFoundError,
+    UnauthorizedError,
     from_validation,
 )
 from hub.hubclientinfo import listing
@@ -27,24 +27,22 @@ from hub.ocpi.credentials import Credentials
 from hub.ocpi.lanes import LANES
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import decode_segments
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import (
     CREDENTIALS,
     FUNCTIONAL_MODULES,
     HUBCLIENTINFO,
-    RECEIVER,
+    INTERFACES,
     SENDER,
     V2_2_1,
     Endpoint,
     Version,
     VersionDetails,
 )
+from hub.records import SUSPENDED, Platform
 from hub.relay import Answer, Call, is_proxy_id
-from hub.store.platforms import SUSPENDED, Platform
 from hub.web import bodies, responses
 from hub.web.context import services
-
-INTERFACES = {"sender": SENDER, "receiver": RECEIVER}
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -62,10 +60,10 @@ def _token_candidates(header: str) -> list[tuple[str, bool]]:
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     if scheme.lower() != "token" or not value:
-        raise Unauthorized("the Authorization header must be 'Token <credentials token>'")
+        raise UnauthorizedError("the Authorization header must be 'Token <credentials token>'")
     if not value.isascii() or not value.isprintable():
         # Tokens are printable ASCII (2.2.1 credentials, "token"), encoded or not.
-        raise Unauthorized("unknown token")
+        raise UnauthorizedError("unknown token")
     candidates = []
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
@@ -87,19 +85,19 @@ async def authenticate(request: Request, *, token_a_allowed: bool = False) -> Ca
     process (PlatformCache.identify)."""
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized("missing Authorization header")
+        raise UnauthorizedError("missing Authorization header")
     candidates = _token_candidates(header)
     hub = services(request)
     match, snapshot = await hub.cache.identify([token for token, _ in candidates])
     if match is None:
-        raise Unauthorized("unknown token")
+        raise UnauthorizedError("unknown token")
     platform = snapshot.platforms.get(match.platform_id)
     if platform is None or platform.deleted:
-        raise Unauthorized("unknown token")
+        raise UnauthorizedError("unknown token")
     if platform.status == SUSPENDED:
-        raise Unauthorized("this platform is suspended by the hub's operator")
+        raise UnauthorizedError("this platform is suspended by the hub's operator")
     if match.kind == "A" and not token_a_allowed:
-        raise Unauthorized("token A may only be used on the versions and credentials modules")
+        raise UnauthorizedError("token A may only be used on the versions and credentials modules")
     token, sent_base64 = candidates[match.candidate]
     await hub.platforms.touch(platform.id)
     return Caller(platform, token, match.kind == "A", sent_base64)
@@ -155,14 +153,14 @@ async def credentials(request: Request) -> Response:
         return responses.ocpi(hub.registration.hub_credentials(caller.token))
     if method == "POST":
         if not caller.token_a:
-            raise MethodNotAllowed("this platform is registered already; use PUT to update")
+            raise MethodNotAllowedError("this platform is registered already; use PUT to update")
         offer = await bodies.read(request, Credentials)
         token = await hub.registration.accept(
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
         return responses.ocpi(hub.registration.hub_credentials(token))
     if caller.token_a:
-        raise MethodNotAllowed("this platform is not registered; POST with token A first")
+        raise MethodNotAllowedError("this platform is not registered; POST with token A first")
     if method == "PUT":
         offer = await bodies.read(request, Credentials)
         token = await hub.registration.update(
@@ -181,14 +179,14 @@ async def functional_module(request: Request) -> Response:
     module = request.path_params["module"]
     interface = INTERFACES.get(request.path_params["interface"])
     if interface is None or module not in FUNCTIONAL_MODULES:
-        raise NotFound("no such endpoint")
+        raise NotFoundError("no such endpoint")
     _allow(request, LANES[(module, interface)].methods)
     caller = await authenticate(request)
     call = await _call(request, module, interface, _ids_below(request, depth=4))
     try:
         answer = await services(request).relay.relay(caller.platform.id, call)
     except HubError as e:
-        metrics.ROUTING.labels(module, "refused", type(e).__name__).inc()
+        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
     return _respond(request, answer)
 
@@ -199,7 +197,7 @@ async def via(request: Request) -> Response:
     _allow(request, VIA_METHODS)
     proxy_id = request.path_params["id"]
     if not is_proxy_id(proxy_id):
-        raise NotFound("unknown or expired hub URL")
+        raise NotFoundError("unknown or expired hub URL")
     caller = await authenticate(request)
     call = await _call(request, "", "", [])
     answer = await services(request).relay.follow(caller.platform.id, proxy_id, call)
@@ -227,10 +225,10 @@ def _ids_below(request: Request, *, depth: int) -> list[str]:
     if "%" in prefix and urllib.parse.unquote(prefix) != "/".join(
         request.scope["path"].split("/")[: depth + 1]
     ):
-        raise InvalidParameters("the URL is not a module URL followed by ids")
+        raise InvalidParametersError("the URL is not a module URL followed by ids")
     try:
         return decode_segments("/".join(parts[depth + 1 :]))
-    except ValidationFailed as e:
+    except InvalidInputError as e:
         raise from_validation(e) from e
 
 
@@ -238,7 +236,9 @@ def _allow(request: Request, allowed: frozenset[str]) -> None:
     """405 with ``Allow`` for a method the endpoint does not define (HEAD and OPTIONS
     included: OCPI defines neither)."""
     if request.method not in allowed:
-        raise MethodNotAllowed(f"{request.method} is not defined on this endpoint", allowed=allowed)
+        raise MethodNotAllowedError(
+            f"{request.method} is not defined on this endpoint", allowed=allowed
+        )
 
 
 async def _call(request: Request, module: str, interface: str, segments: list[str]) -> Call:
@@ -263,7 +263,7 @@ async def hubclientinfo(request: Request) -> Response:
     hub = services(request)
     try:
         page = Page.of(request.url.query)
-    except ValidationFailed as e:
+    except InvalidInputError as e:
         raise from_validation(e) from e
     snapshot = await hub.cache.current()
     found = [i for i in listing(snapshot.platforms.values()) if page.admits(i.last_updated)]

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub import metrics
-from hub.store.platforms import SUSPENDED
+from hub.records import SUSPENDED
 from hub.web.context import Services, services
 
 

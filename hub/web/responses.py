@@ -17,9 +17,9 @@ from starlette.responses import Response
 from hub.errors import (
     ClientError,
     HubError,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
     ServerError,
 )
 from hub.ocpi.envelope import envelope
@@ -68,9 +68,9 @@ async def render_error(request: Request, exc: Exception) -> Response:
     if isinstance(error, ServerError) or error.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
     headers = {}
-    if isinstance(error, MethodNotAllowed) and error.allowed:
+    if isinstance(error, MethodNotAllowedError) and error.allowed:
         headers["allow"] = ", ".join(sorted(error.allowed))
-    elif isinstance(error, PayloadTooLarge):
+    elif isinstance(error, PayloadTooLargeError):
         # The rest of the body is not read: the connection cannot carry another request.
         headers["connection"] = "close"
     if is_admin(request.url.path):
@@ -95,11 +95,11 @@ def _as_hub_error(exc: Exception) -> HubError:
         return exc
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
-            return NotFound("no such endpoint")
+            return NotFoundError("no such endpoint")
         if exc.status_code == 405:
             allow = (exc.headers or {}).get("Allow", "")
             allowed = frozenset(m.strip() for m in allow.split(",") if m.strip())
-            return MethodNotAllowed("method not allowed on this endpoint", allowed=allowed)
+            return MethodNotAllowedError("method not allowed on this endpoint", allowed=allowed)
         error = ClientError(str(exc.detail))
         error.http_status = exc.status_code
         return error

@@ -19,12 +19,13 @@ import msgspec
 
 from hub.delivery.queue import Message, Queue
 from hub.delivery.worker import Deliverer
-from hub.forward import PeerClient
+from hub.forward import PlatformClient
 from hub.ocpi.versions import Endpoint
+from hub.records import CONNECTED, Party, Platform
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis
-from hub.store.platforms import CONNECTED, Party, Platform, PlatformStore
+from hub.store.platforms import PlatformStore
 
 OK = json.dumps(
     {"data": None, "status_code": 1000, "status_message": "OK", "timestamp": "2026-01-01T00:00:00Z"}
@@ -152,7 +153,7 @@ async def hub(redis_url: str, **settings: Any) -> AsyncIterator[Hub]:
     redis = open_redis(redis_url, cluster=False)
     # The receivers are on 127.0.0.1.
     chosen = Settings(redis_url=redis_url, **{"allow_private_urls": True, **settings})
-    peers = PeerClient.of(chosen)
+    peers = PlatformClient.of(chosen)
     await peers.start()
     try:
         store = PlatformStore(redis)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from hub.errors import Conflict
+from hub.errors import ConflictError
 from hub.store import keys
 from tests.delivery.harness import Receiver, hub, running, until
 
@@ -54,7 +54,7 @@ def test_undecodable_entries_are_parked_and_the_rest_is_delivered(redis_url: str
 
                 # They can never be delivered: redriving skips them, naming one is refused.
                 assert await h.queue.redrive(platform_id) == (0, 3)
-                with pytest.raises(Conflict, match="can never be delivered"):
+                with pytest.raises(ConflictError, match="can never be delivered"):
                     await h.queue.redrive(platform_id, [letters[0].id])
                 assert len(await h.queue.dead_letters(platform_id)) == 3
 

@@ -36,7 +36,7 @@ from hub.ocpi.locations import EVSE, Connector, Hours, Location
 from hub.ocpi.sessions import ChargingPreferences, Session
 from hub.ocpi.tariffs import Tariff, TariffRestrictions
 from hub.ocpi.tokens import AuthorizationInfo, LocationReferences, Token
-from hub.ocpi.validation import ValidationFailed, check_patch, decode
+from hub.ocpi.validation import InvalidInputError, check_patch, decode
 from hub.ocpi.versions import Version, VersionDetails
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "2.2.1"
@@ -88,7 +88,7 @@ def invalid(kind: type[msgspec.Struct], field_path: str) -> Callable[[bytes], No
     """A known-invalid example (NOTICE.md): it fails, naming ``field_path``."""
 
     def check(raw: bytes) -> None:
-        with pytest.raises(ValidationFailed) as failure:
+        with pytest.raises(InvalidInputError) as failure:
             decode(raw, kind)
         assert failure.value.field_path == field_path
         assert not failure.value.not_json
@@ -190,8 +190,8 @@ def test_datetimes_are_kept_as_sent(moment: str) -> None:
 # --- strictness: types and required fields ---------------------------------------------------
 
 
-def failure(body: Any, kind: Any) -> ValidationFailed:
-    with pytest.raises(ValidationFailed) as caught:
+def failure(body: Any, kind: Any) -> InvalidInputError:
+    with pytest.raises(InvalidInputError) as caught:
         decode(json.dumps(body).encode(), kind)
     assert not caught.value.not_json
     return caught.value
@@ -254,7 +254,7 @@ def test_other_lengths_are_not_enforced() -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"not json", b'{"a": 1'])
 def test_not_json(raw: bytes) -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         decode(raw, Location)
     assert caught.value.not_json
 
@@ -268,14 +268,14 @@ def test_not_an_object() -> None:
 
 
 def test_patch_without_last_updated_fails() -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(b'{"status": "AVAILABLE"}', EVSE)
     assert caught.value.field_path == "$.last_updated"
     assert "last_updated" in caught.value.message
 
 
 def test_patch_with_a_wrongly_typed_field_fails() -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(b'{"kwh": "15", "last_updated": "2019-06-23T08:16:02Z"}', Session)
     assert caught.value.field_path == "$.kwh"
     assert "`$.kwh`" in caught.value.message
@@ -288,13 +288,13 @@ def test_patch_with_a_wrongly_typed_nested_field_fails() -> None:
             "last_updated": "2019-06-23T08:16:02Z",
         }
     ).encode()
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(raw, Session)
     assert caught.value.field_path == "$.charging_periods[0].dimensions"
 
 
 def test_patch_may_not_null_a_required_field() -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(b'{"valid": null, "last_updated": "2019-06-19T02:11:11Z"}', Token)
     assert caught.value.field_path == "$.valid"
 
@@ -310,14 +310,14 @@ def test_patch_with_an_unknown_key_passes() -> None:
 
 @pytest.mark.parametrize("raw", [b"[]", b'"text"', b"1"])
 def test_patch_must_be_an_object(raw: bytes) -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(raw, Token)
     assert caught.value.field_path == "$"
     assert not caught.value.not_json
 
 
 def test_patch_that_is_not_json() -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         check_patch(b"{", Token)
     assert caught.value.not_json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.ocpi.paths import decode_segments, encode_segments, join
-from hub.ocpi.validation import ValidationFailed
+from hub.ocpi.validation import InvalidInputError
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_ids_are_decoded_once(raw: str, ids: list[str]) -> None:
     ],
 )
 def test_anything_but_an_opaque_id_is_refused(raw: str) -> None:
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(InvalidInputError) as refused:
         decode_segments(raw)
     assert refused.value.field_path == "url"
 

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from hub.records import Party
 from hub.store import keys
 from hub.store.cache import PlatformCache, TokenBucket
 from hub.store.embedded import EmbeddedRedis
-from hub.store.platforms import Party, PlatformStore, hash_token
+from hub.store.platforms import PlatformStore, hash_token
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,119 @@
+"""The records the hub reasons about, and what follows from them: platforms, their parties, their
+status, and whether a platform can be called. Pure: routing, broadcast, delivery, HubClientInfo,
+registration and the store all read the same definitions, and importing this loads no Redis and
+no HTTP client.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import msgspec
+
+from hub.ocpi.common import PartyKey, party_key
+from hub.ocpi.credentials import CredentialsRole
+from hub.ocpi.versions import Endpoint, find_endpoint
+
+__all__ = [
+    "CONNECTED",
+    "OFFLINE",
+    "PLANNED",
+    "SUSPENDED",
+    "Party",
+    "PartyKey",
+    "Platform",
+    "TokenEncoding",
+    "TokenKind",
+    "can_receive",
+    "deliverable",
+    "endpoint_url",
+    "label",
+    "party_key",
+]
+
+# A platform's status: the ConnectionStatus words of 2.2.1 "HubClientInfo module".
+PLANNED: Final = "PLANNED"
+CONNECTED: Final = "CONNECTED"
+OFFLINE: Final = "OFFLINE"
+SUSPENDED: Final = "SUSPENDED"
+
+TokenKind = Literal["A", "C"]  # A: registration only; C: the credentials token in use
+TokenEncoding = Literal["auto", "base64", "raw"]
+
+
+class Party(msgspec.Struct, frozen=True, order=True):
+    """One role of a platform: ``{country_code, party_id, role}``, upper-cased (CiString)."""
+
+    country_code: str
+    party_id: str
+    role: str
+
+    @classmethod
+    def of(cls, country_code: str, party_id: str, role: str) -> Party:
+        return cls(country_code.upper(), party_id.upper(), role.upper())
+
+    @property
+    def key(self) -> PartyKey:
+        return (self.country_code, self.party_id)
+
+
+class Platform(msgspec.Struct, kw_only=True):
+    """One credentials relationship: the roles the operator granted, and what the handshake
+    brought (version, endpoints, the roles the platform registered)."""
+
+    id: str
+    name: str
+    status: str
+    roles: list[Party]
+    created_at: str
+    updated_at: str
+    # filled in by the credentials handshake
+    version: str | None = None
+    platform_versions_url: str | None = None
+    endpoints: list[Endpoint] = msgspec.field(default_factory=list)
+    registered_roles: list[CredentialsRole] = msgspec.field(default_factory=list)
+    registered_by: Literal["platform", "hub"] | None = None
+    # how the hub encodes the token it sends: a setting, and what the handshake detected
+    token_encoding: TokenEncoding = "auto"
+    detected_base64: bool = True
+    last_seen: str | None = None
+    status_before_suspend: str | None = None
+    deleted: bool = False
+    status_since: str | None = None  # when the status last changed (HubClientInfo last_updated)
+
+    @property
+    def registered(self) -> bool:
+        return self.version is not None
+
+    @property
+    def sends_base64(self) -> bool:
+        if self.token_encoding == "auto":
+            return self.detected_base64
+        return self.token_encoding == "base64"
+
+
+def label(party: PartyKey | Party) -> str:
+    """A party as messages name it: ``NL/CPO``."""
+    if isinstance(party, Party):
+        return f"{party.country_code}/{party.party_id}"
+    return f"{party[0]}/{party[1]}"
+
+
+def endpoint_url(platform: Platform, module: str, interface: str | None) -> str | None:
+    """Where the hub calls ``platform`` for ``module`` on ``interface`` (SENDER or RECEIVER;
+    None for credentials, where the role means nothing), else None. The rule is
+    ``hub.ocpi.versions.find_endpoint``'s."""
+    return find_endpoint(platform.endpoints, module, interface)
+
+
+def deliverable(platform: Platform) -> bool:
+    """The platform's queue is delivered: it is registered, not removed, and CONNECTED or
+    OFFLINE (an OFFLINE one is probed). While PLANNED or SUSPENDED its queue waits."""
+    return platform.registered and not platform.deleted and platform.status in (CONNECTED, OFFLINE)
+
+
+def can_receive(platform: Platform, module: str, interface: str) -> bool:
+    """The hub may queue ``module`` calls on ``interface`` for this platform (a broadcast, a
+    HubClientInfo push): it is deliverable and has that endpoint. A call forwarded at once
+    needs more: the platform must be CONNECTED (``hub.routing.receiver``)."""
+    return deliverable(platform) and endpoint_url(platform, module, interface) is not None
