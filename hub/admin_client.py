@@ -1,6 +1,6 @@
 """The admin commands of ``ocpi-hub`` (``platforms ...``, ``queues``, ``dead-letters``): thin
-calls to a running hub's admin API (contract §2), so that operators need neither curl nor the
-OpenAPI document.
+calls to a running hub's admin API (README: "Admin API"), so that operators need neither curl
+nor the OpenAPI document.
 
 Only the standard library is used, so the CLI works wherever the hub is installed, and requests
 never go through an environment proxy: the admin token must not reach a proxy by accident.

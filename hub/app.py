@@ -23,7 +23,7 @@ from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
-from hub.store.connection import open_redis, ready
+from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
 from hub.store.platforms import PlatformStore
@@ -43,25 +43,35 @@ def create_app(
     background: Mapping[str, TaskFactory] | None = None,
     restart_backoff: Backoff = exponential_backoff,
     resolve: Resolve | None = None,
+    redis: RedisClient | None = None,
+    client: PlatformClient | None = None,
 ) -> Starlette:
     """The hub as an ASGI app. ``background``: more tasks to supervise besides the hub's own
     (named, started with them); ``restart_backoff``: the wait before a failed task is restarted;
-    ``resolve``: name resolution for the calls to platforms (tests)."""
-    if settings.redis_url is None:
+    ``resolve``: name resolution for the calls to platforms (tests). ``redis`` and ``client``:
+    a Redis client and a started HTTP client to use instead of opening them from ``settings``;
+    whoever passes them owns them (the lifespan neither starts nor closes them)."""
+    if redis is None and settings.redis_url is None:
         raise StartupError("create_app needs settings.redis_url (the CLI fills it in)")
     redis_url = settings.redis_url
+    given_redis, given_client = redis, client
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Everything opened here is closed by the stack, last opened first, also when a later
         # step fails.
         async with contextlib.AsyncExitStack() as stack:
-            redis = open_redis(redis_url, cluster=settings.redis_cluster)
-            stack.push_async_callback(redis.aclose)
+            redis = given_redis
+            if redis is None:
+                assert redis_url is not None
+                redis = open_redis(redis_url, cluster=settings.redis_cluster)
+                stack.push_async_callback(redis.aclose)
             await ready(redis)
-            client = PlatformClient.of(settings, resolve=resolve)
-            stack.push_async_callback(client.close)
-            await client.start()
+            client = given_client
+            if client is None:
+                client = PlatformClient.of(settings, resolve=resolve)
+                stack.push_async_callback(client.close)
+                await client.start()
             store = PlatformStore(redis)
             cache = PlatformCache(redis, store)
             queue = Queue(redis)

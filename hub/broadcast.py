@@ -1,5 +1,5 @@
 """Calls whose OCPI-to names the hub itself: broadcast push and GET-all (2.2.1 "Message
-routing": Broadcast Push, GET All via Hub; ocpi-notes §3.3, §3.5).
+routing": Broadcast Push, GET All via Hub).
 
 A push to the hub is kept (for GET-all) and queued durably for every registered platform of the
 other side that has the module's RECEIVER endpoint; the sender is answered as soon as it is

@@ -1,8 +1,37 @@
 """The hub's one error tree.
 
 Every error the hub raises on purpose is a ``HubError``: it knows its OCPI status code and its HTTP
-status, and is rendered in exactly one place (``hub.web.responses``). Foreign exceptions (redis,
-the HTTP client, the OS) are translated into these at the edge of the module that meets them.
+status (and, where the admin API answers differently, its admin status), and is rendered in exactly
+one place (``hub.web.responses``). Foreign exceptions (redis, the HTTP client, the OS) are
+translated into these at the edge of the module that meets them; a body or query that fails
+``hub.ocpi.validation`` (``InvalidInputError``, protocol vocabulary that imports nothing of the
+hub) becomes one through ``from_validation``.
+
+    HubError                           OCPI  HTTP
+    ├── ClientError                    2000  400   the caller's mistake
+    │   ├── InvalidParametersError     2001  400   a missing or invalid field, named
+    │   ├── NotJsonError               2000  400
+    │   ├── UnauthorizedError          2000  401
+    │   ├── ForbiddenError             2000  403
+    │   ├── NotFoundError              2000  404
+    │   ├── MethodNotAllowedError      2000  405   with Allow
+    │   ├── ConflictError              2000  409   admin API
+    │   └── PayloadTooLargeError       2000  413
+    ├── ServerError                    3000  500
+    │   ├── ClientApiUnusableError     3001  400   (admin API: 502)
+    │   ├── UnsupportedVersionError    3002  400   (admin API: 502)
+    │   └── NoMatchingEndpointsError   3003  400   (admin API: 502)
+    ├── RoutingError                   4000  502   the receiver's or the route's trouble
+    │   ├── UnknownReceiverError       4001  404
+    │   ├── ReceiverTimeoutError       4002  504
+    │   ├── ReceiverUnreachableError   4003  502
+    │   ├── ReceiverBrokenError        4000  502   answered, but not in OCPI
+    │   │   └── AnswerTooLargeError    4000  502
+    │   └── RefusedUrlError            4000  502   the URL guard's refusal
+    ├── PlatformError                  3000  502   a call the hub made to a platform failed
+    ├── PermanentRefusalError          3000  500   a receiver refused a queued message for good
+    ├── StoreUnavailableError          3000  503
+    └── StartupError                   3000  500
 """
 
 from __future__ import annotations
@@ -27,6 +56,8 @@ class HubError(Exception):
 
     ocpi_status: int = SERVER_ERROR
     http_status: int = 500
+    # The admin API's HTTP status, where it differs from the OCPI endpoints' (None: the same).
+    admin_status: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -55,6 +86,12 @@ class UnauthorizedError(ClientError):
     """Missing, unknown or wrong-kind token (transport rules: HTTP 401)."""
 
     http_status = 401
+
+
+class ForbiddenError(ClientError):
+    """A platform claims or acts for a role the operator did not grant it."""
+
+    http_status = 403
 
 
 class NotFoundError(ClientError):
@@ -97,6 +134,8 @@ class ClientApiUnusableError(ServerError):
 
     ocpi_status = UNABLE_TO_USE_CLIENT_API
     http_status = 400
+    # Seen from the admin, a platform that fails its handshake is a bad gateway.
+    admin_status = 502
 
 
 class UnsupportedVersionError(ServerError):
@@ -104,6 +143,8 @@ class UnsupportedVersionError(ServerError):
 
     ocpi_status = UNSUPPORTED_VERSION
     http_status = 400
+    # Seen from the admin, a platform that fails its handshake is a bad gateway.
+    admin_status = 502
 
 
 class NoMatchingEndpointsError(ServerError):
@@ -111,6 +152,8 @@ class NoMatchingEndpointsError(ServerError):
 
     ocpi_status = NO_MATCHING_ENDPOINTS
     http_status = 400
+    # Seen from the admin, a platform that fails its handshake is a bad gateway.
+    admin_status = 502
 
 
 class RoutingError(HubError):
@@ -147,13 +190,16 @@ class RefusedUrlError(RoutingError):
         self.reason = reason
 
 
-class NotImplementedYet(RoutingError):
-    """A module the hub lists but does not route yet."""
-
-    http_status = 501
-
-
 # --- outside OCPI ------------------------------------------------------------------------
+
+
+class AnswerTooLargeError(ReceiverBrokenError):
+    """The platform's answer is larger than ``--max-response-size``."""
+
+
+class PermanentRefusalError(HubError):
+    """The receiver refused a queued message for good (a 4xx, an OCPI 2xxx): retrying cannot
+    help, so the message is parked with this reason."""
 
 
 class StoreUnavailableError(HubError):
@@ -173,16 +219,6 @@ class PlatformError(HubError):
     """
 
     http_status = 502
-
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
-        super().__init__(message)
-        self.peer_http_status = http_status
-
-
-class ForbiddenError(ClientError):
-    """A platform claims or acts for a role the operator did not grant it."""
-
-    http_status = 403
 
 
 def from_validation(error: InvalidInputError) -> HubError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import io
 import ipaddress
 import logging
 import socket
@@ -30,20 +31,21 @@ import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hub.errors import (
+    AnswerTooLargeError,
     PlatformError,
-    ReceiverBrokenError,
     ReceiverTimeoutError,
     ReceiverUnreachableError,
     RefusedUrlError,
 )
 from hub.ocpi.envelope import Envelope
 from hub.settings import Settings
-from hub.urlguard import UrlRefused, check, refusal
+from hub.urlguard import check, refusal
 
 log = logging.getLogger("hub.forward")
 
 _decode_envelope = msgspec.json.Decoder(Envelope)
 _CHUNK = 64 * 1024
+_CHUNKED_BODY = 1024 * 1024  # aiohttp's TOO_LARGE_BYTES_BODY
 
 # A name -> the addresses to connect to (tests map names to 127.0.0.1 with it).
 Resolve = Callable[[str, int], Awaitable[list[str]]]
@@ -53,10 +55,6 @@ Resolve = Callable[[str, int], Awaitable[list[str]]]
 _REFUSED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "hub_forward_refused", default=None
 )
-
-
-class AnswerTooLargeError(ReceiverBrokenError):
-    """The platform's answer is larger than ``--max-response-size``."""
 
 
 def authorization(token: str, *, base64_encoded: bool) -> str:
@@ -156,10 +154,7 @@ class PlatformClient:
 
     def check(self, url: str) -> None:
         """``RefusedUrlError`` for a URL that this client would refuse before connecting."""
-        try:
-            check(url, allow_private=self.allow_private_urls)
-        except UrlRefused as e:
-            raise RefusedUrlError(e.reason) from None
+        check(url, allow_private=self.allow_private_urls)
 
     async def request(
         self,
@@ -186,11 +181,16 @@ class PlatformClient:
         sent.update(headers or {})
         seconds = timeout or self._timeout
         limit = aiohttp.ClientTimeout(total=seconds)
+        # aiohttp warns (ResourceWarning) about bytes over 1 MiB: it writes them in one go, which
+        # may hold the event loop; a file-like object is written in chunks.
+        data: bytes | io.BytesIO | None = body
+        if body is not None and len(body) > _CHUNKED_BODY:
+            data = io.BytesIO(body)
         refused: list[str] = []
         context = _REFUSED.set(refused)
         try:
             async with self._session.request(
-                method, url, data=body, headers=sent, timeout=limit, allow_redirects=False
+                method, url, data=data, headers=sent, timeout=limit, allow_redirects=False
             ) as response:
                 return PlatformResponse(
                     status=response.status,
@@ -240,10 +240,7 @@ class PlatformClient:
         try:
             return response, _decode_envelope.decode(response.body)
         except (msgspec.DecodeError, RecursionError) as e:
-            raise PlatformError(
-                f"HTTP {response.status} without an OCPI envelope",
-                http_status=response.status,
-            ) from e
+            raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
 
 
 def _without_query(url: str) -> str:

@@ -12,7 +12,7 @@ process reports the same, whole numbers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -71,8 +71,6 @@ HANDSHAKES = Counter(
     registry=None,  # registered per scrape, not in a global registry at import
 )
 
-QueueReader = Callable[[], Awaitable[Iterable[tuple[str, str, int, float | None, int]]]]
-
 
 class SharedState(Collector):
     """Queue depth and age, dead letters, platforms by status and the embedded Redis, read at
@@ -80,7 +78,8 @@ class SharedState(Collector):
     cannot await)."""
 
     def __init__(self) -> None:
-        self.queues: list[tuple[str, str, int, float | None, int]] = []
+        # (platform id, messages waiting, age of the oldest in seconds, dead letters)
+        self.queues: list[tuple[str, int, float | None, int]] = []
         self.platforms: dict[str, int] = {}
         self.redis_up: bool | None = None
 
@@ -96,7 +95,7 @@ class SharedState(Collector):
         dead = GaugeMetricFamily(
             "ocpi_hub_dead_letters", "Parked messages per receiving platform", labels=["platform"]
         )
-        for platform_id, _status, waiting, oldest, parked in self.queues:
+        for platform_id, waiting, oldest, parked in self.queues:
             depth.add_metric([platform_id], waiting)
             age.add_metric([platform_id], oldest or 0.0)
             dead.add_metric([platform_id], parked)

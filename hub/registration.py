@@ -253,8 +253,7 @@ class Registration:
             if envelope.status_code != SUCCESS or response.status >= 300:
                 raise PlatformError(
                     f"credentials {method} to {url} was refused: HTTP {response.status}, "
-                    f"OCPI {envelope.status_code} {envelope.status_message or ''}".rstrip(),
-                    http_status=response.status,
+                    f"OCPI {envelope.status_code} {envelope.status_message or ''}".rstrip()
                 )
             try:
                 theirs = _credentials.decode(envelope.data)
@@ -293,7 +292,7 @@ class Registration:
         for base64_encoded in encodings:
             try:
                 versions = await self._fetch(versions_url, token, base64_encoded)
-            except _Refused as e:
+            except PlatformError as e:
                 failure = str(e)
                 continue
             break
@@ -311,7 +310,7 @@ class Registration:
             )
         try:
             details = _details.decode(await self._fetch(chosen.url, token, base64_encoded))
-        except (_Refused, msgspec.ValidationError) as e:
+        except (PlatformError, msgspec.ValidationError) as e:
             raise ClientApiUnusableError(
                 f"cannot read the version details at {chosen.url}: {e}"
             ) from e
@@ -340,15 +339,18 @@ class Registration:
                 base64_encoded=base64_encoded,
                 timeout=self._settings.handshake_timeout,
             )
+        except PlatformError:
+            raise
         except HubError as e:
-            raise _Refused(e.message) from e
+            # One attempt failed (perhaps only its token encoding): the caller tries the next.
+            raise PlatformError(e.message) from e
         if response.status >= 300 or envelope.status_code != SUCCESS:
-            raise _Refused(f"HTTP {response.status}, OCPI status {envelope.status_code}")
+            raise PlatformError(f"HTTP {response.status}, OCPI status {envelope.status_code}")
         return envelope.data
 
     @staticmethod
     def _check_roles(platform: Platform, roles: Iterable[CredentialsRole]) -> None:
-        """Only roles the operator granted may be claimed (contract §2); nothing is stored
+        """Only roles the operator granted may be claimed (README: "Admin API"); nothing is stored
         when one is not."""
         granted = set(platform.roles)
         for role in roles:
@@ -380,10 +382,6 @@ class Registration:
     def _lock_ttl(self) -> float:
         # Long enough for the slowest handshake: several calls, each bounded by the timeout.
         return self._settings.handshake_timeout * 4 + 5
-
-
-class _Refused(Exception):
-    """One attempt to read a platform's versions failed (perhaps only its token encoding)."""
 
 
 def _missing_endpoints(endpoints: list[Endpoint]) -> str:

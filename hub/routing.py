@@ -2,7 +2,7 @@
 
 No I/O here: the functions take a ``RoutingTable`` (a snapshot of platforms and parties) and
 what the web layer read from the request, and return parties and targets or raise the error
-with its OCPI status (2.2.1 "Message routing"; ocpi-notes §3).
+with its OCPI status (OCPI 2.2.1, "Transport and format", "Message Routing").
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def sender(platform: PlatformEntry, claimed: PartyKey | None, lane: Lane) -> Par
 
 
 def check_owner(sender: Party, owner: PartyKey, where: str) -> None:
-    """Party ids in the URL and the body must name the sender (ocpi-notes §3.8): OCPI has no
+    """Party ids in the URL and the body must name the sender (README: "Routing"): OCPI has no
     precedence rule between URL, headers and body, so all must agree."""
     if owner != sender.key:
         raise ForbiddenError(

@@ -18,17 +18,11 @@ from __future__ import annotations
 import ipaddress
 import urllib.parse
 
+from hub.errors import RefusedUrlError
+
 SCHEMES = frozenset({"http", "https"})
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class UrlRefused(ValueError):
-    """A URL the hub will not call; ``reason`` says why in words fit for the platform."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def refusal(address: Address) -> str | None:
@@ -59,7 +53,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def check(url: str, *, allow_private: bool) -> None:
-    """Raise ``UrlRefused`` for a URL the hub must not call: not http(s), no host, or a host
+    """Raise ``RefusedUrlError`` for a URL the hub must not call: not http(s), no host, or a host
     that is a non-public address literal or ``localhost``. Names are judged again, on the
     address they resolve to, when the hub connects."""
     try:
@@ -67,11 +61,11 @@ def check(url: str, *, allow_private: bool) -> None:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise UrlRefused("it is not a valid URL") from None
+        raise RefusedUrlError("it is not a valid URL") from None
     if parts.scheme.lower() not in SCHEMES:
-        raise UrlRefused("it is not an http or https URL")
+        raise RefusedUrlError("it is not an http or https URL")
     if not host:
-        raise UrlRefused("it has no host")
+        raise RefusedUrlError("it has no host")
     if allow_private:
         return
     try:
@@ -81,7 +75,7 @@ def check(url: str, *, allow_private: bool) -> None:
     if address is not None:
         reason = refusal(address)
         if reason is not None:
-            raise UrlRefused(f"its host is {reason}")
+            raise RefusedUrlError(f"its host is {reason}")
     elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
         # RFC 6761: localhost names always mean the machine itself.
-        raise UrlRefused("its host is a loopback address")
+        raise RefusedUrlError("its host is a loopback address")

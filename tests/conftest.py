@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.hubproc import HubProcess
+from tests.inprocess import InProcessHub
 from tests.parties import FakePlatform
 
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -16,15 +17,17 @@ _party_ids = (f"{a}{b}{c}" for a, b, c in itertools.product(_ALPHABET, repeat=3)
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessHub]:
     """One hub shared by the tests that need no hub of their own; each test uses its own
-    party ids (``party_id``), so they do not meet."""
-    with HubProcess(tmp_path_factory.mktemp("hub") / "data") as running:
+    party ids (``party_id``), so they do not meet. It runs in this process (``tests.inprocess``),
+    so that coverage sees the hub's code; ``hub_factory`` makes hubs that run as ``ocpi-hub
+    serve`` does."""
+    with InProcessHub(tmp_path_factory.mktemp("hub") / "data") as running:
         yield running
     assert_no_crash(running)
 
 
-def assert_no_crash(hub: HubProcess) -> None:
+def assert_no_crash(hub: HubProcess | InProcessHub) -> None:
     """A hub never meets an exception it did not expect, even after a response was sent."""
     log = hub.log()
     assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]

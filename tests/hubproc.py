@@ -17,7 +17,33 @@ from tests.parties import free_port
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
-class HubProcess:
+class HubCalls:
+    """Calling a running hub over HTTP, whichever way it runs (here or in ``tests.inprocess``)."""
+
+    url: str
+    admin_token: str | None
+
+    def admin(self, method: str, path: str, body: Any = None) -> HttpResult:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return client.request(method, f"{self.url}/admin{path}", body=body, headers=headers)
+
+    def add_platform(self, name: str, *roles: tuple[str, str, str], **extra: Any) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "roles": [{"country_code": c, "party_id": p, "role": r} for c, p, r in roles],
+            **extra,
+        }
+        status, _, answer = self.admin("POST", "/platforms", body)
+        assert status == 201, answer
+        return dict(answer)
+
+    def platform(self, platform_id: str) -> dict[str, Any]:
+        status, _, answer = self.admin("GET", f"/platforms/{platform_id}")
+        assert status == 200, answer
+        return dict(answer)
+
+
+class HubProcess(HubCalls):
     def __init__(
         self,
         data_dir: Path,
@@ -93,24 +119,3 @@ class HubProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # --- calling it -------------------------------------------------------------------
-
-    def admin(self, method: str, path: str, body: Any = None) -> HttpResult:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        return client.request(method, f"{self.url}/admin{path}", body=body, headers=headers)
-
-    def add_platform(self, name: str, *roles: tuple[str, str, str], **extra: Any) -> dict[str, Any]:
-        body = {
-            "name": name,
-            "roles": [{"country_code": c, "party_id": p, "role": r} for c, p, r in roles],
-            **extra,
-        }
-        status, _, answer = self.admin("POST", "/platforms", body)
-        assert status == 201, answer
-        return dict(answer)
-
-    def platform(self, platform_id: str) -> dict[str, Any]:
-        status, _, answer = self.admin("GET", f"/platforms/{platform_id}")
-        assert status == 200, answer
-        return dict(answer)

@@ -1,7 +1,7 @@
 """Simulated OCPI 2.2.1 platforms for end-to-end tests: real HTTP servers on 127.0.0.1.
 
 A `FakePlatform` is a Starlette app served by uvicorn in a background thread. It plays either
-side of the credentials handshake (ocpi-notes §2.3):
+side of the credentials handshake (OCPI 2.2.1, "Credentials module"):
 
 * Receiver: the hub registers AT it, calling its `versions_url` with `token_a`.
 * Sender: `register(hub_versions_url, hub_token_a)` registers it AT the hub.

@@ -241,7 +241,7 @@ def defined_metric_names() -> set[str]:
             suffix = "_total" if value._type == "counter" else ""
             names.add(value._name + suffix)
     state = hub_metrics.SharedState()
-    state.queues = [("p-1", "CONNECTED", 3, 1.5, 1)]
+    state.queues = [("p-1", 3, 1.5, 1)]
     state.platforms = {"CONNECTED": 1}
     state.redis_up = True
     names |= {family.name for family in state.collect()}

@@ -12,12 +12,13 @@ import pytest
 from aiohttp import web
 
 from hub.errors import (
+    AnswerTooLargeError,
     ReceiverBrokenError,
     ReceiverTimeoutError,
     ReceiverUnreachableError,
     RefusedUrlError,
 )
-from hub.forward import AnswerTooLargeError, PlatformClient
+from hub.forward import PlatformClient
 from tests.parties import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

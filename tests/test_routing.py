@@ -93,7 +93,11 @@ def test_the_receiver_is_the_party_with_a_role_that_receives() -> None:
         receiver(routes, ("NL", "EMA"), PUSH_LOCATIONS, routes.platforms["a"])
     # ...but only the CPO side receives commands.
     target = receiver(routes, ("NL", "CPA"), COMMANDS, routes.platforms["e"])
-    assert (target.peer.id, target.party, target.url) == ("a", CPA, "http://a/commands/RECEIVER")
+    assert (target.platform.id, target.party, target.url) == (
+        "a",
+        CPA,
+        "http://a/commands/RECEIVER",
+    )
 
 
 @pytest.mark.parametrize(

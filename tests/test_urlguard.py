@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from hub.urlguard import UrlRefused, check, refusal
+from hub.errors import RefusedUrlError
+from hub.urlguard import check, refusal
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_public_addresses_are_allowed(address: str) -> None:
     ],
 )
 def test_urls_refused(url: str, reason: str) -> None:
-    with pytest.raises(UrlRefused) as refused:
+    with pytest.raises(RefusedUrlError) as refused:
         check(url, allow_private=False)
     assert refused.value.reason == reason
 
@@ -93,5 +94,5 @@ def test_allowing_private_urls_lifts_the_address_rule_only() -> None:
     check("http://127.0.0.1:8080/ocpi/versions", allow_private=True)
     check("http://localhost/ocpi", allow_private=True)
     check("http://10.0.0.7/ocpi", allow_private=True)
-    with pytest.raises(UrlRefused):
+    with pytest.raises(RefusedUrlError):
         check("file:///etc/passwd", allow_private=True)

@@ -23,7 +23,7 @@ import msgspec
 from hub import metrics
 from hub.errors import ConflictError
 from hub.store import keys
-from hub.store.connection import RedisClient, call
+from hub.store.connection import RedisClient, call, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -121,10 +121,6 @@ _encode = msgspec.json.Encoder()
 _message = msgspec.json.Decoder(Message)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _shown(value: bytes) -> str:
     """Bytes of unknown origin as text for people: what is not UTF-8 is escaped."""
     return value.decode("utf-8", "backslashreplace")
@@ -168,7 +164,7 @@ def _letter(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
     except ValueError:
         parked_at = 0.0
     return DeadLetter(
-        id=_text(entry_id),
+        id=text(entry_id),
         message=message,
         raw=None if raw is None else _shown(raw),
         reason=_shown(fields.get(b"reason", b"")),
@@ -215,7 +211,7 @@ class Queue:
                     client=pipe,  # type: ignore[arg-type]
                 )
             ids = await call(pipe.execute())
-        return [_text(i) for i in ids]
+        return [text(i) for i in ids]
 
     # --- reading (the lease holder only) ----------------------------------------------
 
@@ -229,7 +225,7 @@ class Queue:
             answer = await call(
                 self._redis.xautoclaim(stream, GROUP, consumer, 0, start, count=100)
             )
-            start = _text(answer[0])
+            start = text(answer[0])
             if start == "0-0":
                 break
         return await self._read(platform_id, consumer, "0", count=1000, block=None)
@@ -254,16 +250,16 @@ class Queue:
                     continue
                 message = _decoded(fields)
                 if isinstance(message, Message):
-                    found.append((_text(entry_id), message))
+                    found.append((text(entry_id), message))
                     continue
                 log.warning(
                     "queue entry %s of platform %s parked: %s",
-                    _text(entry_id),
+                    text(entry_id),
                     platform_id,
                     message,
                 )
                 await self._park_entry(
-                    platform_id, _text(entry_id), "", b"raw", _raw(fields), message, 0
+                    platform_id, text(entry_id), "", b"raw", _raw(fields), message, 0
                 )
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
         return found
@@ -274,12 +270,12 @@ class Queue:
         if not objects:
             return {}
         found = await call(self._redis.hmget(keys.queue_latest(platform_id), objects))
-        return {o: _text(i) for o, i in zip(objects, found, strict=True) if i is not None}
+        return {o: text(i) for o, i in zip(objects, found, strict=True) if i is not None}
 
     async def superseded(self, platform_id: str, entry_id: str, message: Message) -> bool:
         """A newer full state of the same object is queued: this one need not be sent."""
         latest = await call(self._redis.hget(keys.queue_latest(platform_id), message.object))
-        return latest is not None and later(_text(latest), entry_id)
+        return latest is not None and later(text(latest), entry_id)
 
     async def done(self, platform_id: str, entry_id: str, message: Message) -> None:
         await call(
@@ -330,7 +326,7 @@ class Queue:
             depth, first, parked = await call(pipe.execute())
         oldest = None
         if first:
-            oldest = max(0.0, time.time() - int(_text(first[0][0]).split("-")[0]) / 1000)
+            oldest = max(0.0, time.time() - int(text(first[0][0]).split("-")[0]) / 1000)
         return QueueStats(depth=depth, oldest_age=oldest, dead_letters=parked)
 
     async def dead_letters(self, platform_id: str, count: int = 1000) -> list[DeadLetter]:
@@ -381,4 +377,4 @@ class Queue:
 
     async def holder(self, platform_id: str) -> str | None:
         found = await call(self._redis.get(keys.delivery_lease(platform_id)))
-        return None if found is None else _text(found)
+        return None if found is None else text(found)

@@ -30,7 +30,7 @@ import msgspec
 from hub import metrics
 from hub.delivery.health import Clock, backoff
 from hub.delivery.queue import Message, Queue, later
-from hub.errors import HubError, PlatformError
+from hub.errors import HubError, PermanentRefusalError, PlatformError
 from hub.forward import PlatformClient, PlatformResponse
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import Envelope
@@ -51,10 +51,6 @@ RELEASE_SECONDS = 1.0  # how long a stopping task tries to hand its lease back (
 STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
 RECANCEL_SECONDS = 0.1
 _envelope = msgspec.json.Decoder(Envelope)
-
-
-class Permanent(Exception):
-    """The receiver refused the message for good (a 4xx, an OCPI 2xxx): retrying cannot help."""
 
 
 class Deliverer:
@@ -275,7 +271,7 @@ class Deliverer:
             attempts += 1
             try:
                 await self._send(platform, message, url)
-            except Permanent as e:
+            except PermanentRefusalError as e:
                 await self._queue.park(platform_id, entry_id, message, str(e), attempts)
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
@@ -298,7 +294,9 @@ class Deliverer:
             # the endpoint, whatever the queue holds.
             target = join(url, decode_segments(message.path))
         except InvalidInputError as e:
-            raise Permanent(f"the message's path is not a path of ids: {e.message}") from e
+            raise PermanentRefusalError(
+                f"the message's path is not a path of ids: {e.message}"
+            ) from e
         if message.query:
             target += f"?{message.query}"
         headers = {h.CORRELATION_ID: message.correlation_id}
@@ -308,7 +306,7 @@ class Deliverer:
             headers[h.TO_COUNTRY_CODE], headers[h.TO_PARTY_ID] = message.receiver
         token = (await self._cache.current()).outbound.get(platform.id)
         if token is None:
-            raise Permanent("the hub holds no token for this platform")
+            raise PermanentRefusalError("the hub holds no token for this platform")
         response = await self._client.request(
             message.method,
             target,
@@ -404,13 +402,15 @@ def _judge(response: PlatformResponse) -> None:
     """Raise unless the receiver took the message: 4xx and OCPI 2xxx are for good, anything
     else (5xx, 3xxx, no envelope) may pass with a retry."""
     if 400 <= response.status < 500 and response.status not in (408, 429):
-        raise Permanent(f"refused with HTTP {response.status}: {response.body[:200]!r}")
+        raise PermanentRefusalError(f"refused with HTTP {response.status}: {response.body[:200]!r}")
     try:
         envelope = _envelope.decode(response.body)
     except (msgspec.DecodeError, RecursionError) as e:
         raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
     if 2000 <= envelope.status_code < 3000:
-        raise Permanent(f"refused with OCPI {envelope.status_code}: {envelope.status_message}")
+        raise PermanentRefusalError(
+            f"refused with OCPI {envelope.status_code}: {envelope.status_message}"
+        )
     if response.status >= 300 or envelope.status_code != SUCCESS:
         raise PlatformError(f"HTTP {response.status}, OCPI {envelope.status_code}")
 

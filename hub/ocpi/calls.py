@@ -3,7 +3,7 @@
 The body is validated against the module's objects on the way (a bad field is OCPI 2001, named
 by its path); what routing needs is returned as ``Facts``: the owner ids in the URL and body,
 object ids, the eMSP behind a session or CDR, a command's ``response_url``.
-URL shapes: ocpi-notes §4 (2.2.1 module chapters, "Interfaces and endpoints").
+URL shapes: the "Interfaces and endpoints" section of each module chapter of OCPI 2.2.1.
 """
 
 from __future__ import annotations

@@ -19,7 +19,3 @@ HUB_GENERIC_ERROR = 4000
 HUB_UNKNOWN_RECEIVER = 4001
 HUB_TIMEOUT = 4002
 HUB_CONNECTION_PROBLEM = 4003
-
-
-def is_success(code: int) -> bool:
-    return 1000 <= code < 2000

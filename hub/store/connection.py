@@ -45,3 +45,8 @@ async def call(command: Any) -> Any:
         return await command
     except (RedisError, OSError) as e:
         raise StoreUnavailableError(f"Redis: {e}") from e
+
+
+def text(value: bytes | str) -> str:
+    """A value as Redis returned it (bytes, or str from a client that decodes) as text."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,5 +1,6 @@
-"""The objects the hub keeps so that it can serve GET-all (ocpi-notes §3.5): every Location,
-Tariff and Token broadcast through it, merged across parties into one paginated list.
+"""The objects the hub keeps so that it can serve GET-all (OCPI 2.2.1, "Transport and format",
+"GET All via Hub"): every Location, Tariff and Token broadcast through it, merged across parties
+into one paginated list.
 
 Per module, three keys share one hash-tag slot (see ``keys.held_*``): a hash of the objects,
 a sorted set of their keys scored by ``last_updated`` (the order and date filters of a page),

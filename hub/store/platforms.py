@@ -25,7 +25,7 @@ from hub.errors import ConflictError, MethodNotAllowedError, StoreUnavailableErr
 from hub.ocpi.envelope import timestamp_now
 from hub.records import PLANNED, Party, Platform, TokenEncoding, TokenKind
 from hub.store import keys
-from hub.store.connection import RedisClient, call
+from hub.store.connection import RedisClient, call, text
 
 log = logging.getLogger("hub.store")
 
@@ -118,7 +118,7 @@ class PlatformStore:
 
         Entries that cannot be read, or that name a platform that does not exist, are left
         out (with a warning): one bad entry must not make every request fail."""
-        ids = [_text(m) for m in await call(self._redis.smembers(keys.platform_ids()))]
+        ids = [text(m) for m in await call(self._redis.smembers(keys.platform_ids()))]
         async with self._redis.pipeline(transaction=False) as pipe:
             for platform_id in ids:
                 pipe.get(keys.platform(platform_id))
@@ -134,18 +134,18 @@ class PlatformStore:
                 continue
             snapshot.platforms[platform_id] = platform
             if outbound is not None:
-                snapshot.outbound[platform_id] = _text(outbound)
+                snapshot.outbound[platform_id] = text(outbound)
         for digest, value in tokens.items():
-            match = _token_entry(_text(value))
+            match = _token_entry(text(value))
             if match is None or match[0].platform_id not in snapshot.platforms:
                 # Only the platform id is named: the entry's key and value hold token hashes.
                 self._skip("token index entry of", match[0].platform_id if match else "?")
                 continue
-            snapshot.tokens[_text(digest)] = match[0]
+            snapshot.tokens[text(digest)] = match[0]
         for name, owner in parties.items():
-            party, platform_id = _party_entry(_text(name)), _text(owner)
+            party, platform_id = _party_entry(text(name)), text(owner)
             if party is None or platform_id not in snapshot.platforms:
-                self._skip("granted role", f"{_text(name)} -> {platform_id}")
+                self._skip("granted role", f"{text(name)} -> {platform_id}")
                 continue
             snapshot.granted[party] = platform_id
         return snapshot
@@ -226,7 +226,7 @@ class PlatformStore:
                     taken = [
                         f
                         for f, o in zip(fields, owners, strict=True)
-                        if o and _text(o) != platform_id
+                        if o and text(o) != platform_id
                     ]
                     if taken:
                         raise ConflictError(
@@ -261,7 +261,7 @@ class PlatformStore:
                     mine = [
                         f
                         for f, o in zip(fields, owners, strict=True)
-                        if o is not None and _text(o) == platform.id
+                        if o is not None and text(o) == platform.id
                     ]
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if mine:
@@ -346,7 +346,7 @@ class PlatformStore:
         hashes = [hash_token(c) for c in candidates]
         found = await call(self._redis.hmget(keys.token_index(), hashes))
         for index, (digest, value) in enumerate(zip(hashes, found, strict=True)):
-            entry = None if value is None else _token_entry(_text(value))
+            entry = None if value is None else _token_entry(text(value))
             if entry is None:
                 continue
             match, stored = entry
@@ -413,7 +413,7 @@ class PlatformStore:
 
     async def last_seen(self, platform_id: str) -> str | None:
         raw = await call(self._redis.get(keys.last_seen(platform_id)))
-        return None if raw is None else _text(raw)
+        return None if raw is None else text(raw)
 
     # --- handshakes -------------------------------------------------------------------
 
@@ -437,10 +437,6 @@ class PlatformStore:
             return bool(await self._redis.ping())
         except (RedisError, OSError):
             return False
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _token_value(platform_id: str, kind: TokenKind, digest: str) -> str:

@@ -1,4 +1,4 @@
-"""The admin API (contract §2): platforms, their roles, registration and rotation."""
+"""The admin API (README: "Admin API"): platforms, their roles, registration and rotation."""
 
 from __future__ import annotations
 

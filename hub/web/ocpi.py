@@ -56,7 +56,8 @@ class Caller(msgspec.Struct, frozen=True):
 
 def _token_candidates(header: str) -> list[tuple[str, bool]]:
     """The Base64 reading of an ``Authorization: Token …`` value first (the 2.2.1 rule), then
-    the raw value (what many 2.1.1 and 2.2 platforms send); see ocpi-notes §1.1."""
+    the raw value (what many 2.1.1 and 2.2 platforms send); see OCPI 2.2.1, "Transport and
+    format", "Authorization header"."""
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     if scheme.lower() != "token" or not value:

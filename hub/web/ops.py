@@ -41,7 +41,7 @@ async def exposition(hub: Services) -> bytes:
         counts[status] = counts.get(status, 0) + 1
         if platform.registered and not platform.deleted:
             stats = await hub.queue.stats(platform.id)
-            queues.append((platform.id, status, stats.depth, stats.oldest_age, stats.dead_letters))
+            queues.append((platform.id, stats.depth, stats.oldest_age, stats.dead_letters))
     state.platforms, state.queues = counts, queues
     if hub.embedded_redis:
         state.redis_up = await hub.platforms.ping()

@@ -23,17 +23,11 @@ from hub.errors import (
     ServerError,
 )
 from hub.ocpi.envelope import envelope
-from hub.ocpi.status import (
-    NO_MATCHING_ENDPOINTS,
-    SUCCESS,
-    UNABLE_TO_USE_CLIENT_API,
-    UNSUPPORTED_VERSION,
-)
+from hub.ocpi.status import SUCCESS
 
 log = logging.getLogger("hub.web")
 
 JSON = "application/json"
-_PEER_FAILURES = frozenset({UNABLE_TO_USE_CLIENT_API, UNSUPPORTED_VERSION, NO_MATCHING_ENDPOINTS})
 _json = msgspec.json.Encoder()
 
 
@@ -74,10 +68,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
         # The rest of the body is not read: the connection cannot carry another request.
         headers["connection"] = "close"
     if is_admin(request.url.path):
-        status = error.http_status
-        # Seen from the admin, a platform that fails its handshake is a bad gateway.
-        if error.ocpi_status in _PEER_FAILURES:
-            status = 502
+        status = error.admin_status or error.http_status
         body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
         response = admin(body, http_status=status)
         response.headers.update(headers)

@@ -1,4 +1,4 @@
-"""The admin API over HTTP (contract §2)."""
+"""The admin API over HTTP (README: "Admin API")."""
 
 from __future__ import annotations
 
