@@ -54,7 +54,7 @@ def raw_request(
     """One request whose request-target is sent exactly as given (no quoting, no dot-segment
     resolution): what a hostile client can put on the wire. ``url`` gives host and port."""
     parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    connection = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=timeout)
     try:
         connection.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
         for name, value in (headers or {}).items():

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -29,6 +30,10 @@ def cluster_port() -> int:
         except OSError:
             continue
         return port
+
+
+def _pings(client: redis.Redis) -> bool:
+    return bool(client.ping())
 
 
 def _wait(ready: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -58,13 +63,13 @@ def redis_cluster(directory: Path, nodes: int = 3) -> Iterator[str]:
             processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
         clients = [redis.Redis(port=port) for port in ports]
         for client in clients:
-            _wait(lambda c=client: bool(c.ping()))
+            _wait(partial(_pings, client))
         share = SLOTS // nodes
         for i, client in enumerate(clients):
             last = SLOTS if i == nodes - 1 else (i + 1) * share
-            client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last))
+            client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last))  # type: ignore[no-untyped-call]
             if i:
-                client.execute_command("CLUSTER MEET", "127.0.0.1", ports[0])
+                client.execute_command("CLUSTER MEET", "127.0.0.1", ports[0])  # type: ignore[no-untyped-call]
         _wait(lambda: all(c.cluster("INFO")["cluster_state"] == "ok" for c in clients))
         for client in clients:
             client.close()

@@ -155,6 +155,7 @@ def test_update_credentials_rotates(cpo: FakePlatform, emsp: FakePlatform) -> No
     assert emsp.call("GET", cpo.versions_url, token=old_b)[0] == 401
     assert emsp.call("GET", cpo.versions_url)[0] == 200
     put = emsp.find_requests("PUT")[-1]
+    assert old_c is not None
     assert put.authorization == f"Token {b64(old_c)}" and put.body["token"] == new_b
 
 

@@ -6,13 +6,14 @@ import re
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.store.embedded import EmbeddedRedis
-from tests.e2e.network import member
+from tests.e2e.network import Member, member
 from tests.e2e.objects import location, token
 from tests.hubproc import HubProcess
 from tests.waiting import wait_for
@@ -39,6 +40,12 @@ def evse(uid: str, status: str, updated: str) -> dict[str, Any]:
         ],
         "last_updated": updated,
     }
+
+
+def all_received(at: Member, path: str, count: int) -> list[Any] | None:
+    """What ``at`` received on ``path``, once that is ``count`` requests."""
+    found = at.received(path=path)
+    return found if len(found) == count else None
 
 
 def ok(result: tuple[int, dict[str, str], Any]) -> tuple[dict[str, str], Any]:
@@ -72,10 +79,7 @@ def test_a_location_and_its_evse_patches_reach_every_emsp_in_order(fast_hub: Hub
 
         for emsp in emsps:
             got = wait_for(
-                lambda e=emsp: (
-                    len(e.received(path="/ocpi/2.2.1/locations/receiver/NL/CPO/LOC-B")) == 4
-                    and e.received(path="/ocpi/2.2.1/locations/receiver/NL/CPO/LOC-B")
-                ),
+                partial(all_received, emsp, "/ocpi/2.2.1/locations/receiver/NL/CPO/LOC-B", 4),
                 what=f"the pushes at {emsp.party}",
             )
             assert [r.method for r in got] == ["PUT", "PATCH", "PATCH", "PATCH"]
@@ -105,10 +109,10 @@ def test_a_receiver_that_was_down_gets_what_it_missed(fast_hub: HubProcess) -> N
                 to=HUB,
             )
         )
-        for i, status in enumerate(["CHARGING", "AVAILABLE"]):
+        for i, name in enumerate(["CHARGING", "AVAILABLE"]):
             loc = {
                 **location(("NL", "CPO"), "LOC-D"),
-                "name": status,
+                "name": name,
                 "last_updated": f"2026-11-24T10:0{i}:30Z",
             }
             ok(cpo.call("PUT", f"{V}/receiver/locations/NL/CPO/LOC-D", body=loc, to=HUB))

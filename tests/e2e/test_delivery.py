@@ -29,7 +29,7 @@ BACKOFF += ["--offline-after", str(OFFLINE_AFTER)]
 def shortest_pause(failures: int) -> float:
     """The least the hub waits after the ``failures``-th failure in a row: half of the
     exponential delay (README: exponential, with jitter, from --retry-base to --retry-max)."""
-    return min(CEILING, BASE * 2 ** (failures - 1)) / 2
+    return float(min(CEILING, BASE * 2 ** (failures - 1)) / 2)
 
 
 def most_attempts(window: float) -> int:

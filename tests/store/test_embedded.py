@@ -213,7 +213,8 @@ def test_the_data_is_private_to_the_hub(tmp_path: Path) -> None:
             with EmbeddedRedis(data_dir, executable=binary) as srv:
                 client = redis.Redis.from_url(srv.url)
                 client.set("ocpi-hub:secret", "a token")
-                client.execute_command("BGREWRITEAOF")  # base and incremental files, Redis 7
+                # Base and incremental files, Redis 7.
+                client.execute_command("BGREWRITEAOF")  # type: ignore[no-untyped-call]
                 deadline = time.monotonic() + 10
                 while client.info("persistence")["aof_rewrite_in_progress"]:
                     assert time.monotonic() < deadline, "the AOF rewrite did not finish"

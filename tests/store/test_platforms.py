@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform
 from hub.store import keys
+from hub.store.connection import text
 from hub.store.embedded import EmbeddedRedis
 from hub.store.platforms import PlatformStore
 
@@ -186,11 +187,11 @@ async def crash(url: str, after: int, action: Callable[[], Awaitable[Any]]) -> b
 async def consistent(redis: Redis) -> set[str]:
     """Check what readers see: every platform named by an index exists with its record, and
     a listed platform has its roles and token A. Returns the listed platforms."""
-    listed = {m.decode() for m in await redis.smembers(keys.platform_ids())}
+    listed = {text(m) for m in await redis.smembers(keys.platform_ids())}
     for platform_id in listed:
         assert await redis.exists(keys.platform(platform_id))
-    owners = {v.decode() for v in (await redis.hgetall(keys.party_index())).values()}
-    tokens = {v.decode().split(" ")[0] for v in (await redis.hgetall(keys.token_index())).values()}
+    owners = {text(v) for v in (await redis.hgetall(keys.party_index())).values()}
+    tokens = {text(v).split(" ")[0] for v in (await redis.hgetall(keys.token_index())).values()}
     assert owners <= listed, "a role is granted to a platform that does not exist"
     assert tokens <= listed, "a token names a platform that does not exist"
     assert owners == tokens == listed, "a platform was half created"
