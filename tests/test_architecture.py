@@ -30,6 +30,7 @@ RANK = {
     "delivery": 3,
     "forward": 4,
     "routing": 5,
+    "policy": 5,
     "store": 6,
 }
 LEAVES = {
@@ -96,7 +97,7 @@ def test_each_library_lives_in_one_place() -> None:
 
 
 # The pure cores: what they import may load neither Redis nor an HTTP client nor the web layer.
-PURE = ("hub.routing", "hub.records", "hub.ocpi")
+PURE = ("hub.routing", "hub.policy", "hub.records", "hub.ocpi")
 HEAVY = ("redis", "aiohttp", "starlette", "uvicorn", "prometheus_client")
 
 

@@ -1,0 +1,203 @@
+"""Roaming agreements and rate limits, as decisions over a snapshot. Pure: no I/O.
+
+An agreement joins one CPO party with one party of the other side (eMSP, NSP, NAP, SCSP, OTHER),
+for every functional module or a list of them (README: "Roaming agreements"). Every exchange of a
+functional module is between a party on the CPO's side and one on the other side (2.2.1, the
+"Typical OCPI implementations per role" tables of each module), so "may these two exchange this
+module" is one lookup. With agreements ``off`` every party may reach every other.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import msgspec
+
+from hub.ocpi.common import PartyKey
+from hub.ocpi.lanes import CPO, MSP_SIDE
+from hub.ocpi.versions import FUNCTIONAL_MODULES
+from hub.records import Party
+
+AgreementMode = Literal["off", "required"]
+
+# The sides an agreement joins: its ``cpo`` has the CPO role, its ``partner`` one of these.
+PARTNER_ROLES: Final = MSP_SIDE
+
+
+class Agreement(msgspec.Struct, frozen=True, kw_only=True):
+    """One roaming agreement. ``modules`` None: every functional module."""
+
+    id: str
+    cpo: PartyKey
+    partner: PartyKey
+    modules: tuple[str, ...] | None = None
+    created_at: str = ""
+
+    def covers(self, module: str) -> bool:
+        return self.modules is None or module in self.modules
+
+
+@dataclass(frozen=True)
+class Agreements:
+    """Every agreement, indexed for the questions routing asks."""
+
+    all: Mapping[str, Agreement] = field(default_factory=dict)
+    # (cpo, partner) -> the modules they exchange (None: all)
+    _pairs: dict[tuple[PartyKey, PartyKey], frozenset[str] | None] = field(
+        default_factory=dict, repr=False
+    )
+    # party -> its partners on the other side, whichever side it is on
+    _partners: dict[PartyKey, set[PartyKey]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, agreements: Iterable[Agreement]) -> Agreements:
+        found = cls({a.id: a for a in agreements})
+        for agreement in found.all.values():
+            pair = (agreement.cpo, agreement.partner)
+            modules = None if agreement.modules is None else frozenset(agreement.modules)
+            known = found._pairs.get(pair, frozenset())
+            # Two agreements of one pair (one for tariffs, one for locations) add up.
+            found._pairs[pair] = None if known is None or modules is None else known | modules
+            found._partners.setdefault(agreement.cpo, set()).add(agreement.partner)
+            found._partners.setdefault(agreement.partner, set()).add(agreement.cpo)
+        return found
+
+    def between(self, cpo: PartyKey, partner: PartyKey, module: str) -> bool:
+        """An agreement of ``cpo`` (the CPO) with ``partner`` covers ``module``."""
+        if (cpo, partner) not in self._pairs:
+            return False
+        modules = self._pairs[(cpo, partner)]
+        return modules is None or module in modules
+
+    def partners(self, party: PartyKey, module: str) -> frozenset[PartyKey]:
+        """The parties ``party`` exchanges ``module`` with, on either side of agreements."""
+        found = set()
+        for other in self._partners.get(party, ()):
+            if self.between(party, other, module) or self.between(other, party, module):
+                found.add(other)
+        return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may exchange what: ``mode`` off lets every party reach every other."""
+
+    mode: AgreementMode = "off"
+    agreements: Agreements = field(default_factory=Agreements)
+
+    @property
+    def required(self) -> bool:
+        return self.mode == "required"
+
+    def allows(self, one: Party, other: Party, module: str) -> bool:
+        """``one`` and ``other`` (two parties with their roles, in either order) may exchange
+        ``module``: agreements are off, or one is a CPO with an agreement with the other that
+        covers the module."""
+        if not self.required:
+            return True
+        if one.role == CPO and other.role in PARTNER_ROLES:
+            return self.agreements.between(one.key, other.key, module)
+        if other.role == CPO and one.role in PARTNER_ROLES:
+            return self.agreements.between(other.key, one.key, module)
+        return False
+
+    def reaches(self, party: PartyKey, other: PartyKey, module: str) -> bool:
+        """Like ``allows`` for two parties known only by their keys (the owner of a kept object):
+        an agreement between them covering ``module``, in either direction."""
+        if not self.required:
+            return True
+        return self.agreements.between(party, other, module) or self.agreements.between(
+            other, party, module
+        )
+
+
+def check_modules(modules: Iterable[str]) -> tuple[str, ...]:
+    """The modules an agreement may name, sorted and once each; ValueError names an unknown
+    one."""
+    found = sorted(set(modules))
+    for module in found:
+        if module not in FUNCTIONAL_MODULES:
+            known = ", ".join(FUNCTIONAL_MODULES)
+            raise ValueError(f"unknown module {module!r} (one of {known})")
+    return tuple(found)
+
+
+# --- rate limits -------------------------------------------------------------------------
+
+_RATE = re.compile(r"\s*([0-9]{1,9})\s*/\s*([0-9]{0,6})\s*(s|sec|second|m|min|minute|h|hour)\s*")
+_UNITS: Final = {
+    **dict.fromkeys(("s", "sec", "second"), 1),
+    **dict.fromkeys(("m", "min", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+}
+ANY_MODULE: Final = "*"
+
+
+class Rate(msgspec.Struct, frozen=True):
+    """``count`` calls per ``seconds``: ``6000/min``, ``100/10s``, ``5/s``."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        match = _RATE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{text!r} is not a rate like 6000/min, 100/10s or 5/s")
+        count, multiple, unit = int(match[1]), int(match[2] or 1), match[3]
+        if count < 1 or multiple < 1:
+            raise ValueError(f"{text!r}: a rate needs at least one call in at least one second")
+        return cls(count, multiple * _UNITS[unit])
+
+    def __str__(self) -> str:
+        if self.seconds % 3600 == 0:
+            return _per(self.count, self.seconds // 3600, "hour")
+        if self.seconds % 60 == 0:
+            return _per(self.count, self.seconds // 60, "min")
+        return _per(self.count, self.seconds, "s")
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two calls at the steady rate."""
+        return self.seconds / self.count
+
+
+def _per(count: int, multiple: int, unit: str) -> str:
+    return f"{count}/{unit}" if multiple == 1 else f"{count}/{multiple}{unit}"
+
+
+def parse_limits(items: Iterable[str]) -> dict[str, Rate]:
+    """``module=rate`` items (``tokens=100/min``, ``*=3000/min``) as a map; a bare rate is
+    ``*``. ValueError names what is wrong."""
+    found: dict[str, Rate] = {}
+    for item in items:
+        module, sep, rate = item.partition("=")
+        if not sep:
+            module, rate = ANY_MODULE, item
+        module = module.strip()
+        if module != ANY_MODULE and module not in FUNCTIONAL_MODULES:
+            raise ValueError(f"unknown module {module!r} in rate limit {item!r}")
+        found[module] = Rate.parse(rate)
+    return found
+
+
+def limit_for(
+    module: str, overrides: Mapping[str, Rate] | None, default: Rate | None
+) -> Rate | None:
+    """The limit of one platform's calls of ``module`` (each module counted on its own): the
+    platform's own for the module, else its own for every module (``*``), else the hub's
+    ``--rate-limit``; None: no limit."""
+    if overrides:
+        found = overrides.get(module) or overrides.get(ANY_MODULE)
+        if found is not None:
+            return found
+    return default
+
+
+def retry_after(wait: float) -> int:
+    """``Retry-After`` in whole seconds (RFC 9110 §10.2.3), at least 1."""
+    return max(1, math.ceil(wait))

@@ -1,0 +1,125 @@
+"""Roaming agreements and rate limits as pure decisions (hub.policy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.policy import (
+    ANY_MODULE,
+    Agreement,
+    Agreements,
+    Policy,
+    Rate,
+    check_modules,
+    limit_for,
+    parse_limits,
+    retry_after,
+)
+from hub.records import Party
+
+CPA = Party.of("NL", "CPA", "CPO")
+CPB = Party.of("NL", "CPB", "CPO")
+EMA = Party.of("DE", "EMA", "EMSP")
+EMB = Party.of("DE", "EMB", "EMSP")
+NSP = Party.of("BE", "NSP", "NSP")
+
+
+def agreement(cpo: Party, partner: Party, *modules: str) -> Agreement:
+    return Agreement(
+        id=f"{cpo.party_id}-{partner.party_id}-{len(modules)}",
+        cpo=cpo.key,
+        partner=partner.key,
+        modules=tuple(modules) or None,
+    )
+
+
+def test_off_lets_every_party_reach_every_other() -> None:
+    policy = Policy("off", Agreements.of([]))
+    assert policy.allows(CPA, EMA, "locations")
+    assert policy.reaches(CPA.key, EMB.key, "tokens")
+
+
+def test_required_needs_an_agreement_covering_the_module_in_either_order() -> None:
+    policy = Policy(
+        "required",
+        Agreements.of([agreement(CPA, EMA), agreement(CPB, EMA, "locations", "tariffs")]),
+    )
+    assert policy.allows(CPA, EMA, "sessions") and policy.allows(EMA, CPA, "commands")
+    assert policy.allows(CPB, EMA, "tariffs")
+    assert not policy.allows(CPB, EMA, "sessions")
+    assert not policy.allows(CPA, EMB, "locations")
+    assert not policy.allows(CPA, CPB, "locations"), "two CPOs never have an agreement"
+    assert policy.reaches(EMA.key, CPB.key, "locations")
+    assert not policy.reaches(EMB.key, CPB.key, "locations")
+
+
+def test_the_modules_of_two_agreements_of_one_pair_add_up() -> None:
+    agreements = Agreements.of(
+        [agreement(CPA, NSP, "locations"), agreement(CPA, NSP, "tariffs", "sessions")]
+    )
+    assert agreements.between(CPA.key, NSP.key, "tariffs")
+    assert agreements.between(CPA.key, NSP.key, "locations")
+    assert not agreements.between(CPA.key, NSP.key, "cdrs")
+    # One for every module wins over a list.
+    assert Agreements.of([agreement(CPA, NSP, "locations"), agreement(CPA, NSP)]).between(
+        CPA.key, NSP.key, "cdrs"
+    )
+
+
+def test_partners_are_found_from_either_side_per_module() -> None:
+    agreements = Agreements.of(
+        [agreement(CPA, EMA), agreement(CPB, EMA, "locations"), agreement(CPA, EMB, "tokens")]
+    )
+    assert agreements.partners(EMA.key, "locations") == {CPA.key, CPB.key}
+    assert agreements.partners(EMA.key, "sessions") == {CPA.key}
+    assert agreements.partners(CPA.key, "tokens") == {EMA.key, EMB.key}
+    assert agreements.partners(CPA.key, "locations") == {EMA.key}
+    assert agreements.partners(NSP.key, "locations") == frozenset()
+
+
+def test_modules_are_checked_and_sorted() -> None:
+    assert check_modules(["tariffs", "locations", "tariffs"]) == ("locations", "tariffs")
+    with pytest.raises(ValueError, match="unknown module 'credentials'"):
+        check_modules(["credentials"])
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "seconds", "shown"),
+    [
+        ("6000/min", 6000, 60, "6000/min"),
+        ("100/10s", 100, 10, "100/10s"),
+        ("5/s", 5, 1, "5/s"),
+        (" 3 / 2 hour ", 3, 7200, "3/2hour"),
+        ("1/minute", 1, 60, "1/min"),
+    ],
+)
+def test_rates_are_read_and_written(text: str, count: int, seconds: int, shown: str) -> None:
+    rate = Rate.parse(text)
+    assert (rate.count, rate.seconds) == (count, seconds)
+    assert str(rate) == shown
+    assert Rate.parse(str(rate)) == rate
+
+
+@pytest.mark.parametrize("text", ["", "6000", "/min", "0/min", "5/0s", "5/week", "-1/s", "1e3/s"])
+def test_what_is_not_a_rate_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        Rate.parse(text)
+
+
+def test_limits_per_module_fall_back_to_any_module_then_to_the_default() -> None:
+    overrides = parse_limits(["tokens=100/min", "*=3000/min"])
+    assert overrides == {"tokens": Rate(100, 60), ANY_MODULE: Rate(3000, 60)}
+    default = Rate(6000, 60)
+    assert limit_for("tokens", overrides, default) == Rate(100, 60)
+    assert limit_for("locations", overrides, default) == Rate(3000, 60)
+    assert limit_for("locations", parse_limits(["cdrs=1/s"]), default) == default
+    assert limit_for("locations", None, None) is None
+    assert parse_limits(["50/s"]) == {ANY_MODULE: Rate(50, 1)}
+    with pytest.raises(ValueError, match="unknown module 'credentials'"):
+        parse_limits(["credentials=1/s"])
+
+
+def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
+    assert retry_after(0.0) == 1
+    assert retry_after(0.2) == 1
+    assert retry_after(1.01) == 2
