@@ -43,6 +43,21 @@ def changes() -> str:
     return f"{_HUB}:changes"
 
 
+def agreements() -> str:
+    """Hash: agreement id -> the agreement's JSON."""
+    return f"{_HUB}:agreements"
+
+
+def agreement_pairs() -> str:
+    """Hash: "<cpo>|<partner>|<modules>" -> agreement id: one agreement per pair and modules."""
+    return f"{_HUB}:agreement-pairs"
+
+
+def agreement_changes() -> str:
+    """Pub/sub channel: an agreement was added or removed; processes reload their copy."""
+    return f"{_HUB}:agreement-changes"
+
+
 # --- one platform ({p:<id>} slot) ---------------------------------------------------------
 
 
