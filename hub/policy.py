@@ -10,35 +10,20 @@ module" is one lookup. With agreements ``off`` every party may reach every other
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-import msgspec
-
 from hub.ocpi.common import PartyKey
 from hub.ocpi.lanes import CPO, MSP_SIDE
 from hub.ocpi.versions import FUNCTIONAL_MODULES
-from hub.records import Party
+from hub.rates import Rate
+from hub.records import Agreement, Party
 
 AgreementMode = Literal["off", "required"]
 
 # The sides an agreement joins: its ``cpo`` has the CPO role, its ``partner`` one of these.
 PARTNER_ROLES: Final = MSP_SIDE
-
-
-class Agreement(msgspec.Struct, frozen=True, kw_only=True):
-    """One roaming agreement. ``modules`` None: every functional module."""
-
-    id: str
-    cpo: PartyKey
-    partner: PartyKey
-    modules: tuple[str, ...] | None = None
-    created_at: str = ""
-
-    def covers(self, module: str) -> bool:
-        return self.modules is None or module in self.modules
 
 
 @dataclass(frozen=True)
@@ -128,46 +113,7 @@ def check_modules(modules: Iterable[str]) -> tuple[str, ...]:
 
 # --- rate limits -------------------------------------------------------------------------
 
-_RATE = re.compile(r"\s*([0-9]{1,9})\s*/\s*([0-9]{0,6})\s*(s|sec|second|m|min|minute|h|hour)\s*")
-_UNITS: Final = {
-    **dict.fromkeys(("s", "sec", "second"), 1),
-    **dict.fromkeys(("m", "min", "minute"), 60),
-    **dict.fromkeys(("h", "hour"), 3600),
-}
 ANY_MODULE: Final = "*"
-
-
-class Rate(msgspec.Struct, frozen=True):
-    """``count`` calls per ``seconds``: ``6000/min``, ``100/10s``, ``5/s``."""
-
-    count: int
-    seconds: int
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        match = _RATE.fullmatch(text)
-        if match is None:
-            raise ValueError(f"{text!r} is not a rate like 6000/min, 100/10s or 5/s")
-        count, multiple, unit = int(match[1]), int(match[2] or 1), match[3]
-        if count < 1 or multiple < 1:
-            raise ValueError(f"{text!r}: a rate needs at least one call in at least one second")
-        return cls(count, multiple * _UNITS[unit])
-
-    def __str__(self) -> str:
-        if self.seconds % 3600 == 0:
-            return _per(self.count, self.seconds // 3600, "hour")
-        if self.seconds % 60 == 0:
-            return _per(self.count, self.seconds // 60, "min")
-        return _per(self.count, self.seconds, "s")
-
-    @property
-    def interval(self) -> float:
-        """Seconds between two calls at the steady rate."""
-        return self.seconds / self.count
-
-
-def _per(count: int, multiple: int, unit: str) -> str:
-    return f"{count}/{unit}" if multiple == 1 else f"{count}/{multiple}{unit}"
 
 
 def parse_limits(items: Iterable[str]) -> dict[str, Rate]:

@@ -19,6 +19,7 @@ __all__ = [
     "OFFLINE",
     "PLANNED",
     "SUSPENDED",
+    "Agreement",
     "Party",
     "PartyKey",
     "Platform",
@@ -90,6 +91,20 @@ class Platform(msgspec.Struct, kw_only=True):
         if self.token_encoding == "auto":
             return self.detected_base64
         return self.token_encoding == "base64"
+
+
+class Agreement(msgspec.Struct, frozen=True, kw_only=True):
+    """One roaming agreement (README: "Roaming agreements"): a CPO party and a party of the
+    other side, for ``modules`` (None: every functional module)."""
+
+    id: str
+    cpo: PartyKey
+    partner: PartyKey
+    modules: tuple[str, ...] | None = None
+    created_at: str = ""
+
+    def covers(self, module: str) -> bool:
+        return self.modules is None or module in self.modules
 
 
 def label(party: PartyKey | Party) -> str:

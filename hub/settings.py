@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from hub.errors import StartupError
+from hub.rates import Rate
 
 ENV_PREFIX = "HUB_"
 # Longer than anything sensible, short enough for every timer (asyncio's and threading's).
@@ -61,9 +62,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retry_max: float = 60.0
     offline_after: int = 5
     keepalive_interval: float = 300.0
+    # who exchanges data with whom (README: "Roaming agreements"), and how often (README:
+    # "Rate limits"): a rate like 6000/min for each platform and module, none by default
+    agreements: Literal["off", "required"] = "off"
+    rate_limit: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense, naming the setting (README: "Configuration")."""
+        if self.rate_limit is not None:
+            _check(_is_rate(self.rate_limit), "rate_limit", "a rate like 6000/min, 100/10s or 5/s")
         _check(bool(self.host) and _printable(self.host), "host", "an address or host name")
         _check(self.port in _PORTS, "port", "a port number, 1 to 65535")
         if self.public_url is not None:
@@ -147,6 +154,14 @@ FIELDS = frozenset(Settings.__struct_fields__)
 def _check(ok: bool, name: str, expected: str) -> None:
     if not ok:
         raise StartupError(f"invalid setting {name}: must be {expected}")
+
+
+def _is_rate(text: str) -> bool:
+    try:
+        Rate.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _printable(text: str) -> bool:

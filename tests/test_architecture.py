@@ -41,6 +41,7 @@ LEAVES = {
     "logs",
     "urlguard",
     "records",
+    "rates",
     "lifeline",
     "supervisor",
     "__init__",

@@ -6,16 +6,15 @@ import pytest
 
 from hub.policy import (
     ANY_MODULE,
-    Agreement,
     Agreements,
     Policy,
-    Rate,
     check_modules,
     limit_for,
     parse_limits,
     retry_after,
 )
-from hub.records import Party
+from hub.rates import Rate
+from hub.records import Agreement, Party
 
 CPA = Party.of("NL", "CPA", "CPO")
 CPB = Party.of("NL", "CPB", "CPO")

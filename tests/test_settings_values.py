@@ -61,6 +61,10 @@ REFUSED: list[tuple[str, object]] = [
     ("retry_max", 0.1),  # below retry_base
     ("offline_after", 0),
     ("keepalive_interval", float("-inf")),
+    ("rate_limit", "6000"),
+    ("rate_limit", "0/min"),
+    ("rate_limit", "5/week"),
+    ("agreements", "sometimes"),
 ]
 
 
@@ -92,6 +96,9 @@ ACCEPTED: list[tuple[str, object]] = [
     ("party_id", "x1z"),
     ("business_website", "https://example.com"),
     ("retry_max", 0.5),  # equal to retry_base
+    ("rate_limit", "6000/min"),
+    ("rate_limit", "100/10s"),
+    ("agreements", "required"),
 ]
 
 

@@ -21,7 +21,7 @@ import msgspec
 from redis.commands.core import AsyncScript
 
 from hub.ocpi.common import PartyKey
-from hub.policy import Agreement, Agreements
+from hub.records import Agreement
 from hub.store import keys
 from hub.store.connection import RedisClient, call, text
 
@@ -155,7 +155,7 @@ class AgreementCache:
         self._redis = redis
         self._store = store
         self._max_age = max_age
-        self._current: Agreements | None = None
+        self._current: tuple[Agreement, ...] | None = None
         self._loaded_at = 0.0
         self._version = 0
         self._loaded_version = -1
@@ -179,14 +179,14 @@ class AgreementCache:
             and time.monotonic() - self._loaded_at < self._max_age
         )
 
-    async def current(self) -> Agreements:
+    async def current(self) -> tuple[Agreement, ...]:
         if self._fresh():
             assert self._current is not None
             return self._current
         async with self._lock:
             while not self._fresh():
                 version, started = self._version, time.monotonic()
-                loaded = Agreements.of(await self._store.all())
+                loaded = tuple(await self._store.all())
                 self._current, self._loaded_version, self._loaded_at = loaded, version, started
             assert self._current is not None
             return self._current

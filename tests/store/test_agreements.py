@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from hub.policy import Agreements
 from hub.store import keys
 from hub.store.agreements import AgreementCache, AgreementStore, new_agreement
 from hub.store.embedded import EmbeddedRedis
@@ -99,17 +100,17 @@ def test_every_process_sees_a_change_through_the_channel(url: str) -> None:
             cache = AgreementCache(other_client, there, max_age=3600)
             watcher = asyncio.create_task(cache.watch())
             try:
-                assert not (await cache.current()).all
+                assert not await cache.current()
                 agreement, _ = await here.add(new_agreement(CPA, EMA, ("locations",)))
 
                 async def seen() -> bool:
-                    return (await cache.current()).between(CPA, EMA, "locations")
+                    return Agreements.of(await cache.current()).between(CPA, EMA, "locations")
 
                 await wait_for_async(seen, "the other process to see the agreement", timeout=5)
                 await here.remove(agreement.id)
 
                 async def gone() -> bool:
-                    return not (await cache.current()).all
+                    return not await cache.current()
 
                 await wait_for_async(gone, "the other process to see it removed", timeout=5)
             finally:
