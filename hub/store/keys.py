@@ -81,6 +81,11 @@ def handshake_lock(platform_id: str) -> str:
     return f"{_platform(platform_id)}:lock"
 
 
+def rate_limit(platform_id: str, module: str) -> str:
+    """String with a TTL: the rate limit state of this platform's calls of ``module``."""
+    return f"{_platform(platform_id)}:rate:{module}"
+
+
 def last_seen(platform_id: str) -> str:
     """String: when the platform last called the hub (written at most once a minute)."""
     return f"{_platform(platform_id)}:seen"
