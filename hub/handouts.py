@@ -1,6 +1,6 @@
 """The hub URLs that relay hands out in place of a platform's URL, so that calls through the hub
 work with the tokens each side has: a command's or charging profile's ``response_url`` (2.2.1
-"Commands module", "Smart Charging module"), the ``Link`` to the next page of a list (2.2.1
+"Commands module", "ChargingProfiles module"), the ``Link`` to the next page of a list (2.2.1
 "Pagination"), a CDR's ``Location`` (2.2.1 "CDRs module", the POST of the Receiver interface).
 
 The id in such a URL is unguessable, and only the platform it was handed to may use it; what it
