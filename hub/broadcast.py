@@ -25,7 +25,7 @@ from hub.ocpi.pagination import Page
 from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, V2_2_1
-from hub.records import CONNECTED, OFFLINE, Party, PartyKey, party_key
+from hub.records import Party, PartyKey, can_receive, party_key
 from hub.routing import PlatformEntry, RoutingTable
 from hub.settings import Settings
 from hub.store.held import HeldObjects
@@ -114,13 +114,12 @@ class Broadcast:
     def _receivers(
         self, table: RoutingTable, lane: Lane, caller_id: str
     ) -> list[tuple[PlatformEntry, PartyKey]]:
-        """Every registered platform of the other side with the module's RECEIVER endpoint,
-        OFFLINE ones too: they get what they missed when they are back."""
+        """Every platform of the other side that can receive the module's pushes
+        (``hub.records.can_receive``), OFFLINE ones too: they get what they missed when they
+        are back."""
         found = []
         for platform in table.platforms.values():
-            if platform.id == caller_id or platform.status not in (CONNECTED, OFFLINE):
-                continue
-            if (lane.module, RECEIVER) not in platform.endpoints:
+            if platform.id == caller_id or not can_receive(platform.record, lane.module, RECEIVER):
                 continue
             parties = sorted(p for p in platform.parties if p.role in lane.receivers)
             if parties:

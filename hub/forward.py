@@ -9,7 +9,8 @@ aiohttp. What every call the hub makes to a platform keeps, whatever URL it was 
 - an answer larger than ``max_response_size`` is refused (``AnswerTooLargeError``) without being
   held whole;
 - transport failures become ``ReceiverUnreachableError`` (OCPI 4003) or ``ReceiverTimeoutError``
-  (4002), and answers that must be OCPI but are not become ``PlatformError``. Their messages say
+  (4002), and answers that must be OCPI but are not become ``PlatformError`` (``read_envelope``,
+  the one reader of a platform's envelope). Their messages say
   what failed in general terms; the low-level error goes to the log only (a platform must not
   learn from them what listens where).
 """
@@ -24,7 +25,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import aiohttp
 import msgspec
@@ -43,7 +44,8 @@ from hub.urlguard import check, refusal
 
 log = logging.getLogger("hub.forward")
 
-_decode_envelope = msgspec.json.Decoder(Envelope)
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+E = TypeVar("E")
 _CHUNK = 64 * 1024
 _CHUNKED_BODY = 1024 * 1024  # aiohttp's TOO_LARGE_BYTES_BODY
 
@@ -237,10 +239,28 @@ class PlatformClient:
         response = await self.request(
             method, url, token=token, base64_encoded=base64_encoded, body=body, timeout=timeout
         )
-        try:
-            return response, _decode_envelope.decode(response.body)
-        except (msgspec.DecodeError, RecursionError) as e:
-            raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
+        return response, read_envelope(response)
+
+
+@overload
+def read_envelope(response: PlatformResponse) -> Envelope: ...
+
+
+@overload
+def read_envelope(response: PlatformResponse, decoder: msgspec.json.Decoder[E]) -> E: ...
+
+
+def read_envelope(
+    response: PlatformResponse, decoder: msgspec.json.Decoder[Any] = _ENVELOPE
+) -> Any:
+    """The OCPI envelope of a platform's answer (2.2.1 "Response format"), whatever its HTTP
+    status; ``decoder`` may read a leaner shape of it. An answer that is not one is
+    ``PlatformError`` "HTTP n without an OCPI envelope"; a caller that answers it with another
+    OCPI status (a relayed call: 4000) says so in its own error."""
+    try:
+        return decoder.decode(response.body)
+    except (msgspec.DecodeError, RecursionError) as e:  # deep nesting is no envelope either
+        raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
 
 
 def _without_query(url: str) -> str:

@@ -2,32 +2,24 @@
 
 The steps: the sender from the token and OCPI-from (``routing.sender``), the call's facts from
 its URL and body (``ocpi.calls``), the owner checks, the receiver from OCPI-to or, without it,
-from what the hub learned of tokens, locations and sessions (open routing), then one forward
-with the receiver's token. URLs that only work with the receiver's token are replaced with hub
-URLs on the way (command and charging-profile ``response_url``, ``Link``, CDR ``Location``).
+from what the hub learned of earlier calls (``hub.openrouting``), then one forward with the
+receiver's token. URLs that only work with the receiver's token are replaced with hub URLs on
+the way (``hub.handouts``), and a call to such a hub URL is relayed here too (``follow``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-import orjson
 
 from hub import metrics
 from hub.broadcast import Broadcast
 from hub.errors import (
-    InvalidParametersError,
-    MethodNotAllowedError,
-    NotFoundError,
-    NotJsonError,
     ReceiverBrokenError,
     ReceiverTimeoutError,
     ReceiverUnreachableError,
@@ -35,23 +27,34 @@ from hub.errors import (
     from_validation,
 )
 from hub.forward import PlatformClient, PlatformResponse
+from hub.handouts import Handouts, is_proxy_id
 from hub.ocpi import headers as h
-from hub.ocpi.calls import Facts, inspect
-from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
+from hub.ocpi.calls import inspect
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
-from hub.ocpi.versions import RECEIVER, SENDER, V2_2_1
-from hub.openrouting import open_receiver
-from hub.records import CONNECTED, Party, PartyKey, label, party_key
-from hub.replies import Reply, read_reply, response_timeout
-from hub.routing import PlatformEntry, RoutingTable, Target, check_owner, receiver, sender
+from hub.ocpi.versions import RECEIVER, SENDER
+from hub.openrouting import OpenRouting
+from hub.records import CONNECTED, Party, label, party_key
+from hub.replies import read_reply
+from hub.routing import (
+    PlatformEntry,
+    RoutingTable,
+    Target,
+    check_owner,
+    header_party,
+    receiver,
+    sender,
+)
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
-from hub.store.directory import SESSION_SECONDS, Directory
+from hub.store.directory import Directory
 from hub.store.platforms import Snapshot
-from hub.store.proxies import ProxyRoute, ProxyStore
+from hub.store.proxies import ProxyStore
+
+# The web layer checks the shape of a hub URL's id with ``is_proxy_id`` before anything else.
+__all__ = ["Answer", "Call", "Relay", "is_proxy_id"]
 
 # Response headers of the receiver that the sender gets back (the others are hop-by-hop or
 # describe the receiver's server). The routing headers are not among them: the hub writes them
@@ -59,22 +62,8 @@ from hub.store.proxies import ProxyRoute, ProxyStore
 PASSED_BACK = ("content-type", h.TOTAL_COUNT, h.LIMIT)
 # Values a pagination header may have: a count.
 _COUNT = re.compile(r"[0-9]{1,18}")
-# A command result can come until the CommandResponse's timeout; some slack for slow clocks.
-CALLBACK_MARGIN = 60.0
-# No result waits longer than this (nor a reservation's cancellation): a bound on what the hub
-# keeps for a CPO that claims a timeout of centuries.
-LONGEST_CALLBACK = 31 * 24 * 3600.0
-# How long a rewritten next-page link keeps working.
-PAGE_SECONDS = 3600.0
-# How long a rewritten CDR Location keeps working: CDRs are fetched long after.
-LOCATION_SECONDS = 90 * 24 * 3600.0
 
 log = logging.getLogger("hub.relay")
-
-_COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
-_PARTY_ID = re.compile(PARTY_ID_PATTERN)
-_PROXY_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -116,8 +105,8 @@ class Relay:
         self._settings = settings
         self._broadcast = broadcast
         self._cache = cache
-        self._directory = directory
-        self._proxies = proxies
+        self._open = OpenRouting(directory)
+        self._handouts = Handouts(settings, proxies, client)
         self._client = client
         self._hub = party_key(settings.country_code, settings.party_id)
         self._table: tuple[Snapshot, RoutingTable] | None = None
@@ -139,7 +128,8 @@ class Relay:
         snapshot, table = await self.table()
         lane = LANES[(call.module, call.interface)]
         caller = table.platforms[caller_id]
-        party = sender(caller, _pair(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID), lane)
+        claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
+        party = sender(caller, claimed, lane)
         segments = list(call.segments)
         query = dict(urllib.parse.parse_qsl(call.query, keep_blank_values=True))
         try:
@@ -147,17 +137,14 @@ class Relay:
         except InvalidInputError as e:
             raise from_validation(e) from e
         if facts.response_url is not None:
-            try:
-                self._client.check(facts.response_url)
-            except RefusedUrlError as e:
-                raise InvalidParametersError(f"response_url is refused: {e.reason}") from e
+            self._handouts.check_response_url(facts.response_url)
         if lane.owner_in_url and facts.url_owner is not None:
             check_owner(party, facts.url_owner, "the URL")
         if facts.body_owner is not None:
             check_owner(party, facts.body_owner, "the body")
 
-        wanted = _pair(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
-        if wanted == self._hub:
+        named = header_party(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+        if named == self._hub:
             if lane.interface == RECEIVER:
                 status, headers, content = await self._broadcast.push(
                     table,
@@ -170,7 +157,7 @@ class Relay:
                     call.body,
                     call.correlation_id,
                 )
-                await self._learn_owner(call, lane, facts, party.key)
+                await self._open.learn_owner(lane, call.method, segments, facts, party.key)
             else:
                 status, headers, content = await self._broadcast.serve(
                     lane, party, call.method, segments, call.query
@@ -178,8 +165,7 @@ class Relay:
             mode = "broadcast" if lane.interface == RECEIVER else "served"
             metrics.ROUTING.labels(call.module, mode, "").inc()
             return Answer(status, headers, content, SUCCESS, label(party), label(self._hub))
-        if wanted is None:
-            wanted = await open_receiver(self._directory, lane, party, facts)
+        wanted = named if named is not None else await self._open.receiver(lane, party, facts)
         target = receiver(table, wanted, lane, caller)
         token = snapshot.outbound.get(target.platform.id)
         if token is None:
@@ -189,11 +175,9 @@ class Relay:
         body, query_string = call.body, call.query
         callback: str | None = None
         if facts.response_url:
-            callback, hub_url = await self._callback(facts, caller, party, target)
-            if facts.response_url_in_query:
-                query_string = _replace_query(call.query, "response_url", hub_url)
-            else:
-                body = _replace_field(call.body, "response_url", hub_url)
+            query_string, body, callback = await self._handouts.swap_response_url(
+                query_string, body, facts, caller, party, target
+            )
         if query_string:
             url = f"{url}?{query_string}"
         began = time.perf_counter()
@@ -203,8 +187,10 @@ class Relay:
         reply = read_reply(response, target.party)
         answer = await self._answer(response, lane, call, caller, party, target)
         if 200 <= response.status < 300 and reply.status_code == SUCCESS:
-            await self._learn(call, lane, facts, party, target, reply, callback)
-        mode = "open" if _pair(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID) is None else "direct"
+            await self._open.learn(lane, call.method, segments, facts, party.key, target.party.key)
+            if callback is not None:
+                await self._handouts.keep_callback(callback, facts, reply)
+        mode = "open" if named is None else "direct"
         metrics.ROUTING.labels(call.module, mode, "").inc()
         return dataclasses.replace(
             answer,
@@ -213,32 +199,6 @@ class Relay:
             receiver=label(target.party),
             forward_seconds=forwarded,
         )
-
-    async def _callback(
-        self, facts: Facts, caller: PlatformEntry, party: Party, target: Target
-    ) -> tuple[str, str]:
-        """A one-time hub URL for the result the CPO will post, leading to the original
-        ``response_url`` with the requester's token."""
-        route = ProxyRoute(
-            kind="callback",
-            url=facts.response_url or "",
-            target=caller.id,
-            caller=target.platform.id,
-            module="commands" if facts.command else "chargingprofiles",
-            methods=["POST"],
-            sender=target.party.key,
-            receiver=party.key,
-            once=facts.command != "RESERVE_NOW",
-        )
-        # Until the answer tells the command's timeout, keep it as long as the call may last.
-        proxy_id = await self._proxies.create(
-            route, self._settings.forward_timeout + CALLBACK_MARGIN
-        )
-        return proxy_id, self.proxy_url(proxy_id)
-
-    def proxy_url(self, proxy_id: str) -> str:
-        assert is_proxy_id(proxy_id)
-        return f"{self._settings.base_url}/ocpi/{V2_2_1}/via/{proxy_id}"
 
     async def _forward(
         self,
@@ -312,116 +272,19 @@ class Relay:
         back[h.FROM_PARTY_ID] = target.party.party_id
         back[h.TO_COUNTRY_CODE] = party.country_code
         back[h.TO_PARTY_ID] = party.party_id
-        link = received.get(h.LINK)
-        if link and (match := _LINK_NEXT.search(link)):
-            self._check_given(match.group(1), "next page link", target)
-            page = ProxyRoute(
-                kind="page",
-                url=match.group(1),
-                target=target.platform.id,
-                caller=caller.id,
-                module=lane.module,
-                methods=["GET"],
-                sender=party.key,
-                receiver=target.party.key,
+        back.update(
+            await self._handouts.swap_answer_urls(
+                received, lane, call.method, caller, party, target
             )
-            proxy_id = await self._proxies.create(page, PAGE_SECONDS)
-            back["link"] = f'<{self.proxy_url(proxy_id)}>; rel="next"'
-        location = received.get(h.LOCATION)
-        if location and lane.module == "cdrs" and call.method == "POST":
-            self._check_given(location, "CDR location", target)
-            stored = ProxyRoute(
-                kind="location",
-                url=location,
-                target=target.platform.id,
-                caller=caller.id,
-                module="cdrs",
-                methods=["GET"],
-                sender=party.key,
-                receiver=target.party.key,
-            )
-            proxy_id = await self._proxies.create(stored, LOCATION_SECONDS)
-            back["location"] = self.proxy_url(proxy_id)
+        )
         return Answer(response.status, back, response.body)
 
-    def _check_given(self, url: str, what: str, target: Target) -> None:
-        """A URL in a receiver's answer that the hub will hand out as its own: 4000 when the
-        hub would refuse to call it."""
-        try:
-            self._client.check(url)
-        except RefusedUrlError as e:
-            raise ReceiverBrokenError(
-                f"receiver {label(target.party)} answered with a {what} the hub will not call: "
-                f"{e.reason}"
-            ) from e
-
-    async def _learn(
-        self,
-        call: Call,
-        lane: Lane,
-        facts: Facts,
-        party: Party,
-        target: Target,
-        reply: Reply,
-        callback: str | None,
-    ) -> None:
-        """Remember what later open routing needs, and how long a callback must live."""
-        me = party.key
-        them = target.party.key
-        await self._learn_owner(call, lane, facts, me)
-        if lane.interface == RECEIVER and call.method == "PUT":
-            if call.module == "sessions" and facts.session_id and facts.counterpart:
-                await self._directory.remember(
-                    "session", facts.session_id, me, facts.counterpart, ttl=SESSION_SECONDS
-                )
-            elif call.module == "chargingprofiles" and facts.session_id:
-                await self._directory.remember(
-                    "profile", f"{them[0]}:{them[1]}:{facts.session_id}", me, ttl=SESSION_SECONDS
-                )
-        if facts.command == "RESERVE_NOW" and facts.reservation_id:
-            ttl = min(_seconds_until(facts.expiry_date) + CALLBACK_MARGIN, LONGEST_CALLBACK)
-            await self._directory.remember(
-                "reservation", facts.reservation_id, them, me, ttl=int(ttl)
-            )
-        if callback is not None:
-            await self._proxies.keep_for(callback, self._callback_ttl(facts, reply))
-
-    async def _learn_owner(self, call: Call, lane: Lane, facts: Facts, me: PartyKey) -> None:
-        """Who owns a location or a token, from its PUT, whether sent to one receiver or
-        broadcast: commands and authorizations find their way by it."""
-        if lane.interface != RECEIVER or call.method != "PUT":
-            return
-        if call.module == "locations" and facts.location_id and len(call.segments) == 3:
-            await self._directory.remember("location", facts.location_id, me)
-        elif call.module == "tokens" and facts.token is not None:
-            uid, kind = facts.token
-            await self._directory.remember("token", f"{kind}:{uid}", me)
-
-    def _callback_ttl(self, facts: Facts, reply: Reply) -> float:
-        """A reservation can be cancelled until it expires; other results come within the
-        ``timeout`` of the CommandResponse or ChargingProfileResponse. Whatever the CPO says
-        (a negative timeout, 1e308), the result can arrive for at least the margin and the
-        hub URL lives no longer than ``LONGEST_CALLBACK``."""
-        timeout = response_timeout(reply)
-        if timeout is None or not math.isfinite(timeout):
-            timeout = self._settings.forward_timeout
-        ttl = max(0.0, timeout) + CALLBACK_MARGIN
-        if facts.command == "RESERVE_NOW":
-            ttl = max(ttl, _seconds_until(facts.expiry_date) + CALLBACK_MARGIN)
-        return min(ttl, LONGEST_CALLBACK)
-
-    # --- hub URLs that stand for a platform's URL ----------------------------------
+    # --- a call to a hub URL that stands for a platform's URL -------------------------
 
     async def follow(self, caller_id: str, proxy_id: str, call: Call) -> Answer:
         """A call to a hub URL handed out earlier: a command or charging-profile result, the
         next page of a list, a CDR's Location."""
-        route = await self._proxies.get(proxy_id)
-        if route is None or route.caller != caller_id:
-            raise NotFoundError("unknown or expired hub URL")
-        if call.method not in route.methods:
-            raise MethodNotAllowedError(
-                f"{call.method} is not possible on this hub URL", allowed=frozenset(route.methods)
-            )
+        route = await self._handouts.route(proxy_id, caller_id, call.method)
         snapshot, table = await self.table()
         target = table.platforms.get(route.target)
         token = snapshot.outbound.get(route.target)
@@ -442,8 +305,8 @@ class Relay:
         answer = await self._answer(
             response, lane, call, table.platforms[caller_id], party, destination
         )
-        if route.once and 200 <= response.status < 300:
-            await self._proxies.forget(proxy_id)
+        if 200 <= response.status < 300:
+            await self._handouts.used(proxy_id, route)
         return dataclasses.replace(
             answer,
             ocpi_status=reply.status_code,
@@ -451,48 +314,3 @@ class Relay:
             receiver=label(route.receiver),
             forward_seconds=forwarded,
         )
-
-
-def is_proxy_id(text: str) -> bool:
-    """The shape of the ids in hub URLs (``ProxyStore.create``), checked before any lookup."""
-    return _PROXY_ID.fullmatch(text) is not None
-
-
-def _pair(headers: Mapping[str, str], country: str, party: str) -> PartyKey | None:
-    country_code, party_id = headers.get(country), headers.get(party)
-    if not country_code and not party_id:
-        return None
-    if not country_code or not party_id:
-        raise InvalidParametersError(f"{country} and {party} go together; one is missing")
-    country_code, party_id = country_code.strip(), party_id.strip()
-    if not _COUNTRY_CODE.fullmatch(country_code):
-        raise InvalidParametersError(f"{country} must be 2 letters or digits")
-    if not _PARTY_ID.fullmatch(party_id):
-        raise InvalidParametersError(f"{party} must be 3 letters or digits")
-    return party_key(country_code, party_id)
-
-
-def _replace_field(body: bytes, name: str, value: str) -> bytes:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as e:  # inspect() read it already; this cannot happen
-        raise NotJsonError(f"the body is not JSON: {e}") from e
-    document[name] = value
-    return orjson.dumps(document)
-
-
-def _replace_query(query: str, name: str, value: str) -> str:
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    return urllib.parse.urlencode([(k, value if k == name else v) for k, v in pairs])
-
-
-def _seconds_until(moment: str | None) -> float:
-    if not moment:
-        return 0.0
-    try:
-        when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    if when.tzinfo is None:  # no designator means UTC (2.2.1 "DateTime")
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

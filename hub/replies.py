@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import msgspec
 
-from hub.errors import ReceiverBrokenError
-from hub.forward import PlatformResponse
+from hub.errors import PlatformError, ReceiverBrokenError
+from hub.forward import PlatformResponse, read_envelope
 from hub.records import Party, label
 
 
 class Reply(msgspec.Struct):
-    """What the hub reads of a receiver's answer: its OCPI status, and a response's timeout."""
+    """What the hub reads of a receiver's envelope: its OCPI status, and a response's timeout.
+    Nothing else: the sender gets the body as the receiver wrote it, so an odd
+    ``status_message`` or ``timestamp`` is the receiver's business, not a reason for 4000."""
 
     status_code: int
     data: msgspec.Raw = msgspec.Raw(b"null")
@@ -29,11 +31,9 @@ def read_reply(response: PlatformResponse, receiver: Party) -> Reply:
     """The receiver's envelope; an answer that is not one becomes OCPI 4000 here, so that the
     sender always gets an envelope."""
     try:
-        return _reply.decode(response.body)
-    except (msgspec.DecodeError, RecursionError) as e:
-        raise ReceiverBrokenError(
-            f"receiver {label(receiver)} answered HTTP {response.status} without an OCPI envelope"
-        ) from e
+        return read_envelope(response, _reply)
+    except PlatformError as e:
+        raise ReceiverBrokenError(f"receiver {label(receiver)} answered {e.message}") from e
 
 
 def response_timeout(reply: Reply) -> float | None:

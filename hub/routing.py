@@ -7,6 +7,7 @@ with its OCPI status (OCPI 2.2.1, "Transport and format", "Message Routing").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,34 +17,45 @@ from hub.errors import (
     ReceiverUnreachableError,
     UnknownReceiverError,
 )
+from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
 from hub.ocpi.lanes import Lane
 from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, find_endpoint
-from hub.records import CONNECTED, Party, PartyKey, Platform, label
+from hub.records import CONNECTED, Party, PartyKey, Platform, label, party_key
+
+_COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
+_PARTY_ID = re.compile(PARTY_ID_PATTERN)
 
 
 @dataclass(frozen=True)
 class PlatformEntry:
-    """What routing needs to know of one platform."""
+    """What routing needs to know of one platform: its record, and what follows from it computed
+    once (its parties, its endpoints), so that routing a call is a few dictionary lookups."""
 
-    id: str
-    name: str
-    status: str
+    record: Platform
     parties: frozenset[Party]  # the roles it registered (a subset of those granted)
     endpoints: Mapping[tuple[str, str], str]  # (module, interface role) -> URL
-    base64: bool
 
     @classmethod
     def of(cls, platform: Platform) -> PlatformEntry:
         return cls(
-            id=platform.id,
-            name=platform.name,
-            status=platform.status,
+            record=platform,
             parties=frozenset(
                 Party.of(r.country_code, r.party_id, r.role) for r in platform.registered_roles
             ),
             endpoints=_endpoints(platform.endpoints),
-            base64=platform.sends_base64,
         )
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def base64(self) -> bool:
+        return self.record.sends_base64
 
 
 def _endpoints(endpoints: list[Endpoint]) -> dict[tuple[str, str], str]:
@@ -79,6 +91,23 @@ class Target:
     platform: PlatformEntry
     party: Party
     url: str  # the receiver's endpoint for the module and interface
+
+
+def header_party(headers: Mapping[str, str], country: str, party: str) -> PartyKey | None:
+    """The party named by a pair of routing headers (OCPI-from or OCPI-to; 2.2.1 "Request
+    headers"), upper-cased; None when neither is there. Half a pair, or ids that are not a
+    country code and a party id, are 2001: the hub routes by them."""
+    country_code, party_id = headers.get(country), headers.get(party)
+    if not country_code and not party_id:
+        return None
+    if not country_code or not party_id:
+        raise InvalidParametersError(f"{country} and {party} go together; one is missing")
+    country_code, party_id = country_code.strip(), party_id.strip()
+    if not _COUNTRY_CODE.fullmatch(country_code):
+        raise InvalidParametersError(f"{country} must be 2 letters or digits")
+    if not _PARTY_ID.fullmatch(party_id):
+        raise InvalidParametersError(f"{party} must be 3 letters or digits")
+    return party_key(country_code, party_id)
 
 
 def sender(platform: PlatformEntry, claimed: PartyKey | None, lane: Lane) -> Party:
@@ -117,8 +146,14 @@ def check_owner(sender: Party, owner: PartyKey, where: str) -> None:
 
 
 def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: PlatformEntry) -> Target:
-    """The platform and endpoint that receive a call for ``wanted``: 4001 when there is none
-    (or more than one), 4003 when it is not connected (2.2.1 status codes 4001, 4003)."""
+    """The platform and endpoint that receive a call forwarded at once for ``wanted``: 4001
+    when there is none (or more than one), 4003 when it is not connected (2.2.1 status codes
+    4001, 4003).
+
+    Stricter than ``hub.records.can_receive``, which decides what the hub may queue for a
+    platform (a broadcast, a HubClientInfo push): a call forwarded now needs a CONNECTED
+    platform. An OFFLINE one gets its queue when it is back; a call forwarded to it would only
+    wait for the timeout."""
     fitting = [p for p in table.parties_at(wanted) if p.role in lane.receivers]
     if not fitting:
         if table.parties_at(wanted):

@@ -23,6 +23,7 @@ RANK = {
     "registration": 3,
     "lifecycle": 3,
     "relay": 3,
+    "handouts": 4,
     "openrouting": 4,
     "replies": 4,
     "broadcast": 3,

@@ -10,10 +10,19 @@ from hub.errors import (
     ReceiverUnreachableError,
     UnknownReceiverError,
 )
+from hub.ocpi.credentials import BusinessDetails, CredentialsRole
 from hub.ocpi.lanes import LANES
 from hub.ocpi.versions import Endpoint
-from hub.records import Party, Platform
-from hub.routing import PlatformEntry, RoutingTable, check_owner, only, receiver, sender
+from hub.records import Party, Platform, can_receive
+from hub.routing import (
+    PlatformEntry,
+    RoutingTable,
+    check_owner,
+    header_party,
+    only,
+    receiver,
+    sender,
+)
 
 PUSH_LOCATIONS = LANES[("locations", "RECEIVER")]
 PULL_LOCATIONS = LANES[("locations", "SENDER")]
@@ -24,12 +33,27 @@ PUSH_TOKENS = LANES[("tokens", "RECEIVER")]
 def peer(
     platform_id: str, *parties: Party, status: str = "CONNECTED", modules: list[str] | None = None
 ) -> PlatformEntry:
-    endpoints = {
-        (m, i): f"http://{platform_id}/{m}/{i}"
+    endpoints = [
+        Endpoint(m, f"http://{platform_id}/{m}/{i}", i)
         for m in (modules or [])
         for i in ("SENDER", "RECEIVER")
-    }
-    return PlatformEntry(platform_id, platform_id, status, frozenset(parties), endpoints, True)
+    ]
+    registered = [
+        CredentialsRole(p.role, BusinessDetails(p.party_id), p.party_id, p.country_code)
+        for p in parties
+    ]
+    platform = Platform(
+        id=platform_id,
+        name=platform_id,
+        status=status,
+        roles=list(parties),
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        version="2.2.1",
+        endpoints=endpoints,
+        registered_roles=registered,
+    )
+    return PlatformEntry.of(platform)
 
 
 CPA = Party("NL", "CPA", "CPO")
@@ -157,3 +181,42 @@ def test_an_endpoint_without_a_role_serves_either_interface() -> None:
     assert endpoints[("locations", "SENDER")] == "http://x/locations"
     assert endpoints[("tokens", "SENDER")] == "http://x/tokens-sender"
     assert endpoints[("tokens", "RECEIVER")] == "http://x/tokens"
+
+
+FROM = ("ocpi-from-country-code", "ocpi-from-party-id")
+
+
+def test_no_routing_headers_name_no_party() -> None:
+    assert header_party({}, *FROM) is None
+    assert header_party({"ocpi-from-country-code": "", "ocpi-from-party-id": ""}, *FROM) is None
+
+
+def test_routing_headers_name_a_party_upper_cased_and_stripped() -> None:
+    headers = {"ocpi-from-country-code": " nl", "ocpi-from-party-id": "cpa "}
+    assert header_party(headers, *FROM) == ("NL", "CPA")
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"ocpi-from-country-code": "NL"}, "go together; one is missing"),
+        ({"ocpi-from-party-id": "CPA"}, "go together; one is missing"),
+        ({"ocpi-from-country-code": "NLD", "ocpi-from-party-id": "CPA"}, "2 letters or digits"),
+        ({"ocpi-from-country-code": "N-", "ocpi-from-party-id": "CPA"}, "2 letters or digits"),
+        ({"ocpi-from-country-code": "NL", "ocpi-from-party-id": "CP"}, "3 letters or digits"),
+        ({"ocpi-from-country-code": "NL", "ocpi-from-party-id": "C:A"}, "3 letters or digits"),
+    ],
+)
+def test_half_or_odd_routing_headers_are_2001(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidParametersError, match=message):
+        header_party(headers, *FROM)
+
+
+def test_only_a_connected_platform_receives_a_forwarded_call() -> None:
+    """``receiver`` is stricter than ``can_receive``: an OFFLINE platform gets queued pushes,
+    not a call forwarded now."""
+    offline = peer("o", Party("NL", "OFF", "EMSP"), status="OFFLINE", modules=ALL_MODULES)
+    routes = table(peer("a", CPA, modules=ALL_MODULES), offline)
+    assert can_receive(offline.record, "locations", "RECEIVER")
+    with pytest.raises(ReceiverUnreachableError, match="NL/OFF is OFFLINE"):
+        receiver(routes, ("NL", "OFF"), PUSH_LOCATIONS, routes.platforms["a"])

@@ -25,15 +25,12 @@ import time
 from collections.abc import Collection, Coroutine
 from typing import Any
 
-import msgspec
-
 from hub import metrics
 from hub.delivery.health import Clock, backoff
 from hub.delivery.queue import Message, Queue, later
 from hub.errors import HubError, PermanentRefusalError, PlatformError
-from hub.forward import PlatformClient, PlatformResponse
+from hub.forward import PlatformClient, PlatformResponse, read_envelope
 from hub.ocpi import headers as h
-from hub.ocpi.envelope import Envelope
 from hub.ocpi.paths import decode_segments, join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
@@ -50,7 +47,6 @@ READ_BLOCK_MS = 1000
 RELEASE_SECONDS = 1.0  # how long a stopping task tries to hand its lease back (it expires anyway)
 STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
 RECANCEL_SECONDS = 0.1
-_envelope = msgspec.json.Decoder(Envelope)
 
 
 class Deliverer:
@@ -403,10 +399,7 @@ def _judge(response: PlatformResponse) -> None:
     else (5xx, 3xxx, no envelope) may pass with a retry."""
     if 400 <= response.status < 500 and response.status not in (408, 429):
         raise PermanentRefusalError(f"refused with HTTP {response.status}: {response.body[:200]!r}")
-    try:
-        envelope = _envelope.decode(response.body)
-    except (msgspec.DecodeError, RecursionError) as e:
-        raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
+    envelope = read_envelope(response)
     if 2000 <= envelope.status_code < 3000:
         raise PermanentRefusalError(
             f"refused with OCPI {envelope.status_code}: {envelope.status_message}"

@@ -11,10 +11,6 @@ from hub.ocpi.common import PartyKey
 from hub.store import keys
 from hub.store.connection import RedisClient, call
 
-# How long the hub remembers who takes part in a session: longer than any session lasts,
-# so that late PATCHes, stop commands and charging profiles still find their way.
-SESSION_SECONDS = 14 * 24 * 3600
-
 
 def _party(party: PartyKey) -> str:
     return f"{party[0]}:{party[1]}"
