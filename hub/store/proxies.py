@@ -1,7 +1,7 @@
 """Hub URLs that stand in for a platform's URL, so that calls through the hub work with the
 tokens each side has: command and charging-profile ``response_url``s, the ``Link`` of the next
 page of a list, and a CDR's ``Location`` (OCPI 2.2.1: "Transport and format", "Pagination";
-the ``response_url`` of the Commands and Charging profiles modules; the CDRs module's POST).
+the ``response_url`` of the Commands and ChargingProfiles modules; the CDRs module's POST).
 
 The id in such a URL is unguessable, and only the platform it was handed to may use it.
 """
