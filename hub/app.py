@@ -19,9 +19,11 @@ from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
+from hub.partners import Partners
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
+from hub.store.agreements import AgreementCache, AgreementStore
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.directory import Directory
@@ -74,6 +76,9 @@ def create_app(
                 await client.start()
             store = PlatformStore(redis)
             cache = PlatformCache(redis, store)
+            agreements = AgreementStore(redis)
+            agreement_copy = AgreementCache(redis, agreements)
+            partners = Partners(settings.agreements, agreement_copy)
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client)
             broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
@@ -87,7 +92,13 @@ def create_app(
                 registration=Registration(settings, store, client),
                 lifecycle=Lifecycle(settings, store, client, queue),
                 relay=Relay(
-                    settings, cache, Directory(redis), ProxyStore(redis), client, broadcast
+                    settings,
+                    cache,
+                    Directory(redis),
+                    ProxyStore(redis),
+                    client,
+                    broadcast,
+                    partners,
                 ),
                 wake_delivery=deliverer.wake,
                 metrics_state=SharedState(),
@@ -97,6 +108,8 @@ def create_app(
             hub = app.state.services
             stack.push_async_callback(supervisor.stop, settings.shutdown_timeout)
             supervisor.start("platform-changes", cache.watch)
+            if partners.required:
+                supervisor.start("agreement-changes", agreement_copy.watch)
             supervisor.start("delivery", deliverer.run)
             for name, factory in (background or {}).items():
                 supervisor.start(name, factory)

@@ -17,7 +17,13 @@ import msgspec
 import orjson
 
 from hub.delivery.queue import Message, Queue
-from hub.errors import InvalidParametersError, NotFoundError, UnknownReceiverError, from_validation
+from hub.errors import (
+    InvalidParametersError,
+    NotFoundError,
+    UnknownLocationError,
+    UnknownReceiverError,
+    from_validation,
+)
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import Lane
@@ -25,7 +31,8 @@ from hub.ocpi.pagination import Page
 from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, V2_2_1
-from hub.records import Party, PartyKey, can_receive, party_key
+from hub.policy import Policy
+from hub.records import Party, PartyKey, can_receive, label, party_key
 from hub.routing import PlatformEntry, RoutingTable
 from hub.settings import Settings
 from hub.store.held import HeldObjects
@@ -50,6 +57,7 @@ class Broadcast:
     async def push(
         self,
         table: RoutingTable,
+        policy: Policy,
         lane: Lane,
         sender: Party,
         caller_id: str,
@@ -104,6 +112,7 @@ class Broadcast:
                 ),
             )
             for platform, party in self._receivers(table, lane, caller_id)
+            if policy.reaches(owner, party, module=lane.module)
         ]
         await self._queue.put(items)
         if items:
@@ -127,7 +136,13 @@ class Broadcast:
         return found
 
     async def serve(
-        self, lane: Lane, sender: Party, method: str, segments: list[str], query: str
+        self,
+        policy: Policy,
+        lane: Lane,
+        sender: Party,
+        method: str,
+        segments: list[str],
+        query: str,
     ) -> tuple[int, dict[str, str], bytes]:
         """GET-all and single objects from the hub's own copy."""
         if method != "GET" or lane.module not in BROADCAST_MODULES:
@@ -142,9 +157,22 @@ class Broadcast:
                 raise InvalidParametersError(
                     "the URL must end in /{location_id}[/{evse_uid}[/{connector_id}]]"
                 )
-            found = await self._held.get(lane.module, None, segments)
+            owners = [
+                owner
+                for owner in await self._held.owners_of(lane.module, segments)
+                if policy.reaches(sender.key, owner, module=lane.module)
+            ]
+            if len(owners) > 1:
+                # One id, several partners' objects: the caller names the owner in OCPI-to.
+                names = ", ".join(label(o) for o in sorted(owners))
+                raise UnknownReceiverError(
+                    f"location {segments[0]} is kept by several parties ({names}): "
+                    "name one in the OCPI-to headers"
+                )
+            found = await self._held.get(lane.module, owners[0], segments) if owners else None
             if found is None:
-                raise NotFoundError(f"the hub holds no location {'/'.join(segments)}")
+                # Another party's object is answered as if it did not exist.
+                raise UnknownLocationError(f"the hub holds no location {'/'.join(segments)}")
             return 200, headers, envelope(orjson.Fragment(found))
         try:
             page = Page.of(query)
@@ -156,6 +184,7 @@ class Broadcast:
             date_to=page.params.get("date_to"),
             offset=page.offset,
             limit=page.limit,
+            owners=policy.agreements.partners(sender.key, lane.module) if policy.required else None,
         )
         url = f"{self._settings.base_url}/ocpi/{V2_2_1}/sender/{lane.module}"
         headers.update(page.headers(url, len(items), total))

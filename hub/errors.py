@@ -14,6 +14,7 @@ hub) becomes one through ``from_validation``.
     │   ├── UnauthorizedError          2000  401
     │   ├── ForbiddenError             2000  403
     │   ├── NotFoundError              2000  404
+    │   │   └── UnknownLocationError   2003  404   no such Location the caller may see
     │   ├── MethodNotAllowedError      2000  405   with Allow
     │   ├── ConflictError              2000  409   admin API
     │   └── PayloadTooLargeError       2000  413
@@ -46,6 +47,7 @@ from hub.ocpi.status import (
     NO_MATCHING_ENDPOINTS,
     SERVER_ERROR,
     UNABLE_TO_USE_CLIENT_API,
+    UNKNOWN_LOCATION,
     UNSUPPORTED_VERSION,
 )
 from hub.ocpi.validation import InvalidInputError
@@ -96,6 +98,12 @@ class ForbiddenError(ClientError):
 
 class NotFoundError(ClientError):
     http_status = 404
+
+
+class UnknownLocationError(NotFoundError):
+    """OCPI 2003: no such Location (or none the caller may see)."""
+
+    ocpi_status = UNKNOWN_LOCATION
 
 
 class MethodNotAllowedError(ClientError):

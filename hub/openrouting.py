@@ -19,7 +19,7 @@ from calls the receiver took with success.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -28,7 +28,7 @@ from hub.ocpi.calls import Facts
 from hub.ocpi.lanes import CPO_SIDE, Lane
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.records import Party, PartyKey
-from hub.routing import only
+from hub.routing import only as one_of
 from hub.store.directory import Directory
 
 # The kinds of objects, as the directory stores them.
@@ -61,6 +61,10 @@ def reservation_seconds(expiry_date: str | None) -> float:
     """How long a reservation can still be cancelled: until its ``expiry_date``, plus slack,
     at most ``LONGEST_RESERVATION``; just the slack when the date is absent or unreadable."""
     return min(_seconds_until(expiry_date) + RESERVATION_SLACK, LONGEST_RESERVATION)
+
+
+def _anyone(party: PartyKey) -> bool:
+    return True
 
 
 class OpenRouting:
@@ -106,10 +110,22 @@ class OpenRouting:
             ttl = int(reservation_seconds(facts.expiry_date))
             await remember(RESERVATION, facts.reservation_id, receiver, sender, ttl=ttl)
 
-    async def receiver(self, lane: Lane, party: Party, facts: Facts) -> PartyKey:
+    async def receiver(
+        self,
+        lane: Lane,
+        party: Party,
+        facts: Facts,
+        partner: Callable[[PartyKey], bool] = _anyone,
+    ) -> PartyKey:
         """No OCPI-to: find the receiver from what the call carries (2.2.1 "Open routing
-        request"); 4001 when the hub cannot tell, never a guess."""
+        request"); 4001 when the hub cannot tell, never a guess. Only parties for which
+        ``partner`` is true are candidates (under ``--agreements required``, the caller's
+        partners for the module)."""
         me = party.key
+
+        def only(owners: Iterable[PartyKey], what: str) -> PartyKey:
+            return one_of(filter(partner, owners), what)
+
         if facts.counterpart is not None:  # the cdr_token of a session or CDR: the eMSP
             return facts.counterpart
         recall = self._directory.recall

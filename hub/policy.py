@@ -90,7 +90,7 @@ class Policy:
             return self.agreements.between(other.key, one.key, module)
         return False
 
-    def reaches(self, party: PartyKey, other: PartyKey, module: str) -> bool:
+    def reaches(self, party: PartyKey, other: PartyKey, *, module: str) -> bool:
         """Like ``allows`` for two parties known only by their keys (the owner of a kept object):
         an agreement between them covering ``module``, in either direction."""
         if not self.required:

@@ -16,6 +16,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from hub import metrics
 from hub.broadcast import Broadcast
@@ -36,12 +37,14 @@ from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.openrouting import OpenRouting
+from hub.partners import Partners
 from hub.records import CONNECTED, Party, label, party_key
 from hub.replies import read_reply
 from hub.routing import (
     PlatformEntry,
     RoutingTable,
     Target,
+    check_agreement,
     check_owner,
     header_party,
     receiver,
@@ -101,8 +104,10 @@ class Relay:
         proxies: ProxyStore,
         client: PlatformClient,
         broadcast: Broadcast,
+        partners: Partners,
     ) -> None:
         self._settings = settings
+        self._partners = partners
         self._broadcast = broadcast
         self._cache = cache
         self._open = OpenRouting(directory)
@@ -143,11 +148,13 @@ class Relay:
         if facts.body_owner is not None:
             check_owner(party, facts.body_owner, "the body")
 
+        policy = await self._partners.policy()
         named = header_party(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
         if named == self._hub:
             if lane.interface == RECEIVER:
                 status, headers, content = await self._broadcast.push(
                     table,
+                    policy,
                     lane,
                     party,
                     caller_id,
@@ -160,13 +167,19 @@ class Relay:
                 await self._open.learn_owner(lane, call.method, segments, facts, party.key)
             else:
                 status, headers, content = await self._broadcast.serve(
-                    lane, party, call.method, segments, call.query
+                    policy, lane, party, call.method, segments, call.query
                 )
             mode = "broadcast" if lane.interface == RECEIVER else "served"
             metrics.ROUTING.labels(call.module, mode, "").inc()
             return Answer(status, headers, content, SUCCESS, label(party), label(self._hub))
-        wanted = named if named is not None else await self._open.receiver(lane, party, facts)
+        if named is not None:
+            wanted = named
+        else:
+            wanted = await self._open.receiver(
+                lane, party, facts, partner=partial(policy.reaches, party.key, module=lane.module)
+            )
         target = receiver(table, wanted, lane, caller)
+        check_agreement(policy, party, target, lane.module)
         token = snapshot.outbound.get(target.platform.id)
         if token is None:
             raise ReceiverUnreachableError(f"receiver {label(wanted)} has no token for the hub")

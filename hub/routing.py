@@ -20,6 +20,7 @@ from hub.errors import (
 from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
 from hub.ocpi.lanes import Lane
 from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, find_endpoint
+from hub.policy import Policy
 from hub.records import CONNECTED, Party, PartyKey, Platform, label, party_key
 
 _COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
@@ -187,3 +188,14 @@ def only(owners: Iterable[PartyKey], what: str) -> PartyKey:
         names = ", ".join(label(o) for o in found)
         raise UnknownReceiverError(f"no OCPI-to headers, and {what} is ambiguous ({names})")
     return found[0]
+
+
+def check_agreement(policy: Policy, sender: Party, target: Target, module: str) -> None:
+    """Under ``--agreements required`` a call goes only to a partner for its module: 4001
+    naming both parties and the module, before anything is sent (README: "Roaming
+    agreements")."""
+    if not policy.allows(sender, target.party, module):
+        raise UnknownReceiverError(
+            f"no roaming agreement between {label(sender)} and {label(target.party)} "
+            f"covers {module}"
+        )

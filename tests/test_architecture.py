@@ -30,6 +30,7 @@ RANK = {
     "hubclientinfo": 3,
     "delivery": 3,
     "forward": 4,
+    "partners": 4,
     "routing": 5,
     "policy": 5,
     "store": 6,

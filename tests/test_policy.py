@@ -35,7 +35,7 @@ def agreement(cpo: Party, partner: Party, *modules: str) -> Agreement:
 def test_off_lets_every_party_reach_every_other() -> None:
     policy = Policy("off", Agreements.of([]))
     assert policy.allows(CPA, EMA, "locations")
-    assert policy.reaches(CPA.key, EMB.key, "tokens")
+    assert policy.reaches(CPA.key, EMB.key, module="tokens")
 
 
 def test_required_needs_an_agreement_covering_the_module_in_either_order() -> None:
@@ -48,8 +48,8 @@ def test_required_needs_an_agreement_covering_the_module_in_either_order() -> No
     assert not policy.allows(CPB, EMA, "sessions")
     assert not policy.allows(CPA, EMB, "locations")
     assert not policy.allows(CPA, CPB, "locations"), "two CPOs never have an agreement"
-    assert policy.reaches(EMA.key, CPB.key, "locations")
-    assert not policy.reaches(EMB.key, CPB.key, "locations")
+    assert policy.reaches(EMA.key, CPB.key, module="locations")
+    assert not policy.reaches(EMB.key, CPB.key, module="locations")
 
 
 def test_the_modules_of_two_agreements_of_one_pair_add_up() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -58,6 +59,29 @@ local page = {total}
 if offset >= total or limit <= 0 then return page end
 local members = redis.call('ZRANGE', KEYS[2], before + offset,
                            before + math.min(total, offset + limit) - 1)
+for i = 1, #members, 500 do
+  local chunk = redis.call('HMGET', KEYS[1], unpack(members, i, math.min(i + 499, #members)))
+  for _, object in ipairs(chunk) do if object then page[#page + 1] = object end end
+end
+return page
+"""
+
+# As _PAGE, counting only the objects of some owners. ARGV[5..]: "CC:PID:" key prefixes (a
+# country code and a party id are 2 and 3 letters or digits, so a key's owner is its first 7
+# characters). Every object in the date range is looked at: the price of a per-caller view.
+_PAGE_OF = """
+local owners = {}
+for i = 5, #ARGV do owners[ARGV[i]] = true end
+local max = ARGV[2] == '+inf' and '+inf' or '(' .. ARGV[2]
+local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local total, members = 0, {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], max)) do
+  if owners[string.sub(member, 1, 7)] then
+    if total >= offset and #members < limit then members[#members + 1] = member end
+    total = total + 1
+  end
+end
+local page = {total}
 for i = 1, #members, 500 do
   local chunk = redis.call('HMGET', KEYS[1], unpack(members, i, math.min(i + 499, #members)))
   for _, object in ipairs(chunk) do if object then page[#page + 1] = object end end
@@ -183,6 +207,7 @@ class HeldObjects:
         self._write: AsyncScript = redis.register_script(_WRITE)
         self._delete: AsyncScript = redis.register_script(_DELETE)
         self._page: AsyncScript = redis.register_script(_PAGE)
+        self._page_of: AsyncScript = redis.register_script(_PAGE_OF)
         # Merges of one object wait for each other within this process, so that only merges
         # from other processes can make a compare-and-set fail.
         self._merging: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -221,19 +246,12 @@ class HeldObjects:
         key = _key(owner, object_id)
         await call(self._delete(keys=self._keys(module), args=[key, f"{object_id}\0{key}"]))
 
-    async def get(
-        self, module: str, owner: tuple[str, str] | None, path: list[str]
-    ) -> bytes | None:
-        """The object as kept; an EVSE or Connector is cut out of its Location (re-encoded).
-        Without ``owner`` the object is found by id; if several parties use that id, the first
-        by owner (country code, party id) wins."""
+    async def get(self, module: str, owner: tuple[str, str], path: list[str]) -> bytes | None:
+        """``owner``'s object as kept; an EVSE or Connector is cut out of its Location
+        (re-encoded). Objects of one id kept by several parties are several objects
+        (``owners_of`` finds them)."""
         object_id, below = _split(module, path)
-        if owner is not None:
-            key: str | None = _key(owner, object_id)
-        else:
-            key = await self._key_of(module, object_id)
-        if key is None:
-            return None
+        key = _key(owner, object_id)
         raw = await call(self._redis.hget(keys.held_objects(module), key))
         if raw is None or not below:
             return _bytes(raw)
@@ -241,15 +259,27 @@ class HeldObjects:
         return None if found is None else orjson.dumps(found)
 
     async def page(
-        self, module: str, *, date_from: str | None, date_to: str | None, offset: int, limit: int
+        self,
+        module: str,
+        *,
+        date_from: str | None,
+        date_to: str | None,
+        offset: int,
+        limit: int,
+        owners: Iterable[tuple[str, str]] | None = None,
     ) -> tuple[list[bytes], int]:
         """(objects as kept, oldest first, ties by key; how many match in all). ``date_from``
-        is inclusive, ``date_to`` exclusive, both compared with ``last_updated``."""
+        is inclusive, ``date_to`` exclusive, both compared with ``last_updated``. ``owners``:
+        only the objects of these parties (None: everyone's)."""
         _split(module, ["-"])
         low = "-inf" if date_from is None else str(_parameter("date_from", date_from))
         high = "+inf" if date_to is None else str(_parameter("date_to", date_to))
         args: list[str | int] = [low, high, max(0, offset), max(0, limit)]
-        reply = await call(self._page(keys=self._keys(module)[:2], args=args))
+        if owners is None:
+            reply = await call(self._page(keys=self._keys(module)[:2], args=args))
+        else:
+            args += sorted(_key(owner, "") for owner in owners)
+            reply = await call(self._page_of(keys=self._keys(module)[:2], args=args))
         return [b for b in map(_bytes, reply[1:]) if b is not None], int(reply[0])
 
     def _keys(self, module: str) -> list[str]:
@@ -297,16 +327,21 @@ class HeldObjects:
                 await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         raise StoreUnavailableError(f"held object {key} changed too often to merge into")
 
-    async def _key_of(self, module: str, object_id: str) -> str | None:
+    async def owners_of(self, module: str, path: list[str]) -> list[tuple[str, str]]:
+        """Every party that keeps an object with the id at the start of ``path``."""
+        object_id, _ = _split(module, path)
         prefix = object_id.encode()
         entries = await call(
             self._redis.zrangebylex(
-                keys.held_ids(module), b"[" + prefix + b"\0", b"(" + prefix + b"\1", start=0, num=1
+                keys.held_ids(module), b"[" + prefix + b"\0", b"(" + prefix + b"\1"
             )
         )
-        if not entries:
-            return None
-        return (_bytes(entries[0]) or b"").split(b"\0", 1)[1].decode()
+        found = []
+        for entry in entries:
+            key = (_bytes(entry) or b"").split(b"\0", 1)[1].decode()
+            country_code, party_id, _ = key.split(":", 2)
+            found.append((country_code, party_id))
+        return found
 
 
 def _parameter(name: str, value: str) -> int:

@@ -343,6 +343,30 @@ def test_patch_of_location_field_and_unknown_object(url: str) -> None:
 # --- tokens and tariffs ------------------------------------------------------------------
 
 
+def test_a_page_of_some_owners_counts_and_pages_only_theirs(url: str) -> None:
+    async def scenario(held: HeldObjects, client: RedisClient) -> None:
+        third = ("BE", "CPC")
+        for n, owner in enumerate([NL, DE, third, NL, DE, NL]):
+            body = js({"id": f"X{n}", "last_updated": stamp(n)})
+            await held.put("tariffs", owner, [f"X{n}"], body)
+        everyone = await held.page("tariffs", date_from=None, date_to=None, offset=0, limit=9)
+        assert everyone[1] == 6
+        mine, total = await held.page(
+            "tariffs", date_from=None, date_to=None, offset=1, limit=1, owners=[NL, third]
+        )
+        assert (ids(mine), total) == (["X2"], 4)
+        rest, total = await held.page(
+            "tariffs", date_from=stamp(3), date_to=None, offset=0, limit=9, owners=[NL]
+        )
+        assert (ids(rest), total) == (["X3", "X5"], 2)
+        none, total = await held.page(
+            "tariffs", date_from=None, date_to=None, offset=0, limit=9, owners=[]
+        )
+        assert (none, total) == ([], 0)
+
+    run(url, scenario)
+
+
 def test_tokens_by_uid_and_type_and_tariff_delete(url: str) -> None:
     async def scenario(held: HeldObjects, client: RedisClient) -> None:
         rfid = js({"uid": "U1", "type": "RFID", "valid": True, "last_updated": stamp(1)})
@@ -351,9 +375,9 @@ def test_tokens_by_uid_and_type_and_tariff_delete(url: str) -> None:
         await held.put("tokens", NL, ["u1", "APP_USER"], app)
         assert await held.get("tokens", NL, ["U1", "RFID"]) == rfid
         assert await held.get("tokens", NL, ["U1", "app_user"]) == app
-        assert await held.get("tokens", None, ["U1"]) == rfid  # found by id alone
-        assert await held.get("tokens", None, ["U1", "APP_USER"]) == app
-        assert await held.get("tokens", None, ["U2"]) is None
+        assert await held.owners_of("tokens", ["U1"]) == [NL]  # found by id alone
+        assert await held.owners_of("tokens", ["U1", "APP_USER"]) == [NL]
+        assert await held.owners_of("tokens", ["U2"]) == []
         assert await held.page("tokens", date_from=None, date_to=None, offset=0, limit=9) == (
             [rfid, app],
             2,
@@ -370,13 +394,13 @@ def test_tokens_by_uid_and_type_and_tariff_delete(url: str) -> None:
         tariff = js({"id": "T1", "last_updated": stamp(1)})
         await held.put("tariffs", NL, ["T1"], tariff)
         await held.put("tariffs", DE, ["T1"], tariff)
-        assert await held.get("tariffs", None, ["t1"]) == tariff
+        assert sorted(await held.owners_of("tariffs", ["t1"])) == sorted([NL, DE])
         await held.delete("tariffs", DE, ["T1"])
         await held.delete("tariffs", DE, ["T1"])  # twice is fine
         assert await held.get("tariffs", DE, ["T1"]) is None
         assert await held.get("tariffs", NL, ["T1"]) == tariff
         await held.delete("tariffs", NL, ["t1"])
-        assert await held.get("tariffs", None, ["T1"]) is None
+        assert await held.owners_of("tariffs", ["T1"]) == []
         assert await held.page("tariffs", date_from=None, date_to=None, offset=0, limit=9) == (
             [],
             0,
@@ -483,7 +507,8 @@ def test_deep_page_costs_what_the_first_costs(url: str) -> None:
         same = js({"id": "L00007", "last_updated": when(7)})
         await held.put("locations", NL, ["L00007"], same)
         assert await client.hlen(keys.held_objects("locations")) == count
-        assert await held.get("locations", None, ["L00007"]) == same
+        assert await held.owners_of("locations", ["L00007"]) == [NL]
+        assert await held.get("locations", NL, ["L00007"]) == same
         await held.page("locations", date_from=None, date_to=None, offset=0, limit=1)  # loads
 
         async def cost(**kw: Any) -> tuple[list[str], int, dict[str, int]]:
@@ -535,7 +560,7 @@ def test_works_on_redis_cluster(cluster: str) -> None:
             assert await held.patch(
                 "locations", NL, ["L1", "E1"], js({"status": "CHARGING", "last_updated": stamp(3)})
             )
-            assert await held.get("locations", None, ["L2"]) == location(DE, "L2", stamp(2))
+            assert await held.owners_of("locations", ["L2"]) == [DE]
             objects, total = await held.page(
                 "locations", date_from=stamp(1), date_to=None, offset=0, limit=10
             )
