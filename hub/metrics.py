@@ -58,6 +58,12 @@ ROUTING = Counter(
     ["module", "mode", "reason"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
+WITHHELD = Counter(
+    "ocpi_hub_withheld_total",
+    "Objects removed from receivers' answers because they were not the caller's to see",
+    ["module"],
+    registry=None,  # registered per scrape, not in a global registry at import
+)
 DELIVERIES = Counter(
     "ocpi_hub_deliveries_total",
     "Queued messages handled, by outcome: delivered, retried, parked, superseded",
@@ -128,6 +134,7 @@ def exposition(state: SharedState, *, multiprocess_mode: bool) -> bytes:
             ROUTING,
             DELIVERIES,
             HANDSHAKES,
+            WITHHELD,
         ):
             registry.register(metric)
     registry.register(state)

@@ -100,6 +100,31 @@ class Policy:
         )
 
 
+# Modules whose GET answers carry other parties' objects when a receiver forgets to filter: a
+# session or CDR belongs to the eMSP of its cdr_token, a location, tariff or token to its
+# country_code and party_id (2.2.1, each module's object description).
+CHECKED_ANSWERS: Final = frozenset({"sessions", "cdrs", "locations", "tariffs", "tokens"})
+
+
+def visible(module: str, caller: PartyKey, asked: PartyKey, item: object) -> bool:
+    """Whether ``item``, in a receiver's answer to ``caller``'s GET of ``asked``'s ``module``,
+    is the caller's to see: its own sessions and CDRs; the asked party's locations, tariffs and
+    tokens. A platform that serves several parties and forgets to filter must not leak one
+    party's drivers or sites to another."""
+    if module not in CHECKED_ANSWERS:
+        return True
+    if not isinstance(item, dict):
+        return False
+    if module in ("sessions", "cdrs"):
+        token = item.get("cdr_token")
+        return isinstance(token, dict) and _owner(token) == caller
+    return _owner(item) == asked
+
+
+def _owner(obj: dict[str, object]) -> PartyKey:
+    return (str(obj.get("country_code", "")).upper(), str(obj.get("party_id", "")).upper())
+
+
 def check_modules(modules: Iterable[str]) -> tuple[str, ...]:
     """The modules an agreement may name, sorted and once each; ValueError names an unknown
     one."""

@@ -18,13 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
+import msgspec
+
 from hub import metrics
 from hub.broadcast import Broadcast
 from hub.errors import (
+    NotFoundError,
     ReceiverBrokenError,
     ReceiverTimeoutError,
     ReceiverUnreachableError,
     RefusedUrlError,
+    UnknownLocationError,
     from_validation,
 )
 from hub.forward import PlatformClient, PlatformResponse
@@ -38,8 +42,9 @@ from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.openrouting import OpenRouting
 from hub.partners import Partners
-from hub.records import CONNECTED, Party, label, party_key
-from hub.replies import read_reply
+from hub.policy import CHECKED_ANSWERS, visible
+from hub.records import CONNECTED, Party, PartyKey, label, party_key
+from hub.replies import Reply, read_reply, withhold
 from hub.routing import (
     PlatformEntry,
     RoutingTable,
@@ -198,6 +203,8 @@ class Relay:
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
         reply = read_reply(response, target.party)
+        if call.method == "GET" and lane.interface == SENDER:
+            response = _only_visible(response, reply, lane.module, party.key, target.party.key)
         answer = await self._answer(response, lane, call, caller, party, target)
         if 200 <= response.status < 300 and reply.status_code == SUCCESS:
             await self._open.learn(lane, call.method, segments, facts, party.key, target.party.key)
@@ -313,6 +320,8 @@ class Relay:
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
         reply = read_reply(response, receiving)
+        if route.kind in ("page", "location"):
+            response = _only_visible(response, reply, route.module, route.sender, route.receiver)
         metrics.ROUTING.labels(route.module, route.kind, "").inc()
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
@@ -327,3 +336,28 @@ class Relay:
             receiver=label(route.receiver),
             forward_seconds=forwarded,
         )
+
+
+def _only_visible(
+    response: PlatformResponse, reply: Reply, module: str, caller: PartyKey, asked: PartyKey
+) -> PlatformResponse:
+    """The receiver's answer to a GET without what is not the caller's to see
+    (``hub.policy.visible``); one object that is not: 404, as if absent."""
+    if module not in CHECKED_ANSWERS or reply.status_code != SUCCESS:
+        return response
+    if not 200 <= response.status < 300:
+        return response
+    body, removed, refused = withhold(response.body, partial(visible, module, caller, asked))
+    if removed:
+        metrics.WITHHELD.labels(module).inc(removed)
+        log.warning(
+            "receiver %s answered %s with %d %s that are not theirs to see; withheld",
+            label(asked),
+            label(caller),
+            removed,
+            module,
+        )
+    if refused:
+        error = UnknownLocationError if module == "locations" else NotFoundError
+        raise error(f"receiver {label(asked)} has no such {module[:-1]}")
+    return msgspec.structs.replace(response, body=body)

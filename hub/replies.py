@@ -3,7 +3,11 @@ charging-profile response. An answer that is not an OCPI envelope becomes 4000 h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
+import orjson
 
 from hub.errors import PlatformError, ReceiverBrokenError
 from hub.forward import PlatformResponse, read_envelope
@@ -34,6 +38,28 @@ def read_reply(response: PlatformResponse, receiver: Party) -> Reply:
         return read_envelope(response, _reply)
     except PlatformError as e:
         raise ReceiverBrokenError(f"receiver {label(receiver)} answered {e.message}") from e
+
+
+def withhold(body: bytes, keep: Callable[[Any], bool]) -> tuple[bytes, int, bool]:
+    """``body`` (an OCPI envelope) without the objects of its ``data`` that ``keep`` refuses:
+    (the body, how many were removed, whether ``data`` was one object that was refused). An
+    answer with nothing to remove is returned as it came, byte for byte."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body, 0, False
+    if not isinstance(document, dict):
+        return body, 0, False
+    data = document.get("data")
+    if isinstance(data, list):
+        kept = [item for item in data if keep(item)]
+        if len(kept) == len(data):
+            return body, 0, False
+        document["data"] = kept
+        return orjson.dumps(document), len(data) - len(kept), False
+    if data is None or keep(data):
+        return body, 0, False
+    return body, 1, True
 
 
 def response_timeout(reply: Reply) -> float | None:

@@ -12,6 +12,7 @@ from hub.policy import (
     limit_for,
     parse_limits,
     retry_after,
+    visible,
 )
 from hub.rates import Rate
 from hub.records import Agreement, Party
@@ -122,3 +123,18 @@ def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
     assert retry_after(0.0) == 1
     assert retry_after(0.2) == 1
     assert retry_after(1.01) == 2
+
+
+def test_an_answer_shows_the_callers_sessions_and_the_asked_partys_objects() -> None:
+    def with_token(emsp: tuple[str, str]) -> dict[str, object]:
+        return {"id": "S", "cdr_token": {"country_code": emsp[0], "party_id": emsp[1]}}
+
+    assert visible("sessions", EMA.key, CPA.key, with_token(("de", "ema")))
+    assert not visible("sessions", EMA.key, CPA.key, with_token(EMB.key))
+    assert not visible("cdrs", EMA.key, CPA.key, {"id": "C"})
+    assert not visible("cdrs", EMA.key, CPA.key, {"cdr_token": "EMA"})
+    owned = {"id": "L", "country_code": "NL", "party_id": "CPA"}
+    assert visible("locations", EMA.key, CPA.key, owned)
+    assert not visible("tariffs", EMA.key, CPB.key, owned)
+    assert not visible("tokens", CPA.key, EMA.key, ["not", "an", "object"])
+    assert visible("commands", EMA.key, CPA.key, {"anything": True})

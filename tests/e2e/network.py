@@ -12,15 +12,20 @@ from typing import Any
 from tests import client
 from tests.client import HttpResult
 from tests.hubproc import HubProcess
+from tests.inprocess import InProcessHub
 from tests.parties import FakePlatform, b64
 
 Role = tuple[str, str, str]
 PartyKey = tuple[str, str]
 
 
+# A hub of the test's own process or a subprocess: both are called over HTTP alike.
+Hub = HubProcess | InProcessHub
+
+
 @dataclass
 class Member:
-    hub: HubProcess
+    hub: Hub
     fake: FakePlatform
     id: str
     roles: list[Role]
@@ -68,7 +73,7 @@ class Member:
 
 
 @contextmanager
-def member(hub: HubProcess, *roles: Role, **fake_options: Any) -> Iterator[Member]:
+def member(hub: Hub, *roles: Role, **fake_options: Any) -> Iterator[Member]:
     """A platform granted ``roles`` and registered with ``hub`` by its own handshake."""
     created = hub.add_platform("+".join(f"{c}{p}" for c, p, _ in roles), *roles)
     with FakePlatform(roles=list(roles), **fake_options) as fake:
@@ -86,7 +91,7 @@ class Pair:
 
 
 @contextmanager
-def cpo_and_emsp(hub: HubProcess, country_code: str) -> Iterator[Pair]:
+def cpo_and_emsp(hub: Hub, country_code: str) -> Iterator[Pair]:
     """``{country_code}/CPO`` (a CPO) and ``{country_code}/EMS`` (an eMSP), registered."""
     with (
         member(hub, (country_code, "CPO", "CPO")) as cpo,

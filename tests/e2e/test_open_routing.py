@@ -323,7 +323,7 @@ def test_the_link_chain_is_followed_to_the_last_page(net: Network) -> None:
             headers["Link"] = (
                 f'<{base}?date_from=2026-01-01T00:00:00Z&offset={offset + 1}&limit=1>; rel="next"'
             )
-        data = [{"page": offset}]
+        data = [{"country_code": CPA[0], "party_id": CPA[1], "page": offset}]
         return (
             200,
             {"data": data, "status_code": 1000, "timestamp": "2026-11-24T10:00:00Z"},
