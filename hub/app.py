@@ -80,9 +80,10 @@ def create_app(
             agreement_copy = AgreementCache(redis, agreements)
             partners = Partners(settings.agreements, agreement_copy)
             queue = Queue(redis)
-            deliverer = Deliverer(settings, cache, store, queue, client)
+            deliverer = Deliverer(settings, cache, store, queue, client, partners)
             broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
-            store.on_status_change(Announcer(cache, queue, deliverer.wake).status_changed)
+            announcer = Announcer(cache, queue, deliverer.wake, partners)
+            store.on_status_change(announcer.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
             app.state.services = Services(
                 settings=settings,

@@ -105,6 +105,7 @@ class Broadcast:
                     body=msgspec.Raw(body or b"null"),
                     sender=self.hub,
                     receiver=party,
+                    owner=owner,
                     object=f"{lane.module}:{'/'.join(segments).upper()}",
                     full_state=method == "PUT",
                     correlation_id=correlation_id,

@@ -17,9 +17,13 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from hub.delivery.queue import Message, Queue
+from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.hubclientinfo import ClientInfo
+from hub.ocpi.lanes import CPO_SIDE
 from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER
-from hub.records import CONNECTED, OFFLINE, Platform, can_receive
+from hub.partners import Partners
+from hub.policy import PARTNER_ROLES, Policy, knows_of
+from hub.records import CONNECTED, OFFLINE, SUSPENDED, PartyKey, Platform, can_receive
 from hub.store.cache import PlatformCache
 
 _encode = msgspec.json.Encoder()
@@ -39,10 +43,22 @@ def client_infos(platform: Platform) -> list[ClientInfo]:
     ]
 
 
-def listing(platforms: Iterable[Platform]) -> list[ClientInfo]:
-    """Every party, oldest change first (stable: then by party)."""
+def listing(
+    platforms: Iterable[Platform], policy: Policy | None = None, to: Platform | None = None
+) -> list[ClientInfo]:
+    """Every party (that ``to`` may know of, under ``policy``), oldest change first (stable:
+    then by party)."""
     infos = [info for platform in platforms for info in client_infos(platform)]
+    if policy is not None and to is not None:
+        infos = [info for info in infos if told(policy, to, info)]
     return sorted(infos, key=lambda i: (i.last_updated, i.country_code, i.party_id, i.role))
+
+
+def told(policy: Policy, listener: Platform, info: ClientInfo) -> bool:
+    """``listener`` learns of ``info``'s party: agreements are off, or one of its parties has an
+    agreement with that party."""
+    party = (info.country_code, info.party_id)
+    return any(knows_of(policy, role.key, party) for role in listener.roles)
 
 
 def _listens(platform: Platform) -> bool:
@@ -68,23 +84,71 @@ def _message(info: ClientInfo) -> Message:
 
 
 class Announcer:
-    def __init__(self, cache: PlatformCache, queue: Queue, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        cache: PlatformCache,
+        queue: Queue,
+        wake: Callable[[], None],
+        partners: Partners | None = None,
+    ) -> None:
+        """``partners``: under ``--agreements required`` a platform hears only of its
+        partners' parties (None: agreements are off)."""
         self._cache = cache
         self._queue = queue
         self._wake = wake
+        self._partners = partners
+
+    async def _policy(self) -> Policy:
+        return Policy() if self._partners is None else await self._partners.policy()
 
     async def status_changed(self, platform: Platform, old_status: str | None) -> None:
         snapshot = await self._cache.current()
+        policy = await self._policy()
         others = [p for p in snapshot.platforms.values() if p.id != platform.id]
         items = [
             (listener.id, _message(info))
             for listener in others
             if _listens(listener)
             for info in client_infos(platform)
+            if told(policy, listener, info)
         ]
         if platform.status == CONNECTED and old_status != OFFLINE and _listens(platform):
             # Newly registered: it learns everyone at once.
-            items += [(platform.id, _message(info)) for info in listing(others)]
+            items += [(platform.id, _message(info)) for info in listing(others, policy, platform)]
+        await self._put(items)
+
+    async def agreement_changed(self, cpo: PartyKey, partner: PartyKey, *, ended: bool) -> None:
+        """A new agreement tells each side of the other's parties; an ended one (when no other
+        agreement joins the two) tells each that the other is SUSPENDED for it."""
+        snapshot = await self._cache.current()
+
+        def platform_of(key: PartyKey, roles: frozenset[str]) -> Platform | None:
+            for party, platform_id in snapshot.granted.items():
+                if party.key == key and party.role in roles:
+                    return snapshot.platforms.get(platform_id)
+            return None
+
+        sides = (platform_of(cpo, CPO_SIDE), platform_of(partner, PARTNER_ROLES))
+        if sides[0] is None or sides[1] is None or sides[0].id == sides[1].id:
+            return
+        items = []
+        for (speaker, source), target in (
+            ((cpo, sides[0]), sides[1]),
+            ((partner, sides[1]), sides[0]),
+        ):
+            if not _listens(target):
+                continue
+            for info in client_infos(source):
+                if (info.country_code, info.party_id) != speaker:
+                    continue
+                if ended:
+                    info = msgspec.structs.replace(
+                        info, status=SUSPENDED, last_updated=timestamp_now()
+                    )
+                items.append((target.id, _message(info)))
+        await self._put(items)
+
+    async def _put(self, items: list[tuple[str, Message]]) -> None:
         await self._queue.put(items)
         if items:
             self._wake()

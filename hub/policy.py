@@ -58,6 +58,10 @@ class Agreements:
         modules = self._pairs[(cpo, partner)]
         return modules is None or module in modules
 
+    def related(self, party: PartyKey, other: PartyKey) -> bool:
+        """``party`` and ``other`` have an agreement, for whatever modules."""
+        return other in self._partners.get(party, ())
+
     def partners(self, party: PartyKey, module: str) -> frozenset[PartyKey]:
         """The parties ``party`` exchanges ``module`` with, on either side of agreements."""
         found = set()
@@ -123,6 +127,12 @@ def visible(module: str, caller: PartyKey, asked: PartyKey, item: object) -> boo
 
 def _owner(obj: dict[str, object]) -> PartyKey:
     return (str(obj.get("country_code", "")).upper(), str(obj.get("party_id", "")).upper())
+
+
+def knows_of(policy: Policy, party: PartyKey, other: PartyKey) -> bool:
+    """HubClientInfo: ``party`` is told of ``other`` when agreements are off, or when the two
+    have an agreement for any module (README: "Roaming agreements")."""
+    return not policy.required or policy.agreements.related(party, other)
 
 
 def check_modules(modules: Iterable[str]) -> tuple[str, ...]:

@@ -6,12 +6,13 @@ no HTTP client.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Literal
 
 import msgspec
 
 from hub.ocpi.common import PartyKey, party_key
 from hub.ocpi.credentials import CredentialsRole
+from hub.ocpi.hubclientinfo import CONNECTED, OFFLINE, PLANNED, SUSPENDED
 from hub.ocpi.versions import Endpoint, find_endpoint
 
 __all__ = [
@@ -32,11 +33,8 @@ __all__ = [
     "party_key",
 ]
 
-# A platform's status: the ConnectionStatus words of 2.2.1 "HubClientInfo module".
-PLANNED: Final = "PLANNED"
-CONNECTED: Final = "CONNECTED"
-OFFLINE: Final = "OFFLINE"
-SUSPENDED: Final = "SUSPENDED"
+# A platform's status is one of the ConnectionStatus words of 2.2.1 "HubClientInfo module"
+# (hub.ocpi.hubclientinfo): PLANNED, CONNECTED, OFFLINE, SUSPENDED.
 
 TokenKind = Literal["A", "C"]  # A: registration only; C: the credentials token in use
 TokenEncoding = Literal["auto", "base64", "raw"]

@@ -22,6 +22,7 @@ RANK = {
     "web": 2,
     "registration": 3,
     "lifecycle": 3,
+    "agreements": 3,
     "relay": 3,
     "handouts": 4,
     "openrouting": 4,

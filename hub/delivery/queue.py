@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -88,6 +89,9 @@ class Message(msgspec.Struct, kw_only=True):
     body: msgspec.Raw = msgspec.Raw(b"null")  # the JSON body; null: none
     sender: tuple[str, str] | None = None  # OCPI-from; None for configuration modules
     receiver: tuple[str, str] | None = None  # OCPI-to
+    # The party whose object a broadcast carries (the roaming policy is checked again against
+    # it before sending); None for the hub's own messages.
+    owner: tuple[str, str] | None = None
     object: str  # messages of one object are delivered in order; coalescing key
     full_state: bool  # a PUT: it makes older queued messages of the same object moot
     correlation_id: str
@@ -357,6 +361,26 @@ class Queue:
         if messages:
             await call(self._redis.xdel(keys.dead_letters(platform_id), *[i for i, _ in messages]))
         return len(messages), len(hopeless)
+
+    async def park_where(
+        self, platform_id: str, moot: Callable[[Message], bool], reason: str
+    ) -> int:
+        """Park every queued message of the platform for which ``moot`` is true, with
+        ``reason``; returns how many. (A message being sent this moment is checked again by
+        its deliverer before it is sent.)"""
+        parked, start = 0, "-"
+        while True:
+            entries = await call(
+                self._redis.xrange(keys.queue(platform_id), min=start, max="+", count=500)
+            )
+            for entry_id, fields in entries:
+                message = _decoded(fields or {})
+                if isinstance(message, Message) and moot(message):
+                    await self.park(platform_id, text(entry_id), message, reason, 0)
+                    parked += 1
+            if len(entries) < 500:
+                return parked
+            start = "(" + text(entries[-1][0])
 
     async def purge(self, platform_id: str) -> None:
         """Forget what waits for a platform (it was removed); its dead letters stay."""

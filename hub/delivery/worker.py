@@ -34,6 +34,7 @@ from hub.ocpi import headers as h
 from hub.ocpi.paths import decode_segments, join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
+from hub.partners import Partners
 from hub.records import CONNECTED, OFFLINE, Platform, deliverable, endpoint_url
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
@@ -47,6 +48,8 @@ READ_BLOCK_MS = 1000
 RELEASE_SECONDS = 1.0  # how long a stopping task tries to hand its lease back (it expires anyway)
 STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
 RECANCEL_SECONDS = 0.1
+# The reason of a dead letter queued for a partner whose agreement ended before it was sent.
+AGREEMENT_ENDED = "agreement ended"
 
 
 class Deliverer:
@@ -57,8 +60,12 @@ class Deliverer:
         store: PlatformStore,
         queue: Queue,
         client: PlatformClient,
+        partners: Partners | None = None,
     ) -> None:
+        """``partners``: the roaming policy, checked again before each send of a broadcast
+        (None: agreements are off)."""
         self._settings = settings
+        self._partners = partners
         self._cache = cache
         self._store = store
         self._queue = queue
@@ -264,6 +271,11 @@ class Deliverer:
                 await self._queue.park(platform_id, entry_id, message, reason, attempts)
                 metrics.DELIVERIES.labels(platform_id, "parked").inc()
                 return
+            if not await self._still_partners(message):
+                # Queued while an agreement covered it: never sent once it has ended.
+                await self._queue.park(platform_id, entry_id, message, AGREEMENT_ENDED, attempts)
+                metrics.DELIVERIES.labels(platform_id, "parked").inc()
+                return
             attempts += 1
             try:
                 await self._send(platform, message, url)
@@ -282,6 +294,13 @@ class Deliverer:
             await self._queue.done(platform_id, entry_id, message)
             metrics.DELIVERIES.labels(platform_id, "delivered").inc()
             return
+
+    async def _still_partners(self, message: Message) -> bool:
+        """The owner of a broadcast object and its receiver may still exchange its module."""
+        if self._partners is None or message.owner is None or message.receiver is None:
+            return True
+        policy = await self._partners.policy()
+        return policy.reaches(message.owner, message.receiver, module=message.module)
 
     async def _send(self, platform: Platform, message: Message, url: str) -> None:
         """Send ``message`` to the platform's endpoint ``url`` (its module and interface)."""

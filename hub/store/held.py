@@ -327,6 +327,20 @@ class HeldObjects:
                 await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         raise StoreUnavailableError(f"held object {key} changed too often to merge into")
 
+    async def of_owner(self, module: str, owner: tuple[str, str]) -> list[bytes]:
+        """Every object ``owner`` keeps of ``module`` (for a new partner's first sync)."""
+        _split(module, ["-"])
+        pattern = _key(owner, "*")  # country codes and party ids hold no glob characters
+        found: list[bytes] = []
+        cursor = 0
+        while True:
+            cursor, entries = await call(
+                self._redis.hscan(keys.held_objects(module), cursor, match=pattern, count=500)
+            )
+            found.extend(_bytes(body) or b"" for body in entries.values())
+            if not cursor:
+                return found
+
     async def owners_of(self, module: str, path: list[str]) -> list[tuple[str, str]]:
         """Every party that keeps an object with the id at the start of ``path``."""
         object_id, _ = _split(module, path)
