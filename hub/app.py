@@ -28,6 +28,7 @@ from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
+from hub.store.limits import RateLimits
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
 from hub.supervisor import Backoff, Supervisor, TaskFactory, exponential_backoff
@@ -100,6 +101,7 @@ def create_app(
                     client,
                     broadcast,
                     partners,
+                    RateLimits(redis),
                 ),
                 wake_delivery=deliverer.wake,
                 metrics_state=SharedState(),

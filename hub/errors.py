@@ -17,6 +17,7 @@ hub) becomes one through ``from_validation``.
     │   │   └── UnknownLocationError   2003  404   no such Location the caller may see
     │   ├── MethodNotAllowedError      2000  405   with Allow
     │   ├── ConflictError              2000  409   admin API
+    │   ├── TooManyRequestsError       2000  429   with Retry-After
     │   └── PayloadTooLargeError       2000  413
     ├── ServerError                    3000  500
     │   ├── ClientApiUnusableError     3001  400   (admin API: 502)
@@ -121,6 +122,16 @@ class PayloadTooLargeError(ClientError):
     """A request body over ``--max-body-size``: HTTP 413, and the rest is not read."""
 
     http_status = 413
+
+
+class TooManyRequestsError(ClientError):
+    """Over a rate limit: HTTP 429 with ``Retry-After`` (RFC 9110 §10.2.3) in whole seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConflictError(ClientError):

@@ -58,6 +58,12 @@ ROUTING = Counter(
     ["module", "mode", "reason"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
+RATE_LIMITED = Counter(
+    "ocpi_hub_rate_limited_total",
+    "Calls refused with HTTP 429 because their platform was over its rate limit",
+    ["module"],
+    registry=None,  # registered per scrape, not in a global registry at import
+)
 WITHHELD = Counter(
     "ocpi_hub_withheld_total",
     "Objects removed from receivers' answers because they were not the caller's to see",
@@ -135,6 +141,7 @@ def exposition(state: SharedState, *, multiprocess_mode: bool) -> bytes:
             DELIVERIES,
             HANDSHAKES,
             WITHHELD,
+            RATE_LIMITED,
         ):
             registry.register(metric)
     registry.register(state)

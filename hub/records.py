@@ -79,6 +79,9 @@ class Platform(msgspec.Struct, kw_only=True):
     status_before_suspend: str | None = None
     deleted: bool = False
     status_since: str | None = None  # when the status last changed (HubClientInfo last_updated)
+    # The operator's rate limits for this platform: module (or "*") -> a rate like "100/min"
+    # (README: "Rate limits"); None: the hub's --rate-limit.
+    rate_limits: dict[str, str] | None = None
 
     @property
     def registered(self) -> bool:

@@ -28,6 +28,7 @@ from hub.errors import (
     ReceiverTimeoutError,
     ReceiverUnreachableError,
     RefusedUrlError,
+    TooManyRequestsError,
     UnknownLocationError,
     from_validation,
 )
@@ -42,7 +43,8 @@ from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.openrouting import OpenRouting
 from hub.partners import Partners
-from hub.policy import CHECKED_ANSWERS, visible
+from hub.policy import CHECKED_ANSWERS, limit_for, retry_after, visible
+from hub.rates import Rate
 from hub.records import CONNECTED, Party, PartyKey, label, party_key
 from hub.replies import Reply, read_reply, withhold
 from hub.routing import (
@@ -58,6 +60,7 @@ from hub.routing import (
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.directory import Directory
+from hub.store.limits import RateLimits
 from hub.store.platforms import Snapshot
 from hub.store.proxies import ProxyStore
 
@@ -110,9 +113,14 @@ class Relay:
         client: PlatformClient,
         broadcast: Broadcast,
         partners: Partners,
+        limits: RateLimits,
     ) -> None:
         self._settings = settings
         self._partners = partners
+        self._limits = limits
+        self._default_rate = (
+            None if settings.rate_limit is None else Rate.parse(settings.rate_limit)
+        )
         self._broadcast = broadcast
         self._cache = cache
         self._open = OpenRouting(directory)
@@ -138,6 +146,7 @@ class Relay:
         snapshot, table = await self.table()
         lane = LANES[(call.module, call.interface)]
         caller = table.platforms[caller_id]
+        await self._within_limit(caller, call.module)
         claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
         party = sender(caller, claimed, lane)
         segments = list(call.segments)
@@ -219,6 +228,20 @@ class Relay:
             receiver=label(target.party),
             forward_seconds=forwarded,
         )
+
+    async def _within_limit(self, caller: PlatformEntry, module: str) -> None:
+        """429 when the caller is over its rate limit for ``module`` (README: "Rate limits");
+        a platform without a limit costs no Redis round trip."""
+        rate = limit_for(module, caller.limits, self._default_rate)
+        if rate is None:
+            return
+        wait = await self._limits.take(caller.id, module, rate)
+        if wait > 0:
+            metrics.RATE_LIMITED.labels(module).inc()
+            raise TooManyRequestsError(
+                f"over the rate limit of {rate} for {module}; retry in {wait:.1f} s",
+                retry_after=retry_after(wait),
+            )
 
     async def _forward(
         self,

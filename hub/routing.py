@@ -21,6 +21,7 @@ from hub.ocpi.common import COUNTRY_CODE_PATTERN, PARTY_ID_PATTERN
 from hub.ocpi.lanes import Lane
 from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, find_endpoint
 from hub.policy import Policy
+from hub.rates import Rate
 from hub.records import CONNECTED, Party, PartyKey, Platform, label, party_key
 
 _COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
@@ -35,6 +36,7 @@ class PlatformEntry:
     record: Platform
     parties: frozenset[Party]  # the roles it registered (a subset of those granted)
     endpoints: Mapping[tuple[str, str], str]  # (module, interface role) -> URL
+    limits: Mapping[str, Rate]  # the operator's rate limits for it: module or "*" -> rate
 
     @classmethod
     def of(cls, platform: Platform) -> PlatformEntry:
@@ -44,6 +46,7 @@ class PlatformEntry:
                 Party.of(r.country_code, r.party_id, r.role) for r in platform.registered_roles
             ),
             endpoints=_endpoints(platform.endpoints),
+            limits=_limits(platform.rate_limits),
         )
 
     @property
@@ -57,6 +60,18 @@ class PlatformEntry:
     @property
     def base64(self) -> bool:
         return self.record.sends_base64
+
+
+def _limits(written: Mapping[str, str] | None) -> dict[str, Rate]:
+    """The record's limits, read once; one that cannot be read (written by something else) is
+    no limit rather than a broken platform."""
+    found = {}
+    for module, text in (written or {}).items():
+        try:
+            found[module] = Rate.parse(text)
+        except ValueError:
+            continue
+    return found
 
 
 def _endpoints(endpoints: list[Endpoint]) -> dict[tuple[str, str], str]:
