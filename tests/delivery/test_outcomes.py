@@ -86,11 +86,23 @@ def test_a_refusal_for_good_parks_the_message_at_once(
         (503, b""),
         (408, b""),
         (429, b""),
+        # "Come back later", whatever OCPI status the body gives it.
+        (408, envelope(2000, "Request timeout")),
+        (429, envelope(2000, "Too many requests")),
         (500, envelope(1000, "Success")),
         (200, envelope(3000, "Generic server error")),
         (200, b"<html>not OCPI</html>"),
     ],
-    ids=["HTTP 503", "HTTP 408", "HTTP 429", "HTTP 500 with 1000", "OCPI 3000", "no envelope"],
+    ids=[
+        "HTTP 503",
+        "HTTP 408",
+        "HTTP 429",
+        "HTTP 408 with OCPI 2000",
+        "HTTP 429 with OCPI 2000",
+        "HTTP 500 with 1000",
+        "OCPI 3000",
+        "no envelope",
+    ],
 )
 def test_a_failure_that_may_pass_is_retried_until_delivered(
     redis_url: str, answer: tuple[int, bytes]
