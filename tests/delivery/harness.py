@@ -107,8 +107,15 @@ class Receiver:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def paths(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
+        """The paths of the calls it took (by default: of locations)."""
         with self._lock:
             return [r.path for r in self.received if r.path.startswith(prefix)]
+
+    def tried(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
+        """The paths of every call that arrived, taken or not (by default: of locations; the
+        keep-alives and probes of the versions are left out)."""
+        with self._lock:
+            return [r.path for r in self.arrived if r.path.startswith(prefix)]
 
     def __enter__(self) -> Self:
         self._thread.start()

@@ -25,21 +25,21 @@ def test_two_processes_deliver_each_message_once_in_order_and_take_over(redis_ur
                 platform_id = await a.add_platform("EMA", receiver)
                 await a.push(platform_id, *numbered(0, 10))
                 async with running(a.deliverer) as task_a, running(b.deliverer) as task_b:
-                    await until(lambda: asyncio.sleep(0, len(receiver.received) >= 10), "ten")
+                    await until(lambda: asyncio.sleep(0, len(receiver.paths()) >= 10), "ten")
                     holder = await a.queue.holder(platform_id)
                     roles = {a.deliverer.consumer: (task_a, b), b.deliverer.consumer: (task_b, a)}
                     assert holder in roles
                     holding, other = roles[holder]
                     for i in range(10, 20):  # queued one at a time, by either process
                         await (a if i % 2 else b).push(platform_id, f"L{i:02}")
-                    await until(lambda: asyncio.sleep(0, len(receiver.received) >= 20), "20")
+                    await until(lambda: asyncio.sleep(0, len(receiver.paths()) >= 20), "20")
                     assert await a.queue.holder(platform_id) == holder
 
                     # The holder stops (it hands its lease back): the other one delivers.
                     holding.cancel()
                     await asyncio.wait({holding}, timeout=30)
                     await other.push(platform_id, *numbered(20, 25))
-                    await until(lambda: asyncio.sleep(0, len(receiver.received) >= 25), "25")
+                    await until(lambda: asyncio.sleep(0, len(receiver.paths()) >= 25), "25")
                     assert await a.queue.holder(platform_id) == other.deliverer.consumer
                 assert receiver.paths() == [
                     f"/ocpi/2.2.1/locations/NL/CPO/{i}" for i in numbered(0, 25)
@@ -60,7 +60,7 @@ def test_a_process_that_lost_its_lease_stops_sending(redis_url: str) -> None:
                 platform_id = await h.add_platform("EMA", receiver)
                 await h.push(platform_id, "L1")
                 async with running(h.deliverer):
-                    await until(lambda: asyncio.sleep(0, len(receiver.arrived) >= 2), "retries")
+                    await until(lambda: asyncio.sleep(0, len(receiver.tried()) >= 2), "retries")
                     lease = keys.delivery_lease(platform_id)
                     held_for = LEASE_SECONDS / 3 + 1.5
                     await h.redis.set(lease, "another process", px=int(held_for * 1000))
@@ -72,7 +72,7 @@ def test_a_process_that_lost_its_lease_stops_sending(redis_url: str) -> None:
                     assert len(receiver.arrived) == tried, "it sent without the lease"
                     assert await h.queue.holder(platform_id) == "another process"
                     receiver.down = False
-                    await until(lambda: asyncio.sleep(0, receiver.received), "the delivery")
+                    await until(lambda: asyncio.sleep(0, receiver.paths()), "the delivery")
                     assert await h.queue.holder(platform_id) == h.deliverer.consumer
                 assert receiver.paths() == ["/ocpi/2.2.1/locations/NL/CPO/L1"]
 
