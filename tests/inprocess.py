@@ -34,6 +34,18 @@ from tests.parties import free_port
 _LOGGERS = ("hub", "uvicorn.error")
 
 
+class _OwnThread(logging.Filter):
+    """Only the lines of the hub's own thread: other hubs and harnesses of the test session log
+    on the same loggers meanwhile (a failure they provoke on purpose is not this hub's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ident: int | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.ident
+
+
 class InProcessHub(HubCalls):
     def __init__(
         self,
@@ -61,6 +73,8 @@ class InProcessHub(HubCalls):
         # logger that pytest owns.
         self._handler.setFormatter(logs.TextFormatter())
         self._handler.addFilter(logs.RequestIds())
+        self._own_thread = _OwnThread()
+        self._handler.addFilter(self._own_thread)
 
     def settings(self) -> Settings:
         return Settings(
@@ -111,6 +125,7 @@ class InProcessHub(HubCalls):
         raise RuntimeError(f"the hub did not become ready:\n{self.log()}")
 
     def _run(self, redis: RedisClient, platforms: PlatformClient) -> None:
+        self._own_thread.ident = threading.get_ident()
         try:
             asyncio.run(self._serve(redis, platforms))
         except BaseException as e:

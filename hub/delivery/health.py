@@ -13,13 +13,17 @@ import random
 import time
 from dataclasses import dataclass
 
+# A generator of the hub's own: the global one is the host program's (the hub also runs inside
+# other programs, through create_app), and drawing from it changes their random sequence.
+_jitter = random.Random()
+
 
 def backoff(failures: int, base: float, ceiling: float) -> float:
     """The delay after the ``failures``-th failure in a row: exponential from ``base`` up to
     ``ceiling``, with "equal jitter" (a random delay in [d/2, d]): a crowd of retries does not
     come back at once, and the lower bound keeps the number of attempts predictable."""
     delay = min(ceiling, base * 2 ** min(max(failures, 1) - 1, 30))
-    return random.uniform(delay / 2, delay)
+    return _jitter.uniform(delay / 2, delay)
 
 
 @dataclass

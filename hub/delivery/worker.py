@@ -413,10 +413,16 @@ class Deliverer:
             log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
 
 
+_LATER = (408, 429)  # Request Timeout, Too Many Requests: "try again later"
+
+
 def _judge(response: PlatformResponse) -> None:
     """Raise unless the receiver took the message: 4xx and OCPI 2xxx are for good, anything
-    else (5xx, 3xxx, no envelope) may pass with a retry."""
-    if 400 <= response.status < 500 and response.status not in (408, 429):
+    else (5xx, 3xxx, no envelope) may pass with a retry. So do HTTP 408 and 429, whatever
+    OCPI status their body carries (a rate limiter's answer often says 2000)."""
+    if response.status in _LATER:
+        raise PlatformError(f"HTTP {response.status}: the receiver asks to try again later")
+    if 400 <= response.status < 500:
         raise PermanentRefusalError(f"refused with HTTP {response.status}: {response.body[:200]!r}")
     envelope = read_envelope(response)
     if 2000 <= envelope.status_code < 3000:

@@ -31,6 +31,9 @@ from hub.store.connection import RedisClient, call
 MODULES = frozenset({"locations", "tariffs", "tokens"})
 DEFAULT_TOKEN_TYPE = "RFID"  # the spec's default for ?type= on tokens
 _MERGE_ATTEMPTS = 32
+# The pause before a merge is tried again; from a generator of the hub's own, as in
+# hub.delivery.health (the global one is the host program's).
+_jitter = random.Random()
 
 
 # KEYS: objects, index, ids. ARGV: key, json, score, id entry[, the json the merge read].
@@ -324,7 +327,7 @@ class HeldObjects:
                 body, score = orjson.dumps(merged), _score(merged.get("last_updated"))
                 if await self._store(module, key, object_id, body, score, stored):
                     return True
-                await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+                await asyncio.sleep(_jitter.uniform(0, 0.001 * (attempt + 1)))
         raise StoreUnavailableError(f"held object {key} changed too often to merge into")
 
     async def of_owner(self, module: str, owner: tuple[str, str]) -> list[bytes]:

@@ -118,7 +118,13 @@ class PlatformStore:
 
         Entries that cannot be read, or that name a platform that does not exist, are left
         out (with a warning): one bad entry must not make every request fail."""
-        ids = [text(m) for m in await call(self._redis.smembers(keys.platform_ids()))]
+        ids = []
+        for member in await call(self._redis.smembers(keys.platform_ids())):
+            platform_id = _readable(member)
+            if platform_id is None:
+                self._skip("platform id", str(member))
+                continue
+            ids.append(platform_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             for platform_id in ids:
                 pipe.get(keys.platform(platform_id))
@@ -136,18 +142,20 @@ class PlatformStore:
             if outbound is not None:
                 snapshot.outbound[platform_id] = text(outbound)
         for digest, value in tokens.items():
-            match = _token_entry(text(value))
-            if match is None or match[0].platform_id not in snapshot.platforms:
+            readable, key = _readable(value), _readable(digest)
+            match = None if readable is None else _token_entry(readable)
+            if match is None or key is None or match[0].platform_id not in snapshot.platforms:
                 # Only the platform id is named: the entry's key and value hold token hashes.
                 self._skip("token index entry of", match[0].platform_id if match else "?")
                 continue
-            snapshot.tokens[text(digest)] = match[0]
+            snapshot.tokens[key] = match[0]
         for name, owner in parties.items():
-            party, platform_id = _party_entry(text(name)), text(owner)
-            if party is None or platform_id not in snapshot.platforms:
-                self._skip("granted role", f"{text(name)} -> {platform_id}")
+            field, owner_id = _readable(name), _readable(owner)
+            party = None if field is None else _party_entry(field)
+            if party is None or owner_id is None or owner_id not in snapshot.platforms:
+                self._skip("granted role", f"{field or str(name)} -> {owner_id or str(owner)}")
                 continue
-            snapshot.granted[party] = platform_id
+            snapshot.granted[party] = owner_id
         return snapshot
 
     def _decode(self, platform_id: str, raw: bytes | None) -> Platform | None:
@@ -334,7 +342,8 @@ class PlatformStore:
         return self._decode(platform_id, await call(self._redis.get(keys.platform(platform_id))))
 
     async def all(self) -> list[Platform]:
-        ids = sorted(m.decode() for m in await call(self._redis.smembers(keys.platform_ids())))
+        members = await call(self._redis.smembers(keys.platform_ids()))
+        ids = sorted(i for i in map(_readable, members) if i is not None)
         found = [await self.get(i) for i in ids]
         return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
 
@@ -346,7 +355,8 @@ class PlatformStore:
         hashes = [hash_token(c) for c in candidates]
         found = await call(self._redis.hmget(keys.token_index(), hashes))
         for index, (digest, value) in enumerate(zip(hashes, found, strict=True)):
-            entry = None if value is None else _token_entry(text(value))
+            readable = None if value is None else _readable(value)
+            entry = None if readable is None else _token_entry(readable)
             if entry is None:
                 continue
             match, stored = entry
@@ -437,6 +447,14 @@ class PlatformStore:
             return bool(await self._redis.ping())
         except (RedisError, OSError):
             return False
+
+
+def _readable(value: bytes | str) -> str | None:
+    """An index entry as text; None when its bytes are not UTF-8 (a hand or a bug wrote them)."""
+    try:
+        return text(value)
+    except UnicodeDecodeError:
+        return None
 
 
 def _token_value(platform_id: str, kind: TokenKind, digest: str) -> str:

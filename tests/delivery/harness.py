@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -20,6 +20,7 @@ import msgspec
 from hub.delivery.queue import Message, Queue
 from hub.delivery.worker import Deliverer
 from hub.forward import PlatformClient
+from hub.lifecycle import Lifecycle
 from hub.ocpi.versions import Endpoint
 from hub.records import CONNECTED, Party, Platform
 from hub.settings import Settings
@@ -35,17 +36,26 @@ OK = json.dumps(
 @dataclass(frozen=True)
 class Received:
     method: str
-    path: str
+    path: str  # with the query, as sent
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    at: float = field(default_factory=time.monotonic)  # when it arrived
+
+
+# What a receiver answers a call with: (HTTP status, body); None for its usual answer.
+Reply = Callable[[Received], tuple[int, bytes] | None]
 
 
 class Receiver:
     """A platform's OCPI server, reduced to what delivery needs: it takes every call (OCPI
-    1000), or answers 503 while ``down``, or holds calls while ``hang`` is set."""
+    1000), or answers 503 while ``down``, or holds calls while ``hang`` is set, or answers what
+    ``reply`` says. ``received``: the calls it took; ``arrived``: every call, taken or not."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: Reply | None = None) -> None:
         self.received: list[Received] = []
+        self.arrived: list[Received] = []
         self.down = False
+        self.reply = reply
         self.hang = threading.Event()  # while set, calls wait (until released or stopped)
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -55,23 +65,34 @@ class Receiver:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                call = Received(
+                    self.command,
+                    self.path,
+                    json.loads(raw) if raw else None,
+                    {name.lower(): value for name, value in self.headers.items()},
+                )
+                with receiver._lock:
+                    receiver.arrived.append(call)
                 if receiver.down:
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._send(503, b"")
+                    return
+                answer = receiver.reply(call) if receiver.reply is not None else None
+                if answer is not None:
+                    self._send(*answer)
                     return
                 with receiver._lock:
-                    receiver.received.append(
-                        Received(self.command, self.path, json.loads(raw) if raw else None)
-                    )
+                    receiver.received.append(call)
                 if receiver.hang.is_set():
                     receiver._release.wait(30)
+                self._send(200, OK)
+
+            def _send(self, status: int, body: bytes) -> None:
                 try:
-                    self.send_response(200)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(OK)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(OK)
+                    self.wfile.write(body)
                 except OSError:  # the hub gave up on the call meanwhile
                     pass
 
@@ -86,8 +107,15 @@ class Receiver:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def paths(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
+        """The paths of the calls it took (by default: of locations)."""
         with self._lock:
             return [r.path for r in self.received if r.path.startswith(prefix)]
+
+    def tried(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
+        """The paths of every call that arrived, taken or not (by default: of locations; the
+        keep-alives and probes of the versions are left out)."""
+        with self._lock:
+            return [r.path for r in self.arrived if r.path.startswith(prefix)]
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -109,9 +137,13 @@ class Hub:
     queue: Queue
     deliverer: Deliverer
     settings: Settings
+    lifecycle: Lifecycle  # the operator's actions (suspend, resume, remove)
 
-    async def add_platform(self, party_id: str, receiver: Receiver) -> str:
-        """A registered, CONNECTED eMSP that receives locations at ``receiver``."""
+    async def add_platform(
+        self, party_id: str, receiver: Receiver, *, status: str = CONNECTED, token: bool = True
+    ) -> str:
+        """A registered eMSP that receives locations at ``receiver`` (CONNECTED unless said
+        otherwise), called with the token ``token-{party_id}`` (none: ``token=False``)."""
         created, _ = await self.store.create(party_id, [Party.of("NL", party_id, "EMSP")], "auto")
 
         def registered(platform: Platform) -> Platform:
@@ -121,11 +153,17 @@ class Hub:
             platform.endpoints = [
                 Endpoint("locations", f"{receiver.url}/ocpi/2.2.1/locations", "RECEIVER")
             ]
-            platform.status = CONNECTED
+            platform.status = status
             return platform
 
-        await self.store.update(created.id, registered, outbound=f"token-{party_id}")
+        outbound = f"token-{party_id}" if token else None
+        await self.store.update(created.id, registered, outbound=outbound)
         return created.id
+
+    async def status(self, platform_id: str) -> str:
+        platform = await self.store.get(platform_id)
+        assert platform is not None
+        return platform.status
 
     async def push(self, platform_id: str, *location_ids: str) -> None:
         await self.queue.put([(platform_id, location(i)) for i in location_ids])
@@ -159,7 +197,7 @@ async def hub(redis_url: str, **settings: Any) -> AsyncIterator[Hub]:
         store = PlatformStore(redis)
         queue = Queue(redis)
         deliverer = Deliverer(chosen, PlatformCache(redis, store), store, queue, peers)
-        yield Hub(redis, store, queue, deliverer, chosen)
+        yield Hub(redis, store, queue, deliverer, chosen, Lifecycle(chosen, store, peers, queue))
     finally:
         await peers.close()
         await redis.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,3 +31,15 @@ def test_the_clock_waits_after_a_failure_and_not_after_a_success() -> None:
     assert clock.failures == 2 and 30.0 - 10 <= clock.wait() <= 60.0
     clock.succeeded()
     assert (clock.failures, clock.wait()) == (0, 0)
+
+
+def test_the_jitter_leaves_the_global_random_alone() -> None:
+    """``create_app`` also runs inside other programs (this test suite, for one): the hub's
+    jitter comes from a generator of its own, so the global ``random`` sequence stays the host's.
+    Hypothesis, for one, fails a test during which anything draws from it."""
+    random.seed(7)
+    expected = random.random()
+    random.seed(7)
+    backoff(3, 0.5, 60.0)
+    Clock().failed(0.5, 60.0)
+    assert random.random() == expected

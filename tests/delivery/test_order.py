@@ -1,0 +1,122 @@
+"""A platform's queue is delivered in order, once; a newer full state of an object makes the
+older messages of that object moot (coalescing); what a process that died left pending is
+taken over by the next, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import msgspec
+
+from hub.delivery.queue import GROUP, Message
+from hub.store import keys
+from tests.delivery.harness import Receiver, hub, location, running, until
+
+FAST = {"retry_base": 0.05, "retry_max": 0.2}
+
+
+def put(location_id: str, version: str) -> Message:
+    """A full state of the location (a PUT)."""
+    body = json.dumps({"id": location_id, "version": version}).encode()
+    return msgspec.structs.replace(location(location_id), body=msgspec.Raw(body))
+
+
+def patch(location_id: str, version: str) -> Message:
+    """A change of the location (a PATCH): it makes nothing moot."""
+    body = json.dumps({"version": version}).encode()
+    return msgspec.structs.replace(
+        location(location_id), method="PATCH", full_state=False, body=msgspec.Raw(body)
+    )
+
+
+def seen(receiver: Receiver) -> list[tuple[str, str, Any]]:
+    """The locations it took: method, id, version (keep-alives left out)."""
+    taken = [r for r in receiver.received if r.path.startswith("/ocpi/2.2.1/locations/")]
+    return [(r.method, r.path.rsplit("/", 1)[1], r.body["version"]) for r in taken]
+
+
+def test_a_newer_full_state_makes_the_older_messages_of_its_object_moot(redis_url: str) -> None:
+    async def scenario() -> None:
+        async with hub(redis_url, **FAST) as h:
+            with Receiver() as receiver:
+                platform_id = await h.add_platform("EMA", receiver)
+                queued = [
+                    put("L1", "v1"),
+                    patch("L1", "p1"),
+                    put("L2", "a"),
+                    put("L1", "v2"),
+                    patch("L1", "p2"),
+                    patch("L2", "b"),
+                    patch("L3", "only"),  # no full state of L3 is queued
+                ]
+                await h.queue.put([(platform_id, m) for m in queued])
+                async with running(h.deliverer):
+                    await until(lambda: asyncio.sleep(0, len(receiver.paths()) >= 5), "five")
+                    await asyncio.sleep(0.3)  # nothing else comes
+                    stats = await h.queue.stats(platform_id)
+                # L1's first state and the patch on it are stale: v2 replaces both. L2's
+                # messages, and the patch on v2, are delivered as they were queued.
+                assert seen(receiver) == [
+                    ("PUT", "L2", "a"),
+                    ("PUT", "L1", "v2"),
+                    ("PATCH", "L1", "p2"),
+                    ("PATCH", "L2", "b"),
+                    ("PATCH", "L3", "only"),
+                ]
+                assert (stats.depth, stats.dead_letters) == (0, 0)
+                assert await h.redis.hlen(keys.queue_latest(platform_id)) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_message_retried_while_a_newer_state_is_queued_is_dropped(redis_url: str) -> None:
+    """The newer state came after the batch was read: it is asked again after every wait."""
+
+    async def scenario() -> None:
+        async with hub(redis_url, offline_after=1000, **FAST) as h:
+            with Receiver() as receiver:
+                receiver.down = True
+                platform_id = await h.add_platform("EMA", receiver)
+                await h.queue.put([(platform_id, put("L1", "v1"))])
+                async with running(h.deliverer):
+                    await until(lambda: asyncio.sleep(0, receiver.tried()), "a first attempt")
+                    await h.queue.put([(platform_id, put("L1", "v2"))])
+                    receiver.down = False
+                    await until(lambda: asyncio.sleep(0, receiver.paths()), "a delivery")
+                    await asyncio.sleep(0.3)  # nothing else comes
+                assert seen(receiver) == [("PUT", "L1", "v2")]
+                assert (await h.queue.stats(platform_id)).depth == 0
+
+    asyncio.run(scenario())
+
+
+def test_what_a_dead_process_left_pending_comes_first_and_in_order(redis_url: str) -> None:
+    """A process read 150 messages (more than one claim takes) and died; the next process
+    delivers them, then what was queued since, each once and in order. One of them it had
+    already delivered and deleted, but not acknowledged: it is not sent again."""
+
+    async def scenario() -> None:
+        async with hub(redis_url, **FAST) as h:
+            with Receiver() as receiver:
+                platform_id = await h.add_platform("EMA", receiver)
+                stream = keys.queue(platform_id)
+                await h.push(platform_id, *(f"L{i:03}" for i in range(150)))
+                read: Any = await h.redis.xreadgroup(GROUP, "gone", {stream: ">"}, count=1000)
+                ids: list[bytes] = [entry_id for entry_id, _ in read[0][1]]
+                assert len(ids) == 150
+                await h.redis.xdel(stream, ids[7])
+                await h.push(platform_id, *(f"L{i:03}" for i in range(150, 160)))
+                async with running(h.deliverer):
+                    await until(
+                        lambda: asyncio.sleep(0, len(receiver.paths()) >= 159), "everything"
+                    )
+                    await asyncio.sleep(0.3)  # nothing else comes
+                    pending = await h.redis.xpending(stream, GROUP)
+                expected = [f"L{i:03}" for i in range(160) if i != 7]
+                assert [path.rsplit("/", 1)[1] for path in receiver.paths()] == expected
+                assert pending["pending"] == 0
+                assert (await h.queue.stats(platform_id)).depth == 0
+
+    asyncio.run(scenario())
