@@ -23,7 +23,7 @@ from redis.commands.core import AsyncScript
 from hub.ocpi.common import PartyKey
 from hub.records import Agreement
 from hub.store import keys
-from hub.store.connection import RedisClient, call, text
+from hub.store.connection import RedisClient, call, listen, text
 
 log = logging.getLogger("hub.store")
 
@@ -193,19 +193,6 @@ class AgreementCache:
 
     async def watch(self) -> None:
         """Listen for other processes' changes until cancelled."""
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                try:
-                    await pubsub.subscribe(keys.agreement_changes())
-                    self.invalidate()  # whatever happened while nobody listened
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self.invalidate()
-                finally:
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            except Exception as e:
-                # Never let the listener die (see PlatformCache.watch).
-                log.warning("agreement notifications interrupted (%r); retrying", e)
-                self.invalidate()
-                await asyncio.sleep(1.0)
+        await listen(
+            self._redis, keys.agreement_changes(), self.invalidate, "agreement notifications"
+        )

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from hub.store import keys
-from hub.store.connection import RedisClient
+from hub.store.connection import RedisClient, listen
 from hub.store.platforms import PlatformStore, Snapshot, TokenMatch, hash_token
 
 log = logging.getLogger("hub.store")
@@ -131,24 +131,7 @@ class PlatformCache:
 
     async def watch(self) -> None:
         """Listen for other processes' changes until cancelled."""
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                try:
-                    await pubsub.subscribe(keys.changes())
-                    # Whatever happened while we were not listening: reload.
-                    self.invalidate()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self.invalidate()
-                finally:
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            except Exception as e:
-                # Never let the listener die: without it this process would only see other
-                # processes' changes every max_age seconds.
-                log.warning("change notifications interrupted (%r); retrying", e)
-                self.invalidate()
-                await asyncio.sleep(1.0)
+        await listen(self._redis, keys.changes(), self.invalidate, "change notifications")
 
 
 def known(tokens: Mapping[str, TokenMatch], candidates: list[str]) -> TokenMatch | None:

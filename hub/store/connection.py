@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -9,6 +12,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from hub.errors import StoreUnavailableError
+
+log = logging.getLogger("hub.store")
 
 RedisClient = Redis | RedisCluster
 
@@ -50,3 +55,24 @@ async def call(command: Any) -> Any:
 def text(value: bytes | str) -> str:
     """A value as Redis returned it (bytes, or str from a client that decodes) as text."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+async def listen(redis: RedisClient, channel: str, changed: Callable[[], None], what: str) -> None:
+    """Call ``changed`` for every message on the pub/sub ``channel``, and once at every
+    (re)subscription (whatever happened while nobody listened), until cancelled. It never
+    dies: without it a process would see other processes' changes only when its copy ages."""
+    while True:
+        try:
+            pubsub = redis.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                changed()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        changed()
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        except Exception as e:
+            log.warning("%s interrupted (%r); retrying", what, e)
+            changed()
+            await asyncio.sleep(1.0)

@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
 
-import pytest
 from redis.asyncio import Redis
 
 from hub.policy import Agreements
 from hub.store import keys
 from hub.store.agreements import AgreementCache, AgreementStore, new_agreement
-from hub.store.embedded import EmbeddedRedis
+from tests.store.scenario import run
 from tests.waiting import wait_for_async
 
 CPA, CPB, EMA = ("NL", "CPA"), ("NL", "CPB"), ("DE", "EMA")
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("agreements") / "data") as srv:
-        yield srv.url
-
-
-def run(url: str, scenario: Callable[[Redis], Awaitable[None]]) -> None:
-    async def main() -> None:
-        redis = Redis.from_url(url)
-        try:
-            await redis.flushdb()
-            await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(main())
 
 
 def test_an_agreement_is_stored_once_per_pair_and_modules(url: str) -> None:

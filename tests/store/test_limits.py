@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
 
-import pytest
 from redis.asyncio import Redis
 
 from hub.rates import Rate
-from hub.store.embedded import EmbeddedRedis
 from hub.store.limits import RateLimits
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("limits") / "data") as srv:
-        yield srv.url
-
-
-def run(url: str, scenario: Callable[[Redis], Awaitable[None]]) -> None:
-    async def main() -> None:
-        redis = Redis.from_url(url)
-        try:
-            await redis.flushdb()
-            await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(main())
+from tests.store.scenario import run
 
 
 def test_a_burst_of_the_whole_limit_passes_then_the_next_call_waits(url: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,29 +15,11 @@ from redis.asyncio import Redis
 from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform
 from hub.store import keys
 from hub.store.connection import text
-from hub.store.embedded import EmbeddedRedis
 from hub.store.platforms import PlatformStore
+from tests.store.scenario import run
 
 CPO = Party("NL", "CPA", "CPO")
 EMSP = Party("NL", "EMA", "EMSP")
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("platforms") / "data") as srv:
-        yield srv.url
-
-
-def run(url: str, scenario: Callable[[Redis], Awaitable[None]]) -> None:
-    async def main() -> None:
-        redis = Redis.from_url(url)
-        try:
-            await redis.flushdb()
-            await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(main())
 
 
 async def two_stores(url: str) -> tuple[PlatformStore, PlatformStore, list[Redis]]:
