@@ -49,6 +49,14 @@ def test_charging_preferences_go_to_the_cpo_of_the_session(pair: Pair) -> None:
     assert (got.headers["ocpi-to-country-code"], got.headers["ocpi-to-party-id"]) == CPO
 
 
+def test_the_cpos_get_of_its_session_goes_to_the_sessions_emsp(pair: Pair) -> None:
+    """No OCPI-to: the session id in the URL names the eMSP (2.2.1 "Open routing request")."""
+    status, _, answer = pair.cpo.call("GET", f"{V}/receiver/sessions/CS/CPO/S-PREF")
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    (got,) = pair.emsp.received("GET", "/ocpi/2.2.1/sessions/receiver/CS/CPO/S-PREF")
+    assert (got.headers["ocpi-to-country-code"], got.headers["ocpi-to-party-id"]) == EMSP
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "says"),
     [
