@@ -21,10 +21,14 @@ PartyIds = Callable[[], str]
 
 
 def run_cli(
-    *args: str, hub: HubProcess | None = None, token: str | None = None, cwd: Path | None = None
+    *args: str,
+    hub: HubProcess | None = None,
+    token: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m hub ARGS`` with --hub-url/--admin-token of `hub` appended unless given;
-    HUB_* variables of the test environment are kept away from it."""
+    HUB_* variables of the test environment are kept away from it (``env`` gives some)."""
     cmd = [sys.executable, "-m", "hub", *args]
     if hub is not None:
         cmd += ["--hub-url", hub.url]
@@ -32,8 +36,10 @@ def run_cli(
             cmd += ["--admin-token", hub.admin_token]
     if token is not None:
         cmd += ["--admin-token", token]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env={**clean, **(env or {})}, cwd=cwd, timeout=60
+    )
 
 
 def test_a_relative_data_dir_is_found_from_the_working_directory(
@@ -64,6 +70,24 @@ def test_a_relative_data_dir_is_found_from_the_working_directory(
     listed = run_cli("platforms", "list", *base, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert f"NL:{pid}:CPO" in listed.stdout
+
+
+def test_the_hub_is_found_where_serve_would_listen_with_the_same_environment(
+    hub: HubProcess, party_id: PartyIds
+) -> None:
+    assert hub.admin_token is not None
+    pid = party_id()
+    hub.add_platform("Found", ("NL", pid, "CPO"))
+    for env in (
+        {"HUB_HOST": "127.0.0.1", "HUB_PORT": str(hub.port)},
+        {"HUB_URL": hub.url, "HUB_PORT": "1"},  # HUB_URL first
+        {"HUB_ADMIN_TOKEN": hub.admin_token, "HUB_URL": hub.url},
+    ):
+        token = None if "HUB_ADMIN_TOKEN" in env else hub.admin_token
+        args = ["--admin-token", token] if token else []
+        listed = run_cli("platforms", "list", *args, env=env)
+        assert listed.returncode == 0, (env, listed.stderr)
+        assert f"NL:{pid}:CPO" in listed.stdout
 
 
 # --- ocpi-hub serve: refusals and help ---------------------------------------------------------
