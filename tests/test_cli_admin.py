@@ -186,6 +186,14 @@ def test_connect_rotate_remove(hub: Hub, party_id: PartyIds) -> None:
         assert re.search(r"  Fake CPO +SUSPENDED \(removed\)  ", row), row
 
 
+def test_remove_with_json_prints_nothing(hub: Hub, party_id: PartyIds) -> None:
+    """The API answers 204 without a body: there is no JSON to print."""
+    platform_id = add(hub, "Gone", "--role", f"NL:{party_id()}:CPO")["id"]
+    removed = run_cli("platforms", "remove", platform_id, "--json", hub=hub)
+    assert (removed.returncode, removed.stdout, removed.stderr) == (0, "", "")
+    assert run_json("platforms", "show", platform_id, hub=hub)["status"] == "SUSPENDED"
+
+
 def test_unknown_platform_is_an_error(hub: Hub) -> None:
     for action in ("show", "suspend", "remove"):
         result = run_cli("platforms", action, "no-such-platform", hub=hub)
