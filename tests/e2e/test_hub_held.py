@@ -96,6 +96,16 @@ def test_a_location_reaches_no_party_that_does_not_receive_locations(net: Networ
     assert net.other_cpo.received(path="/ocpi/2.2.1/locations") == []
 
 
+def test_one_location_id_of_two_cpos_must_be_asked_for_by_owner(net: Network) -> None:
+    for who, owner in ((net.cpo, CPO), (net.other_cpo, ("HH", "CPX"))):
+        body = location(owner, "L-SAME")
+        url = f"{V}/receiver/locations/{owner[0]}/{owner[1]}/L-SAME"
+        ok(who.call("PUT", url, body=body, to=HUB))
+    status, _, answer = net.emsp.call("GET", f"{V}/sender/locations/L-SAME", to=HUB)
+    assert (status, answer["status_code"]) == (404, 4001), answer
+    assert "kept by several parties (HH/CPO, HH/CPX)" in answer["status_message"]
+
+
 def test_a_patch_of_what_the_hub_does_not_hold_is_404_and_goes_nowhere(net: Network) -> None:
     patch = {"name": "patched", "last_updated": "2026-11-24T10:05:00Z"}
     status, _, answer = net.cpo.call(
