@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hub.errors import (
     AnswerTooLargeError,
+    HubError,
     ReceiverBrokenError,
     ReceiverTimeoutError,
     ReceiverUnreachableError,
@@ -203,3 +204,30 @@ async def test_a_closed_port_is_said_in_general_terms(
     with pytest.raises(ReceiverUnreachableError) as unreachable:
         await call(client, f"http://127.0.0.1:{free_port()}/ocpi/versions")
     assert unreachable.value.message == "could not connect"
+
+
+@unguarded
+async def test_an_answer_that_must_be_ocpi_and_is_not_says_so(
+    server: Server, client: PlatformClient
+) -> None:
+    async def maintenance(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>down for maintenance</html>", status=503)
+
+    server.routes["/ocpi/versions"] = maintenance
+    with pytest.raises(HubError) as refused:
+        await client.ocpi(
+            "GET", f"http://127.0.0.1:{server.port}/ocpi/versions", token="t", base64_encoded=True
+        )
+    assert refused.value.message == "HTTP 503 without an OCPI envelope"
+    # An envelope, whatever its status, is the platform's answer for the caller to judge.
+    response, envelope = await client.ocpi(
+        "GET", f"http://127.0.0.1:{server.port}/other", token="t", base64_encoded=True
+    )
+    assert (response.status, envelope.status_code) == (200, 1000)
+
+
+def test_a_client_that_was_not_started_sends_nothing() -> None:
+    client = PlatformClient(timeout=1, max_response_size=1024, allow_private_urls=True)
+    sent = client.request("GET", f"http://127.0.0.1:{free_port()}/", token="t", base64_encoded=True)
+    with pytest.raises(RuntimeError, match=r"start\(\) was not called"):
+        asyncio.run(sent)

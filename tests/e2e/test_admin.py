@@ -70,6 +70,17 @@ def test_the_admin_token_is_required(hub: HubProcess, header: str | None) -> Non
             409,
             "hub's own party",
         ),
+        (
+            {
+                "name": "x",
+                "roles": [
+                    {"country_code": "NL", "party_id": "TWI", "role": "CPO"},
+                    {"country_code": "nl", "party_id": "twi", "role": "CPO"},
+                ],
+            },
+            400,
+            "roles[1] is given twice",
+        ),
     ],
 )
 def test_invalid_platforms_are_refused(
@@ -160,6 +171,13 @@ def test_unknown_platforms_and_actions(hub: HubProcess) -> None:
         assert status == 404, path
         assert headers["content-type"] == "application/json"
         assert "error" in body
+
+
+def test_an_action_the_admin_api_does_not_have_is_404(hub: HubProcess, party_id: NewParty) -> None:
+    created = hub.add_platform("Actions", ("NL", party_id(), "CPO"))
+    status, _, body = hub.admin("POST", f"/platforms/{created['id']}/reboot")
+    assert (status, body["error"]) == (404, "no admin action 'reboot'")
+    assert hub.platform(created["id"])["status"] == "PLANNED"
 
 
 def test_actions_in_the_wrong_state(hub: HubProcess, party_id: NewParty) -> None:

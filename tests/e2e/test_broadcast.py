@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from hub.store.embedded import EmbeddedRedis
-from tests.e2e.network import Member, member
+from tests.e2e.network import Hub, Member, member
 from tests.e2e.objects import location, token
 from tests.hubproc import HubProcess
+from tests.inprocess import InProcessHub
+from tests.ownhub import own_hub
 from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
@@ -55,11 +57,13 @@ def ok(result: tuple[int, dict[str, str], Any]) -> tuple[dict[str, str], Any]:
 
 
 @pytest.fixture
-def fast_hub(hub_factory: Callable[..., HubProcess]) -> HubProcess:
-    return hub_factory(args=FAST).start()
+def fast_hub(tmp_path: Path) -> Iterator[InProcessHub]:
+    """A hub of the test's own (the tests name fixed parties), in this process."""
+    with own_hub(tmp_path / "data", retry_base=0.05, retry_max=0.3, offline_after=3) as hub:
+        yield hub
 
 
-def test_a_location_and_its_evse_patches_reach_every_emsp_in_order(fast_hub: HubProcess) -> None:
+def test_a_location_and_its_evse_patches_reach_every_emsp_in_order(fast_hub: InProcessHub) -> None:
     with ExitStack() as stack:
         cpo = stack.enter_context(member(fast_hub, ("NL", "CPO", "CPO")))
         emsps = [stack.enter_context(member(fast_hub, ("NL", f"EM{i}", "EMSP"))) for i in range(3)]
@@ -95,7 +99,7 @@ def test_a_location_and_its_evse_patches_reach_every_emsp_in_order(fast_hub: Hub
         assert cpo.received(path="/ocpi/2.2.1/locations") == []
 
 
-def test_a_receiver_that_was_down_gets_what_it_missed(fast_hub: HubProcess) -> None:
+def test_a_receiver_that_was_down_gets_what_it_missed(fast_hub: InProcessHub) -> None:
     with (
         member(fast_hub, ("NL", "CPO", "CPO")) as cpo,
         member(fast_hub, ("NL", "EMD", "EMSP")) as emsp,
@@ -245,7 +249,7 @@ def test_a_killed_hub_process_loses_nothing(
             wait_for(lambda: depth() == 0, what="an empty queue")
 
 
-def test_get_all_pages_merge_parties_with_filters(fast_hub: HubProcess) -> None:
+def test_get_all_pages_merge_parties_with_filters(fast_hub: InProcessHub) -> None:
     with (
         member(fast_hub, ("NL", "CPA", "CPO")) as cpa,
         member(fast_hub, ("DE", "CPB", "CPO")) as cpb,
@@ -323,7 +327,7 @@ def test_get_all_pages_merge_parties_with_filters(fast_hub: HubProcess) -> None:
         assert [e["uid"] for e in answer["data"]["evses"]] == ["E9"]
 
 
-def test_hubclientinfo_announces_every_change_and_lists_every_party(fast_hub: HubProcess) -> None:
+def test_hubclientinfo_announces_every_change_and_lists_every_party(fast_hub: InProcessHub) -> None:
     with member(fast_hub, ("NL", "LIS", "EMSP")) as listener:
         # A new platform: PLANNED.
         created = fast_hub.add_platform("Newcomer", ("BE", "NEW", "CPO"))
@@ -360,7 +364,7 @@ def test_hubclientinfo_announces_every_change_and_lists_every_party(fast_hub: Hu
         assert ("NL", "LIS", "CONNECTED") in parties
 
 
-def member_from(hub: HubProcess, created: dict[str, Any], role: tuple[str, str, str]) -> Any:
+def member_from(hub: Hub, created: dict[str, Any], role: tuple[str, str, str]) -> Any:
     """Register a simulated platform for a platform the test created already."""
     from contextlib import contextmanager
 
@@ -376,7 +380,7 @@ def member_from(hub: HubProcess, created: dict[str, Any], role: tuple[str, str, 
     return run()
 
 
-def test_broadcast_tokens_route_authorizations(fast_hub: HubProcess) -> None:
+def test_broadcast_tokens_route_authorizations(fast_hub: InProcessHub) -> None:
     with (
         member(fast_hub, ("NL", "CPO", "CPO")) as cpo,
         member(fast_hub, ("NL", "EMA", "EMSP")) as emsp,
@@ -396,7 +400,7 @@ def test_broadcast_tokens_route_authorizations(fast_hub: HubProcess) -> None:
         assert [t["uid"] for t in answer["data"]] == ["T-BC"]
 
 
-def test_sessions_are_never_broadcast(fast_hub: HubProcess) -> None:
+def test_sessions_are_never_broadcast(fast_hub: InProcessHub) -> None:
     from tests.e2e.objects import session
 
     with member(fast_hub, ("NL", "CPO", "CPO")) as cpo, member(fast_hub, ("NL", "EMA", "EMSP")):

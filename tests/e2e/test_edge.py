@@ -1,6 +1,7 @@
-"""The HTTP server edge of a real ``ocpi-hub serve``, over raw sockets on 127.0.0.1: clients that
-never finish a request, connection limits, and the answers the server gives before any app
-sees a request (unparsable requests, heads too large)."""
+"""The HTTP server edge of the hub (uvicorn with hub.server.protocol, as ``ocpi-hub serve`` runs
+it, here in this process), over raw sockets on 127.0.0.1: clients that never finish a request,
+connection limits, and the answers the server gives before any app sees a request (unparsable
+requests, heads too large)."""
 
 from __future__ import annotations
 
@@ -16,20 +17,21 @@ from typing import Any
 import pytest
 
 from tests import client
-from tests.hubproc import HubProcess
+from tests.inprocess import InProcessHub
+from tests.ownhub import own_hub
 from tests.parties import FakePlatform
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n"
 
 
-def connect(hub: HubProcess) -> socket.socket:
+def connect(hub: InProcessHub) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", hub.port), timeout=20)
     return sock
 
 
 @contextmanager
-def connections(hub: HubProcess, count: int) -> Iterator[list[socket.socket]]:
+def connections(hub: InProcessHub, count: int) -> Iterator[list[socket.socket]]:
     with ExitStack() as stack:
         yield [stack.enter_context(connect(hub)) for _ in range(count)]
 
@@ -75,7 +77,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], Any]:
     return response(data)
 
 
-def assert_is_served(hub: HubProcess) -> None:
+def assert_is_served(hub: InProcessHub) -> None:
     assert client.request("GET", f"{hub.url}/healthz", timeout=10)[0] == 200
 
 
@@ -94,16 +96,15 @@ def assert_envelope(
 
 
 @pytest.fixture(scope="module")
-def quick_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+def quick_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessHub]:
     """A hub whose clients have one second per request."""
     data = tmp_path_factory.mktemp("edge") / "data"
-    with HubProcess(data, args=["--client-timeout", "1"]) as hub:
+    with own_hub(data, client_timeout=1) as hub:
         yield hub
-    assert "Traceback" not in hub.log(), hub.log()
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_timeout(
-    quick_hub: HubProcess,
+    quick_hub: InProcessHub,
 ) -> None:
     with connect(quick_hub) as silent:
         assert_is_served(quick_hub)
@@ -111,7 +112,7 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_timeout(
     assert 0.5 < took < 10 and sent == b""
 
 
-def test_half_a_head_is_answered_408_and_closed_after_the_timeout(quick_hub: HubProcess) -> None:
+def test_half_a_head_is_answered_408_and_closed_after_the_timeout(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as half:
         half.sendall(b"GET /healthz HTTP/1.1\r\nX-Request-ID: half-1\r\nHost: hub\r\n")
         assert_is_served(quick_hub)
@@ -121,7 +122,7 @@ def test_half_a_head_is_answered_408_and_closed_after_the_timeout(quick_hub: Hub
     assert headers["x-request-id"] == "half-1"
 
 
-def test_a_body_sent_slowly_is_cut_off_after_the_timeout(quick_hub: HubProcess) -> None:
+def test_a_body_sent_slowly_is_cut_off_after_the_timeout(quick_hub: InProcessHub) -> None:
     # Without a token the hub answers 401 at once; the client still owes the rest of its body
     # and sends it a byte at a time. (An app that waits for a body gets http.disconnect:
     # tests/test_server.py.)
@@ -145,7 +146,7 @@ def test_a_body_sent_slowly_is_cut_off_after_the_timeout(quick_hub: HubProcess) 
     assert_is_served(quick_hub)
 
 
-def test_the_timeout_counts_from_the_first_byte_not_from_the_last(quick_hub: HubProcess) -> None:
+def test_the_timeout_counts_from_the_first_byte_not_from_the_last(quick_hub: InProcessHub) -> None:
     """A client dripping a byte at a time never completes its request in time."""
     request = b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Slow: " + b"x" * 100
     with connect(quick_hub) as drip:
@@ -162,7 +163,7 @@ def test_the_timeout_counts_from_the_first_byte_not_from_the_last(quick_hub: Hub
     assert time.monotonic() - began < 8
 
 
-def test_empty_lines_between_requests_cannot_hold_a_connection(quick_hub: HubProcess) -> None:
+def test_empty_lines_between_requests_cannot_hold_a_connection(quick_hub: InProcessHub) -> None:
     """Empty lines before a request are allowed (RFC 9112, 2.2) and start no request; each
     one used to reset uvicorn's keep-alive timer, so they could hold a connection forever."""
     with connect(quick_hub) as lines:
@@ -179,7 +180,7 @@ def test_empty_lines_between_requests_cannot_hold_a_connection(quick_hub: HubPro
     assert time.monotonic() - began < 10
 
 
-def test_an_upgrade_request_is_plain_http(quick_hub: HubProcess) -> None:
+def test_an_upgrade_request_is_plain_http(quick_hub: InProcessHub) -> None:
     """The hub upgrades to nothing (WebSocket off): no advice to install a library for it."""
     with connect(quick_hub) as upgrade:
         upgrade.sendall(HEALTHZ[:-2] + b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
@@ -187,7 +188,7 @@ def test_an_upgrade_request_is_plain_http(quick_hub: HubProcess) -> None:
     assert "WebSocket" not in quick_hub.log()
 
 
-def test_a_slow_answer_is_not_the_clients_delay(quick_hub: HubProcess) -> None:
+def test_a_slow_answer_is_not_the_clients_delay(quick_hub: InProcessHub) -> None:
     """Once the request is in, the time it takes the hub (here: a platform answering slowly
     during a registration) does not count."""
     created = quick_hub.add_platform("Slow", ("NL", "SLO", "EMSP"))
@@ -197,7 +198,7 @@ def test_a_slow_answer_is_not_the_clients_delay(quick_hub: HubProcess) -> None:
     assert (status, answer["status_code"]) == (200, 1000)
 
 
-def test_a_kept_alive_connection_serves_request_after_request(quick_hub: HubProcess) -> None:
+def test_a_kept_alive_connection_serves_request_after_request(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as kept:
         kept.sendall(HEALTHZ)
         assert read_response(kept)[0] == 200
@@ -211,7 +212,7 @@ def test_a_kept_alive_connection_serves_request_after_request(quick_hub: HubProc
 # --- answers before the app ----------------------------------------------------------------------
 
 
-def test_garbage_is_answered_with_the_envelope_and_new_ids(quick_hub: HubProcess) -> None:
+def test_garbage_is_answered_with_the_envelope_and_new_ids(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as garbage:
         garbage.sendall(b"\x16\x03\x01\x02\x00 hello\r\n\r\n")
         _, sent = until_closed(garbage)
@@ -221,7 +222,7 @@ def test_garbage_is_answered_with_the_envelope_and_new_ids(quick_hub: HubProcess
     assert headers["x-request-id"] != headers["x-correlation-id"]
 
 
-def test_a_bad_header_is_answered_with_the_envelope_and_its_ids(quick_hub: HubProcess) -> None:
+def test_a_bad_header_is_answered_with_the_envelope_and_its_ids(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as bad:
         bad.sendall(
             b"GET /healthz HTTP/1.1\r\nX-Request-ID: req-1\r\nX-Correlation-ID: corr-1\r\n"
@@ -232,7 +233,7 @@ def test_a_bad_header_is_answered_with_the_envelope_and_its_ids(quick_hub: HubPr
     assert (headers["x-request-id"], headers["x-correlation-id"]) == ("req-1", "corr-1")
 
 
-def test_a_url_that_cannot_be_read_is_answered_with_the_envelope(quick_hub: HubProcess) -> None:
+def test_a_url_that_cannot_be_read_is_answered_with_the_envelope(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as bad:
         bad.sendall(b"GET http://hub:99999999/ HTTP/1.1\r\nX-Request-ID: url-1\r\nHost: x\r\n\r\n")
         _, sent = until_closed(bad)
@@ -245,7 +246,7 @@ def test_a_url_that_cannot_be_read_is_answered_with_the_envelope(quick_hub: HubP
     [b"x" * 256, b"two words", b"caf\xc3\xa9", b""],
     ids=["long", "space", "utf8", "empty"],
 )
-def test_unsafe_ids_are_not_echoed(quick_hub: HubProcess, unsafe: bytes) -> None:
+def test_unsafe_ids_are_not_echoed(quick_hub: InProcessHub, unsafe: bytes) -> None:
     with connect(quick_hub) as bad:
         bad.sendall(
             b"GET /healthz HTTP/1.1\r\nX-Request-ID: " + unsafe + b"\r\nX-Correlation-ID: ok-1\r\n"
@@ -257,7 +258,7 @@ def test_unsafe_ids_are_not_echoed(quick_hub: HubProcess, unsafe: bytes) -> None
     assert headers["x-correlation-id"] == "ok-1"
 
 
-def test_a_head_too_large_is_answered_431(quick_hub: HubProcess) -> None:
+def test_a_head_too_large_is_answered_431(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as large:
         # Far more than the limit, in one header line: nothing is read past the limit.
         head = b"GET /healthz HTTP/1.1\r\nX-Request-ID: big-1\r\nX-Big: "
@@ -269,7 +270,7 @@ def test_a_head_too_large_is_answered_431(quick_hub: HubProcess) -> None:
     assert_is_served(quick_hub)
 
 
-def test_a_large_head_within_the_limit_is_served(quick_hub: HubProcess) -> None:
+def test_a_large_head_within_the_limit_is_served(quick_hub: InProcessHub) -> None:
     with connect(quick_hub) as large:
         large.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Big: " + b"x" * 40000 + b"\r\n\r\n")
         assert read_response(large)[0] == 200
@@ -279,15 +280,14 @@ def test_a_large_head_within_the_limit_is_served(quick_hub: HubProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+def small_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessHub]:
     """A hub for four client connections at a time. Each test leaves none open."""
     data = tmp_path_factory.mktemp("limit") / "data"
-    with HubProcess(data, args=["--max-connections", "4", "--client-timeout", "30"]) as hub:
+    with own_hub(data, max_connections=4, client_timeout=30) as hub:
         yield hub
-    assert "Traceback" not in hub.log(), hub.log()
 
 
-def test_idle_connections_make_room_for_a_new_client(small_hub: HubProcess) -> None:
+def test_idle_connections_make_room_for_a_new_client(small_hub: InProcessHub) -> None:
     with connections(small_hub, 4) as idle:
         for sock in idle:  # each has finished a request and waits, kept alive
             sock.sendall(HEALTHZ)
@@ -303,7 +303,7 @@ def test_idle_connections_make_room_for_a_new_client(small_hub: HubProcess) -> N
         assert until_closed(idle[0])[1] == b""
 
 
-def test_a_new_client_is_refused_only_when_no_connection_is_idle(small_hub: HubProcess) -> None:
+def test_a_new_client_is_refused_only_when_no_connection_is_idle(small_hub: InProcessHub) -> None:
     with connections(small_hub, 4) as busy:
         # Two have not sent anything yet, two are in the middle of a request: none is idle.
         for sock in busy[2:]:
@@ -322,7 +322,7 @@ def test_a_new_client_is_refused_only_when_no_connection_is_idle(small_hub: HubP
         assert_is_served(small_hub)
 
 
-def test_many_clients_at_once_against_a_small_limit(small_hub: HubProcess) -> None:
+def test_many_clients_at_once_against_a_small_limit(small_hub: InProcessHub) -> None:
     """Clients that come and go, many more than the limit: every one is answered (served, or
     refused with the envelope), and the hub serves afterwards."""
     answers: list[int] = []

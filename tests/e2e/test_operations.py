@@ -7,13 +7,16 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests import client
-from tests.e2e.network import member
+from tests.e2e.network import Hub, member
 from tests.e2e.objects import location
 from tests.hubproc import HubProcess
+from tests.ownhub import own_hub
 from tests.parties import free_port
+from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
 MakeHub = Callable[..., HubProcess]
@@ -39,7 +42,7 @@ def value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def traffic(hub: HubProcess, count: int) -> dict[str, Any]:
+def traffic(hub: Hub, count: int) -> dict[str, Any]:
     """Register a CPO and an eMSP and push ``count`` locations; returns what was used."""
     with member(hub, ("NL", "MCP", "CPO")) as cpo, member(hub, ("NL", "MEM", "EMSP")) as emsp:
         for i in range(count):
@@ -95,33 +98,64 @@ def test_metrics_after_traffic(hub_factory: MakeHub) -> None:
     assert all(token not in text for token in used["tokens"])
 
 
-def test_metrics_on_their_own_port(hub_factory: MakeHub) -> None:
+def test_metrics_on_their_own_port(tmp_path: Path) -> None:
     port = free_port()
-    hub = hub_factory(args=["--metrics-port", str(port)]).start()
-    traffic(hub, 1)
-    text = scrape(f"http://127.0.0.1:{port}/metrics")
-    assert value(text, "ocpi_hub_requests_total", module="locations", ocpi_status="1000") == 1
-    assert client.request("GET", f"http://127.0.0.1:{port}/other")[0] == 404
-    # A head longer than the server reads, and more idle connections than it serves at once,
-    # are dropped without a traceback (the fixture checks the log) and it serves on.
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as long_head:
-        long_head.sendall(b"GET /" + b"x" * 100_000 + b" HTTP/1.0\r\n\r\n")
-        assert long_head.recv(100) == b""
-    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
-    try:
-        assert idle[-1].recv(100) == b""  # closed at once: over the limit
-    finally:
-        for connection in idle:
-            connection.close()
-    # Once the server has seen them go, it serves again.
-    deadline = time.monotonic() + 10
-    while True:
+    # In this process, whose metrics every in-process hub shares: counted as differences.
+    with own_hub(tmp_path / "data", metrics_port=port) as hub:
+        own_port = f"http://127.0.0.1:{port}/metrics"
+        pushed = {"module": "locations", "ocpi_status": "1000"}
+        before = value(scrape(own_port), "ocpi_hub_requests_total", **pushed)
+        traffic(hub, 1)
+        assert value(scrape(own_port), "ocpi_hub_requests_total", **pushed) == before + 1
+        main_port = scrape(f"{hub.url}/metrics")
+        assert value(main_port, "ocpi_hub_requests_total", **pushed) == before + 1
+        assert client.request("GET", f"http://127.0.0.1:{port}/other")[0] == 404
+        # A head longer than the server reads, and more idle connections than it serves at
+        # once, are dropped without a traceback (own_hub checks the log) and it serves on.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as long_head:
+            long_head.sendall(b"GET /" + b"x" * 100_000 + b" HTTP/1.0\r\n\r\n")
+            assert long_head.recv(100) == b""
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
         try:
-            assert "ocpi_hub_requests_total" in scrape(f"http://127.0.0.1:{port}/metrics")
-            break
-        except ConnectionError:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+            assert idle[-1].recv(100) == b""  # closed at once: over the limit
+        finally:
+            for connection in idle:
+                connection.close()
+        # Once the server has seen them go, it serves again.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert "ocpi_hub_requests_total" in scrape(f"http://127.0.0.1:{port}/metrics")
+                break
+            except ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+
+
+def test_the_gauges_say_how_the_platforms_and_their_queues_are(tmp_path: Path) -> None:
+    with own_hub(tmp_path / "data") as hub:
+        retired = hub.add_platform("Retired", ("NL", "RET", "CPO"))
+        assert hub.admin("DELETE", f"/platforms/{retired['id']}")[0] == 204
+        hub.add_platform("Planned", ("NL", "PLA", "CPO"))
+        with member(hub, ("NL", "GCP", "CPO")) as cpo, member(hub, ("NL", "GEM", "EMSP")) as emsp:
+            emsp.fake.down = True
+            # HubClientInfo tells the eMSP of the new platform: a message waits for it.
+            hub.add_platform("Newcomer", ("NL", "NEW", "CPO"))
+
+            def waiting() -> str:
+                text = scrape(f"{hub.url}/metrics")
+                return text if value(text, "ocpi_hub_queue_depth", platform=emsp.id) else ""
+
+            text = wait_for(waiting, what="a message waiting for the eMSP")
+            assert value(text, "ocpi_hub_platforms", status="CONNECTED") == 2
+            assert value(text, "ocpi_hub_platforms", status="PLANNED") == 2
+            # A removed platform is counted as suspended (it is, for good).
+            assert value(text, "ocpi_hub_platforms", status="SUSPENDED") == 1
+            assert value(text, "ocpi_hub_queue_oldest_age_seconds", platform=emsp.id) >= 0
+            assert f'platform="{cpo.id}"' in text
+            # Queues of platforms that never registered are not shown.
+            assert f'platform="{retired["id"]}"' not in text
+            emsp.fake.down = False
 
 
 def test_metrics_of_two_workers_are_summed(hub_factory: MakeHub) -> None:

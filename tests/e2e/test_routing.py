@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.e2e.network import Member, member
 from tests.e2e.objects import location, session
 from tests.hubproc import HubProcess
+from tests.ownhub import own_hub
 from tests.parties import FakePlatform, b64
 
 V = "/ocpi/2.2.1"
@@ -344,9 +346,12 @@ def test_a_receiver_that_is_down_gets_4003_at_once(hub: HubProcess, net: Network
     assert time.monotonic() - started < 2
 
 
-def test_a_receiver_that_does_not_answer_in_time_gets_4002(hub_factory: Any) -> None:
-    hub = hub_factory(args=["--forward-timeout", "0.5"]).start()
-    with member(hub, ("RT", "CPS", "CPO")) as cpo, member(hub, ("RT", "SLO", "EMSP")) as slow:
+def test_a_receiver_that_does_not_answer_in_time_gets_4002(tmp_path: Path) -> None:
+    with (
+        own_hub(tmp_path / "data", forward_timeout=0.5) as hub,
+        member(hub, ("RT", "CPS", "CPO")) as cpo,
+        member(hub, ("RT", "SLO", "EMSP")) as slow,
+    ):
         slow.fake.delay = 2.0
         started = time.monotonic()
         status, _, answer = cpo.call(
