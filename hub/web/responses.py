@@ -22,6 +22,7 @@ from hub.errors import (
     PayloadTooLargeError,
     ServerError,
 )
+from hub.logs import EXCHANGE
 from hub.ocpi.envelope import envelope
 from hub.ocpi.status import SUCCESS
 
@@ -58,7 +59,7 @@ def is_admin(path: str) -> bool:
 async def render_error(request: Request, exc: Exception) -> Response:
     """Starlette's exception handler for HubError and HTTPException (unknown routes, 405)."""
     error = _as_hub_error(exc)
-    request.scope.setdefault("state", {})["ocpi_status"] = error.ocpi_status
+    EXCHANGE.get().ocpi_status = error.ocpi_status  # for the access line
     if isinstance(error, ServerError) or error.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
     headers = {}
