@@ -25,6 +25,7 @@ from hub.errors import (
 from hub.logs import EXCHANGE
 from hub.ocpi.envelope import envelope
 from hub.ocpi.status import SUCCESS
+from hub.web.admin_types import AdminError
 
 log = logging.getLogger("hub.web")
 
@@ -70,7 +71,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
         headers["connection"] = "close"
     if is_admin(request.url.path):
         status = error.admin_status or error.http_status
-        body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
+        body = AdminError(error=error.message, status=status, ocpi_status=error.ocpi_status)
         response = admin(body, http_status=status)
         response.headers.update(headers)
         return response
