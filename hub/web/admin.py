@@ -19,14 +19,14 @@ from hub.web.admin_types import (
     Connect,
     DeadLetterView,
     NewPlatform,
-    NewPlatformView,
     PlatformChange,
-    PlatformView,
     QueueView,
     Redrive,
     Redriven,
     RoleGrant,
     TokenA,
+    new_platform_view,
+    platform_view,
 )
 from hub.web.context import Services, services
 from hub.web.openapi import ADMIN_OPENAPI
@@ -69,7 +69,7 @@ async def create_platform(request: Request) -> Response:
     platform, token_a = await hub.lifecycle.create(
         wanted.name, _parties(wanted.roles, hub), wanted.token_encoding
     )
-    view = NewPlatformView.of(
+    view = new_platform_view(
         platform,
         await hub.platforms.last_seen(platform.id),
         token_a=token_a,
@@ -122,8 +122,8 @@ async def action(request: Request) -> Response:
     return responses.admin(await _view(hub, found))
 
 
-async def _view(hub: Services, platform: Platform) -> PlatformView:
-    return PlatformView.of(platform, await hub.platforms.last_seen(platform.id))
+async def _view(hub: Services, platform: Platform) -> msgspec.Struct:
+    return platform_view(platform, await hub.platforms.last_seen(platform.id))
 
 
 # --- queues and dead letters -------------------------------------------------------------

@@ -7,13 +7,13 @@ The answers are encode-only: their ``Annotated`` metadata documents them, nothin
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any
 
 import msgspec
 
-from hub.ocpi.credentials import ROLES, CountryCode, CredentialsRole, PartyId, Token
-from hub.ocpi.versions import Endpoint, Url
-from hub.records import CONNECTED, OFFLINE, PLANNED, SUSPENDED, Party, Platform, TokenEncoding
+from hub.ocpi.credentials import ROLES, CountryCode, PartyId, Token
+from hub.ocpi.versions import Url
+from hub.records import CONNECTED, OFFLINE, PLANNED, SUSPENDED, Platform, TokenEncoding
 
 # A platform may be granted any role but the hub's own.
 GRANTABLE_ROLES = ROLES - {"HUB"}
@@ -62,47 +62,58 @@ class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # --- answers -----------------------------------------------------------------------------
 
 
-class PlatformView(msgspec.Struct, kw_only=True):
-    """The admin's view of a platform: the record without tokens and bookkeeping, and with how
-    the hub encodes its token towards it and when it was last heard from."""
+# The admin's view of a platform is its record (everything, also what later versions add) but
+# for two fields of the hub's own bookkeeping: how the hub encodes its token is told by
+# sends_base64, and the status to resume after a suspension is nobody else's business.
+HIDDEN = frozenset({"detected_base64", "status_before_suspend"})
+_SHOWN = [
+    (f.name, Status if f.name == "status" else f.type)
+    for f in msgspec.structs.fields(Platform)
+    if f.name not in HIDDEN
+]
 
-    id: str
-    name: str
-    status: Status
-    roles: list[Party]
-    created_at: str
-    updated_at: str
-    version: str | None
-    platform_versions_url: str | None
-    endpoints: list[Endpoint]
-    registered_roles: list[CredentialsRole]
-    registered_by: Literal["platform", "hub"] | None
-    token_encoding: TokenEncoding
-    last_seen: str | None
-    deleted: bool
-    status_since: str | None
-    sends_base64: bool
+PlatformView = msgspec.defstruct(
+    "PlatformView", [*_SHOWN, ("sends_base64", bool)], kw_only=True, module=__name__
+)
+PlatformView.__doc__ = """The admin's view of a platform: its record without the hub's own
+bookkeeping, with how the hub encodes its token towards it (sends_base64) and when it was last
+heard from (last_seen)."""
 
-    @classmethod
-    def of(cls, platform: Platform, last_seen: str | None, **more: Any) -> Self:
-        """The view of ``platform``; ``more``: the fields a subclass adds."""
-        fields = msgspec.structs.asdict(platform)
-        # How the hub encodes its token is told by sends_base64; the status to resume is the
-        # hub's own business.
-        del fields["detected_base64"], fields["status_before_suspend"]
-        fields["last_seen"] = last_seen
-        return cls(**fields, sends_base64=platform.sends_base64, **more)
+NewPlatformView = msgspec.defstruct(
+    "NewPlatformView",
+    [("token_a", str), ("versions_url", str)],
+    bases=(PlatformView,),
+    kw_only=True,
+    module=__name__,
+)
+NewPlatformView.__doc__ = "A platform just created: its view and its token A (shown only once)."
+
+
+def platform_view(platform: Platform, last_seen: str | None) -> msgspec.Struct:
+    """``platform`` as the admin sees it (``PlatformView``)."""
+    return PlatformView(**_shown(platform, last_seen))
+
+
+def new_platform_view(
+    platform: Platform, last_seen: str | None, *, token_a: str, versions_url: str
+) -> msgspec.Struct:
+    """A platform just created, with its token A (``NewPlatformView``)."""
+    return NewPlatformView(
+        **_shown(platform, last_seen), token_a=token_a, versions_url=versions_url
+    )
+
+
+def _shown(platform: Platform, last_seen: str | None) -> dict[str, Any]:
+    fields = msgspec.structs.asdict(platform)
+    for name in HIDDEN:
+        del fields[name]
+    fields["last_seen"] = last_seen
+    fields["sends_base64"] = platform.sends_base64
+    return fields
 
 
 class TokenA(msgspec.Struct, kw_only=True):
     """A new token A, shown once, and where the platform starts its registration with it."""
-
-    token_a: str
-    versions_url: str
-
-
-class NewPlatformView(PlatformView, kw_only=True):
-    """A platform just created: its view and its token A (shown only this once)."""
 
     token_a: str
     versions_url: str

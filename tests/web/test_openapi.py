@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from hub.records import Party, Platform
-from hub.web.admin_types import DOCUMENTED, PlatformView
+from hub.web.admin_types import DOCUMENTED, platform_view
 from hub.web.openapi import ADMIN_OPENAPI
 
 SCHEMAS: dict[str, Any] = ADMIN_OPENAPI["components"]["schemas"]
@@ -85,7 +85,7 @@ def test_a_platform_view_is_the_record_without_its_bookkeeping() -> None:
         status_before_suspend="CONNECTED",
         last_seen="stale",
     )
-    view = msgspec.json.decode(msgspec.json.encode(PlatformView.of(record, "2026-01-03T00:00:00Z")))
+    view = msgspec.json.decode(msgspec.json.encode(platform_view(record, "2026-01-03T00:00:00Z")))
     expected = msgspec.to_builtins(record)
     del expected["detected_base64"], expected["status_before_suspend"]
     expected["last_seen"] = "2026-01-03T00:00:00Z"
