@@ -12,7 +12,7 @@ all on 127.0.0.1 and all stopped at the end (also on Ctrl-C, SIGTERM or an error
   the Redis here instead and gives the hub's client a pool of N connections through
   ``--redis-url`` (the hub's own pool holds 4096 and waits when they are all in use: it holds
   one connection per receiving platform in a blocking read);
-* one lean server (``benchmarks/broadcast_receiver.py``: uvloop + httptools) that plays every
+* one lean server (``benchmarks/receiver.py``: uvloop + httptools) that plays every
   platform: a CPO (BE/BEC, the party of the official location example) under ``/cpo`` and the
   eMSPs NL/000, NL/001, ... under ``/e000``, ``/e001``, ... It serves their versions, version
   details and module URLs, checks every token and every pushed body byte for byte, and records
@@ -88,7 +88,7 @@ from tests.parties import b64, free_port  # noqa: E402
 
 LOCATION = ROOT / "tests" / "examples" / "2.2.1" / "location_example.json"
 TARIFF = ROOT / "tests" / "examples" / "2.2.1" / "tariff_10_025kwh_parking_start.json"
-RECEIVER = HERE / "broadcast_receiver.py"
+RECEIVER = HERE / "receiver.py"
 FAST = ["--retry-base", "0.05", "--retry-max", "0.5", "--offline-after", "3"]
 STOP_SOON = ["--shutdown-timeout", "3"]  # on Ctrl-C, do not wait 10 s for calls in flight
 V = "/ocpi/2.2.1"
@@ -136,7 +136,7 @@ def summary_ms(values: list[float]) -> dict[str, float]:
 
 
 class LeanServer:
-    """benchmarks/broadcast_receiver.py in a subprocess."""
+    """benchmarks/receiver.py in a subprocess, playing every platform."""
 
     def __init__(self, port: int, config: Path, log: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -243,6 +243,7 @@ class Bench:
                 for p in [self.cpo, *self.emsps]
             },
             "bodies": {"locations": self.location, "tariffs": self.tariff},
+            "record": True,  # when each eMSP got each push: what the benchmark measures
         }
 
     # --- HTTP ----------------------------------------------------------------------------

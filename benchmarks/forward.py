@@ -99,7 +99,7 @@ class Case:
     direct_headers: dict[str, str]
     hub_headers: dict[str, str]
     body_file: Path | None
-    receiver_key: str  # the receiver's counter for this call ("/emsp PUT")
+    receiver_key: str  # the receiver's counter for this call ("emsp locations PUT")
 
 
 @dataclass
@@ -317,7 +317,7 @@ def build_cases(
             direct_headers={"Authorization": f"Token {b64(emsp.issued_token)}", **put_routing},
             hub_headers={"Authorization": f"Token {b64(cpo.peer_token)}", **put_routing},
             body_file=body,
-            receiver_key="/emsp PUT",
+            receiver_key="emsp locations PUT",
         ),
         "get": Case(
             name="get",
@@ -327,7 +327,7 @@ def build_cases(
             direct_headers={"Authorization": f"Token {b64(cpo.issued_token)}", **get_routing},
             hub_headers={"Authorization": f"Token {b64(emsp.peer_token)}", **get_routing},
             body_file=None,
-            receiver_key="/cpo GET",
+            receiver_key="cpo locations GET",
         ),
         # The PUT with a new location id every time: the hub learns (and writes to Redis) the
         # owner of each (the receiver checks that the body's id is the URL's).
@@ -347,7 +347,7 @@ def build_cases(
                 "X-Bench-Unique-Id": location_id,
             },
             body_file=body,
-            receiver_key="/emsp PUT",
+            receiver_key="emsp locations PUT",
         ),
         # The same GET without OCPI-to: the hub finds the CPO from the location's owner it
         # learned from the PUT (open routing: one Redis read per call).
@@ -359,7 +359,7 @@ def build_cases(
             direct_headers={"Authorization": f"Token {b64(cpo.issued_token)}", **open_routing},
             hub_headers={"Authorization": f"Token {b64(emsp.peer_token)}", **open_routing},
             body_file=None,
-            receiver_key="/cpo GET",
+            receiver_key="cpo locations GET",
         ),
     }
 

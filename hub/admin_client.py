@@ -57,8 +57,9 @@ class CliError(Exception):
 
 
 @dataclass(frozen=True)
-class Call:
-    """One subcommand: the admin API call it makes (``{id}`` is the platform id argument)."""
+class AdminCommand:
+    """One admin subcommand and the admin API request it makes (``{id}`` in ``path`` is the
+    platform id argument)."""
 
     help: str
     method: str
@@ -105,36 +106,47 @@ def _redriven(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-CALLS: dict[str, Call] = {
-    "add": Call("create a platform and print its token A", "POST", "/platforms", _new_platform),
-    "list": Call("list the platforms", "GET", "/platforms"),
-    "show": Call("show one platform", "GET", "/platforms/{id}"),
-    "set": Call("change a platform's name or token encoding", "PATCH", "/platforms/{id}", _change),
-    "connect": Call(
+COMMANDS: dict[str, AdminCommand] = {
+    "add": AdminCommand(
+        "create a platform and print its token A", "POST", "/platforms", _new_platform
+    ),
+    "list": AdminCommand("list the platforms", "GET", "/platforms"),
+    "show": AdminCommand("show one platform", "GET", "/platforms/{id}"),
+    "set": AdminCommand(
+        "change a platform's name or token encoding", "PATCH", "/platforms/{id}", _change
+    ),
+    "connect": AdminCommand(
         "register the hub at a platform with the token A it issued",
         "POST",
         "/platforms/{id}/connect",
         lambda args: {"versions_url": args.versions_url, "token": args.token},
     ),
-    "rotate": Call("renew the credentials tokens of both sides", "POST", "/platforms/{id}/rotate"),
-    "suspend": Call("stop routing to and from a platform", "POST", "/platforms/{id}/suspend"),
-    "resume": Call("undo suspend", "POST", "/platforms/{id}/resume"),
-    "remove": Call("revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}"),
-    "token-a": Call("issue a new token A, replacing the old", "POST", "/platforms/{id}/token-a"),
+    "rotate": AdminCommand(
+        "renew the credentials tokens of both sides", "POST", "/platforms/{id}/rotate"
+    ),
+    "suspend": AdminCommand(
+        "stop routing to and from a platform", "POST", "/platforms/{id}/suspend"
+    ),
+    "resume": AdminCommand("undo suspend", "POST", "/platforms/{id}/resume"),
+    "remove": AdminCommand("revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}"),
+    "token-a": AdminCommand(
+        "issue a new token A, replacing the old", "POST", "/platforms/{id}/token-a"
+    ),
 }
-QUEUE_CALLS: dict[str, Call] = {
-    "queues": Call(
+QUEUE_COMMANDS: dict[str, AdminCommand] = {
+    "queues": AdminCommand(
         "show each platform's delivery queue: depth, oldest message, dead letters",
         "GET",
         "/queues",
     ),
-    "dead-letters": Call(
+    "dead-letters": AdminCommand(
         "list the messages parked after failed delivery, or queue them again (--redrive)",
         "GET",
         "/dead-letters",
         query=_listed,
     ),
-    "redrive": Call("", "POST", "/dead-letters/redrive", _redriven),  # dead-letters --redrive
+    # dead-letters --redrive
+    "redrive": AdminCommand("", "POST", "/dead-letters/redrive", _redriven),
 }
 
 
@@ -180,11 +192,11 @@ def add_commands(commands: Any) -> None:
     platforms = commands.add_parser("platforms", help="manage platforms through the admin API")
     actions = platforms.add_subparsers(dest="action", required=True, metavar="ACTION")
     subs: dict[str, argparse.ArgumentParser] = {}
-    for name, call in CALLS.items():
-        subs[name] = sub = actions.add_parser(name, help=call.help, parents=[common])
-        if "{id}" in call.path:
+    for name, command in COMMANDS.items():
+        subs[name] = sub = actions.add_parser(name, help=command.help, parents=[common])
+        if "{id}" in command.path:
             sub.add_argument("id", help="the platform's id")
-        sub.set_defaults(admin_call=name)
+        sub.set_defaults(admin_command=name)
     subs["add"].add_argument("--name", required=True, help="the platform's display name")
     subs["add"].add_argument(
         "--role",
@@ -203,14 +215,14 @@ def add_commands(commands: Any) -> None:
     subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
     subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")
     for name in ("queues", "dead-letters"):
-        subs[name] = commands.add_parser(name, help=QUEUE_CALLS[name].help, parents=[common])
-        subs[name].set_defaults(admin_call=name)
+        subs[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
+        subs[name].set_defaults(admin_command=name)
     letters = subs["dead-letters"]
     letters.add_argument("--platform", metavar="ID", help="only this platform's dead letters")
-    # --redrive switches the call the command makes, from listing to redriving.
+    # --redrive switches the request the command makes, from listing to redriving.
     letters.add_argument(
         "--redrive",
-        dest="admin_call",
+        dest="admin_command",
         action="store_const",
         const="redrive",
         help="queue the dead letters again (all, --platform's, or its --id ones) and print "
@@ -228,26 +240,26 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage."""
     try:
-        call = CALLS.get(args.admin_call) or QUEUE_CALLS[args.admin_call]
-        body = call.body(args) if call.body is not None else None
-        path = call.path.replace("{id}", urllib.parse.quote(getattr(args, "id", ""), safe=""))
-        query = call.query(args) if call.query is not None else {}
+        command = COMMANDS.get(args.admin_command) or QUEUE_COMMANDS[args.admin_command]
+        body = command.body(args) if command.body is not None else None
+        path = command.path.replace("{id}", urllib.parse.quote(getattr(args, "id", ""), safe=""))
+        query = command.query(args) if command.query is not None else {}
         if query:
             path += "?" + urllib.parse.urlencode(query)
-        answer = _request(args, call.method, path, body)
+        answer = _request(args, command.method, path, body)
     except CliError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return e.code
     if args.json:
         if answer is not None:
             print(json.dumps(answer, indent=2))
-    elif args.admin_call == "remove":
+    elif args.admin_command == "remove":
         print(f"removed {args.id}")
-    elif args.admin_call in TABLES:
-        print(_table(answer, TABLES[args.admin_call]))
+    elif args.admin_command in TABLES:
+        print(_table(answer, TABLES[args.admin_command]))
     else:
         print(_lines(answer))
-    if args.admin_call in ("add", "token-a"):
+    if args.admin_command in ("add", "token-a"):
         print(TOKEN_A_NOTE, file=sys.stderr)
     return 0
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-
-import msgspec
 
 from hub.delivery.queue import Queue
 from hub.errors import ConflictError, HubError, NotFoundError
@@ -40,15 +37,6 @@ class Lifecycle:
         if platform is None:
             raise NotFoundError(f"no platform {platform_id}")
         return platform
-
-    async def view(self, platform: Platform) -> dict[str, Any]:
-        """The admin's view of a platform: everything but tokens."""
-        view: dict[str, Any] = msgspec.to_builtins(platform)
-        view.pop("detected_base64")
-        view.pop("status_before_suspend")
-        view["sends_base64"] = platform.sends_base64
-        view["last_seen"] = await self._store.last_seen(platform.id)
-        return view
 
     async def update(
         self, platform_id: str, *, name: str | None, encoding: TokenEncoding | None

@@ -1,5 +1,6 @@
 """Logging: text for people, JSON lines for machines, and the ids of the request in every line
-logged while it is handled. Tokens and bodies are never logged.
+logged while it is handled (``Exchange``, which also carries what the request's access line
+says). Tokens and bodies are never logged.
 
 One record is one line, whatever a client sent: in text lines, control characters are escaped,
 and message arguments and field values that could pass for a line break, a field of their own
@@ -15,14 +16,28 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
-# (X-Request-ID, X-Correlation-ID) of the request being handled, for every line logged in it.
-REQUEST_IDS: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
-    "request_ids", default=None
-)
+
+@dataclass(slots=True)
+class Exchange:
+    """One request being handled, as its log lines tell it: its ids (in every line logged while
+    it is handled) and the facts of its access line and request metrics, filled in by whoever
+    learns them (the web layer's endpoints and its error renderer)."""
+
+    request_id: str  # X-Request-ID, as echoed
+    correlation_id: str  # X-Correlation-ID, as echoed
+    ocpi_status: int | None = None  # None: no OCPI status known (one is assumed for a 2xx)
+    sender: str = ""  # the parties of a relayed call, as messages name them ("NL/CPO")
+    receiver: str = ""
+    forward_seconds: float | None = None  # spent waiting for the receiver: not the hub's time
+
+
+# The request being handled (set by the web layer for the time it handles one).
+EXCHANGE: contextvars.ContextVar[Exchange] = contextvars.ContextVar("exchange")
 ACCESS = logging.getLogger("hub.access")
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -84,9 +99,10 @@ def _safe_argument(argument: object) -> object:
 
 class RequestIds(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        ids = REQUEST_IDS.get()
-        if ids is not None and not hasattr(record, "request_id"):
-            record.request_id, record.correlation_id = ids
+        exchange = EXCHANGE.get(None)
+        if exchange is not None and not hasattr(record, "request_id"):
+            record.request_id = exchange.request_id
+            record.correlation_id = exchange.correlation_id
         return True
 
 

@@ -4,45 +4,32 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.delivery.queue import Message
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
-from hub.ocpi.credentials import ROLES, CountryCode, PartyId, Token
-from hub.ocpi.versions import Url
-from hub.records import Party, TokenEncoding
+from hub.records import Party, Platform
 from hub.web import bodies, responses
+from hub.web.admin_types import (
+    GRANTABLE_ROLES,
+    Connect,
+    DeadLetterView,
+    NewPlatform,
+    PlatformChange,
+    QueueView,
+    Redrive,
+    Redriven,
+    RoleGrant,
+    TokenA,
+    new_platform_view,
+    platform_view,
+)
 from hub.web.context import Services, services
 from hub.web.openapi import ADMIN_OPENAPI
-
-# A platform may be granted any role but the hub's own.
-GRANTABLE_ROLES = ROLES - {"HUB"}
-
-
-class RoleGrant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    country_code: CountryCode
-    party_id: PartyId
-    role: str
-
-
-class NewPlatform(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    roles: Annotated[list[RoleGrant], msgspec.Meta(min_length=1)]
-    token_encoding: TokenEncoding = "auto"
-
-
-class PlatformChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
-    token_encoding: TokenEncoding | None = None
-
-
-class Connect(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    versions_url: Url
-    token: Token
 
 
 def _authorize(request: Request) -> Services:
@@ -82,15 +69,19 @@ async def create_platform(request: Request) -> Response:
     platform, token_a = await hub.lifecycle.create(
         wanted.name, _parties(wanted.roles, hub), wanted.token_encoding
     )
-    view = await hub.lifecycle.view(platform)
-    view.update(token_a=token_a, versions_url=hub.lifecycle.versions_url)
+    view = new_platform_view(
+        platform,
+        await hub.platforms.last_seen(platform.id),
+        token_a=token_a,
+        versions_url=hub.lifecycle.versions_url,
+    )
     return responses.admin(view, http_status=201)
 
 
 async def list_platforms(request: Request) -> Response:
     hub = _authorize(request)
     found = await hub.platforms.all()
-    return responses.admin([await hub.lifecycle.view(p) for p in found])
+    return responses.admin([await _view(hub, p) for p in found])
 
 
 async def platform(request: Request) -> Response:
@@ -106,7 +97,7 @@ async def platform(request: Request) -> Response:
         )
     else:
         found = await hub.lifecycle.get(platform_id)
-    return responses.admin(await hub.lifecycle.view(found))
+    return responses.admin(await _view(hub, found))
 
 
 async def action(request: Request) -> Response:
@@ -125,10 +116,14 @@ async def action(request: Request) -> Response:
             found = await hub.lifecycle.resume(platform_id)
         case "token-a":
             token_a = await hub.lifecycle.new_token_a(platform_id)
-            return responses.admin({"token_a": token_a, "versions_url": hub.lifecycle.versions_url})
+            return responses.admin(TokenA(token_a=token_a, versions_url=hub.lifecycle.versions_url))
         case _:
             raise NotFoundError(f"no admin action {request.path_params['action']!r}")
-    return responses.admin(await hub.lifecycle.view(found))
+    return responses.admin(await _view(hub, found))
+
+
+async def _view(hub: Services, platform: Platform) -> msgspec.Struct:
+    return platform_view(platform, await hub.platforms.last_seen(platform.id))
 
 
 # --- queues and dead letters -------------------------------------------------------------
@@ -137,21 +132,21 @@ async def action(request: Request) -> Response:
 async def queues(request: Request) -> Response:
     """Per receiving platform: what waits, how old the oldest is, what was parked."""
     hub = _authorize(request)
-    found = []
+    found: list[QueueView] = []
     for platform in await hub.platforms.all():
         if not platform.registered and not platform.deleted:
             continue
         stats = await hub.queue.stats(platform.id)
         found.append(
-            {
-                "platform": platform.id,
-                "name": platform.name,
-                "status": platform.status,
-                "depth": stats.depth,
-                "oldest_age": stats.oldest_age,
-                "dead_letters": stats.dead_letters,
-                "delivered_by": await hub.queue.holder(platform.id),
-            }
+            QueueView(
+                platform=platform.id,
+                name=platform.name,
+                status=platform.status,
+                depth=stats.depth,
+                oldest_age=stats.oldest_age,
+                dead_letters=stats.dead_letters,
+                delivered_by=await hub.queue.holder(platform.id),
+            )
         )
     return responses.admin(found)
 
@@ -159,27 +154,28 @@ async def queues(request: Request) -> Response:
 async def dead_letters(request: Request) -> Response:
     hub = _authorize(request)
     wanted = request.query_params.get("platform")
-    found = []
+    found: list[DeadLetterView] = []
     for platform_id in await _platform_ids(hub, wanted):
         for letter in await hub.queue.dead_letters(platform_id):
-            # Through JSON: the message's body is raw JSON, which to_builtins cannot take.
-            view = msgspec.json.decode(msgspec.json.encode(letter))
-            view["platform"] = platform_id
-            found.append(view)
+            found.append(
+                DeadLetterView(
+                    id=letter.id,
+                    message=None if letter.message is None else _raw(letter.message),
+                    raw=letter.raw,
+                    reason=letter.reason,
+                    attempts=letter.attempts,
+                    parked_at=letter.parked_at,
+                    platform=platform_id,
+                )
+            )
     return responses.admin(found)
-
-
-class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    platform: str | None = None
-    ids: list[str] | None = None
 
 
 async def redrive(request: Request) -> Response:
     """Queue parked messages again: all, a platform's, or some ids of a platform's. Letters
     without a message (undecodable entries) are skipped and counted, or refused when named."""
     hub = _authorize(request)
-    body = await request.body()
-    wanted = bodies.decode(body, Redrive) if body.strip() else Redrive()
+    wanted = await bodies.read(request, Redrive, empty=Redrive())
     if wanted.ids is not None and wanted.platform is None:
         raise InvalidParametersError("ids need a platform")
     count = skipped = 0
@@ -188,10 +184,11 @@ async def redrive(request: Request) -> Response:
         count, skipped = count + redriven, skipped + hopeless
     if count:
         hub.wake_delivery()
-    answer = {"redriven": count}
-    if skipped:
-        answer["skipped"] = skipped
-    return responses.admin(answer)
+    return responses.admin(Redriven(redriven=count, skipped=skipped))
+
+
+def _raw(message: Message) -> msgspec.Raw:
+    return msgspec.Raw(msgspec.json.encode(message))
 
 
 def _platform_id(text: str) -> str:

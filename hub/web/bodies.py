@@ -1,5 +1,6 @@
-"""Reading request bodies: not JSON is HTTP 400, a wrong or missing field (or a key given twice)
-is OCPI 2001."""
+"""Request bodies, read by the hub's one strict decoder (``hub.ocpi.validation``) and its
+refusals turned into the hub's errors: not JSON is HTTP 400, a wrong or missing field (or a key
+given twice) is OCPI 2001."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from hub.ocpi.validation import InvalidInputError
 T = TypeVar("T")
 
 
-def decode(raw: bytes, kind: type[T]) -> T:
+async def read(request: Request, kind: type[T], *, empty: T | None = None) -> T:
+    """The body as a ``kind``; ``empty``: what a body of nothing but white space stands for
+    (None: such a body is refused, as not JSON)."""
+    raw = await request.body()
+    if empty is not None and not raw.strip():
+        return empty
     try:
         return validation.decode(raw, kind)
     except InvalidInputError as e:
@@ -22,12 +28,9 @@ def decode(raw: bytes, kind: type[T]) -> T:
         raise from_validation(e) from e
 
 
-async def read(request: Request, kind: type[T]) -> T:
-    return decode(await request.body(), kind)
-
-
 def check_json(raw: bytes) -> None:
-    """Reject a body that is not JSON, without building objects from it."""
+    """Refuse a body that is not JSON, without building objects from it; an empty one passes
+    (a GET or DELETE has none)."""
     if raw.strip():
         try:
             validation.check_json(raw)

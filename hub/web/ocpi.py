@@ -23,6 +23,7 @@ from hub.errors import (
     from_validation,
 )
 from hub.hubclientinfo import listing
+from hub.logs import EXCHANGE
 from hub.ocpi.credentials import Credentials
 from hub.ocpi.lanes import LANES
 from hub.ocpi.pagination import Page
@@ -189,7 +190,7 @@ async def functional_module(request: Request) -> Response:
     except HubError as e:
         metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
-    return _respond(request, answer)
+    return _respond(answer)
 
 
 async def via(request: Request) -> Response:
@@ -202,14 +203,14 @@ async def via(request: Request) -> Response:
     caller = await authenticate(request)
     call = await _call(request, "", "", [])
     answer = await services(request).relay.follow(caller.platform.id, proxy_id, call)
-    return _respond(request, answer)
+    return _respond(answer)
 
 
-def _respond(request: Request, answer: Answer) -> Response:
-    state = request.scope["state"]
-    state["ocpi_status"] = answer.ocpi_status
-    state["sender"], state["receiver"] = answer.sender, answer.receiver
-    state["forward_seconds"] = answer.forward_seconds
+def _respond(answer: Answer) -> Response:
+    exchange = EXCHANGE.get()
+    exchange.ocpi_status = answer.ocpi_status
+    exchange.sender, exchange.receiver = answer.sender, answer.receiver
+    exchange.forward_seconds = answer.forward_seconds
     return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
@@ -253,7 +254,7 @@ async def _call(request: Request, module: str, interface: str, segments: list[st
         query=request.url.query,
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
-        correlation_id=request.scope["state"]["ids"]["x-correlation-id"],
+        correlation_id=EXCHANGE.get().correlation_id,
     )
 
 

@@ -22,8 +22,10 @@ from hub.errors import (
     PayloadTooLargeError,
     ServerError,
 )
+from hub.logs import EXCHANGE
 from hub.ocpi.envelope import envelope
 from hub.ocpi.status import SUCCESS
+from hub.web.admin_types import AdminError
 
 log = logging.getLogger("hub.web")
 
@@ -58,7 +60,7 @@ def is_admin(path: str) -> bool:
 async def render_error(request: Request, exc: Exception) -> Response:
     """Starlette's exception handler for HubError and HTTPException (unknown routes, 405)."""
     error = _as_hub_error(exc)
-    request.scope.setdefault("state", {})["ocpi_status"] = error.ocpi_status
+    EXCHANGE.get().ocpi_status = error.ocpi_status  # for the access line
     if isinstance(error, ServerError) or error.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error.message)
     headers = {}
@@ -69,7 +71,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
         headers["connection"] = "close"
     if is_admin(request.url.path):
         status = error.admin_status or error.http_status
-        body = {"error": error.message, "status": status, "ocpi_status": error.ocpi_status}
+        body = AdminError(error=error.message, status=status, ocpi_status=error.ocpi_status)
         response = admin(body, http_status=status)
         response.headers.update(headers)
         return response
