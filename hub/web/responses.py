@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.errors import (
-    ClientError,
     HubError,
     MethodNotAllowedError,
     NotFoundError,
@@ -84,16 +83,12 @@ async def render_error(request: Request, exc: Exception) -> Response:
 
 
 def _as_hub_error(exc: Exception) -> HubError:
+    """The handler is registered for HubError and HTTPException; Starlette's router raises the
+    latter only for an unknown path (404) and for a method a route does not take (405)."""
     if isinstance(exc, HubError):
         return exc
-    if isinstance(exc, HTTPException):
-        if exc.status_code == 404:
-            return NotFoundError("no such endpoint")
-        if exc.status_code == 405:
-            allow = (exc.headers or {}).get("Allow", "")
-            allowed = frozenset(m.strip() for m in allow.split(",") if m.strip())
-            return MethodNotAllowedError("method not allowed on this endpoint", allowed=allowed)
-        error = ClientError(str(exc.detail))
-        error.http_status = exc.status_code
-        return error
-    return ServerError("internal error")
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        allowed = frozenset(m.strip() for m in allow.split(",") if m.strip())
+        return MethodNotAllowedError("method not allowed on this endpoint", allowed=allowed)
+    return NotFoundError("no such endpoint")
