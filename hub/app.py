@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from hub.agreements import AgreementDesk
 from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
@@ -82,7 +83,8 @@ def create_app(
             partners = Partners(settings.agreements, agreement_copy)
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
-            broadcast = Broadcast(settings, HeldObjects(redis), queue, deliverer.wake)
+            held = HeldObjects(redis)
+            broadcast = Broadcast(settings, held, queue, deliverer.wake)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
@@ -103,6 +105,17 @@ def create_app(
                     partners,
                     RateLimits(redis),
                 ),
+                agreements=AgreementDesk(
+                    settings,
+                    agreements,
+                    cache,
+                    held,
+                    queue,
+                    deliverer.wake,
+                    announcer,
+                    partners,
+                ),
+                partners=partners,
                 wake_delivery=deliverer.wake,
                 metrics_state=SharedState(),
                 embedded_redis=embedded_redis,

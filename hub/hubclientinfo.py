@@ -55,10 +55,10 @@ def listing(
 
 
 def told(policy: Policy, listener: Platform, info: ClientInfo) -> bool:
-    """``listener`` learns of ``info``'s party: agreements are off, or one of its parties has an
-    agreement with that party."""
+    """``listener`` learns of ``info``'s party: agreements are off, it is one of its own, or
+    one of its parties has an agreement with it."""
     party = (info.country_code, info.party_id)
-    return any(knows_of(policy, role.key, party) for role in listener.roles)
+    return any(role.key == party or knows_of(policy, role.key, party) for role in listener.roles)
 
 
 def _listens(platform: Platform) -> bool:

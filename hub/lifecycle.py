@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 
+import msgspec
+
 from hub.delivery.queue import Queue
-from hub.errors import ConflictError, HubError, NotFoundError
+from hub.errors import ConflictError, HubError, InvalidParametersError, NotFoundError
 from hub.forward import PlatformClient
 from hub.ocpi.versions import CREDENTIALS
+from hub.policy import parse_limits
 from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform, TokenEncoding, endpoint_url
 from hub.settings import Settings
 from hub.store.platforms import Change, PlatformStore
@@ -39,13 +42,30 @@ class Lifecycle:
         return platform
 
     async def update(
-        self, platform_id: str, *, name: str | None, encoding: TokenEncoding | None
+        self,
+        platform_id: str,
+        *,
+        name: str | None,
+        encoding: TokenEncoding | None,
+        rate_limits: dict[str, str] | msgspec.UnsetType | None = msgspec.UNSET,
     ) -> Platform:
+        """``rate_limits``: module (or ``*``) -> rate, checked here; empty or None: the hub's
+        ``--rate-limit`` again; UNSET: unchanged."""
+        limits: dict[str, str] | None = None
+        if rate_limits is not msgspec.UNSET and rate_limits:
+            try:
+                parsed = parse_limits(f"{m}={r}" for m, r in rate_limits.items())
+            except ValueError as e:
+                raise InvalidParametersError(f"rate_limits: {e}") from None
+            limits = {module: str(rate) for module, rate in sorted(parsed.items())}
+
         def rename(platform: Platform) -> Platform:
             if name is not None:
                 platform.name = name
             if encoding is not None:
                 platform.token_encoding = encoding
+            if rate_limits is not msgspec.UNSET:
+                platform.rate_limits = limits
             return platform
 
         return await self._change(platform_id, rename)

@@ -10,15 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.agreements import Proposal, party_of
 from hub.delivery.queue import Message
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
-from hub.records import Party, Platform
+from hub.records import Agreement, Party, Platform
 from hub.web import bodies, responses
 from hub.web.admin_types import (
     GRANTABLE_ROLES,
+    AgreementView,
     Connect,
     DeadLetterView,
+    Imported,
+    NewAgreement,
     NewPlatform,
+    PartyRef,
     PlatformChange,
     QueueView,
     Redrive,
@@ -30,6 +35,9 @@ from hub.web.admin_types import (
 )
 from hub.web.context import Services, services
 from hub.web.openapi import ADMIN_OPENAPI
+
+# The shape of agreement ids (hub.store.agreements.new_agreement), checked before any lookup.
+_AGREEMENT_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _authorize(request: Request) -> Services:
@@ -93,7 +101,10 @@ async def platform(request: Request) -> Response:
     if request.method == "PATCH":
         change = await bodies.read(request, PlatformChange)
         found = await hub.lifecycle.update(
-            platform_id, name=change.name, encoding=change.token_encoding
+            platform_id,
+            name=change.name,
+            encoding=change.token_encoding,
+            rate_limits=change.rate_limits,
         )
     else:
         found = await hub.lifecycle.get(platform_id)
@@ -124,6 +135,65 @@ async def action(request: Request) -> Response:
 
 async def _view(hub: Services, platform: Platform) -> msgspec.Struct:
     return platform_view(platform, await hub.platforms.last_seen(platform.id))
+
+
+# --- roaming agreements ------------------------------------------------------------------
+
+
+def _proposal(body: NewAgreement) -> Proposal:
+    modules = None if body.modules is None else list(body.modules)
+    return Proposal(
+        (body.cpo.country_code, body.cpo.party_id),
+        (body.partner.country_code, body.partner.party_id),
+        modules,
+    )
+
+
+def _agreement_view(agreement: Agreement) -> AgreementView:
+    return AgreementView(
+        id=agreement.id,
+        cpo=PartyRef(country_code=agreement.cpo[0], party_id=agreement.cpo[1]),
+        partner=PartyRef(country_code=agreement.partner[0], party_id=agreement.partner[1]),
+        modules=None if agreement.modules is None else list(agreement.modules),
+        created_at=agreement.created_at,
+    )
+
+
+async def agreements(request: Request) -> Response:
+    hub = _authorize(request)
+    if request.method == "POST":
+        made = await hub.agreements.add(_proposal(await bodies.read(request, NewAgreement)))
+        return responses.admin(_agreement_view(made), http_status=201)
+    wanted = request.query_params.get("party")
+    try:
+        party = None if wanted is None else party_of(wanted)
+    except ValueError as e:
+        raise InvalidParametersError(f"party: {e}") from None
+    return responses.admin([_agreement_view(a) for a in await hub.agreements.find(party)])
+
+
+async def agreement(request: Request) -> Response:
+    hub = _authorize(request)
+    agreement_id = request.path_params["id"]
+    if not _AGREEMENT_ID.fullmatch(agreement_id):
+        raise NotFoundError(f"no agreement {agreement_id[:40]!r}")
+    if request.method == "DELETE":
+        return responses.admin(_agreement_view(await hub.agreements.remove(agreement_id)))
+    return responses.admin(_agreement_view(await hub.agreements.get(agreement_id)))
+
+
+async def import_agreements(request: Request) -> Response:
+    hub = _authorize(request)
+    wanted = await bodies.read(request, list[NewAgreement])
+    found = await hub.agreements.add_many([_proposal(body) for body in wanted])
+    created = sum(1 for _, new in found if new)
+    return responses.admin(
+        Imported(
+            created=created,
+            existing=len(found) - created,
+            agreements=[_agreement_view(a) for a, _ in found],
+        )
+    )
 
 
 # --- queues and dead letters -------------------------------------------------------------
@@ -221,6 +291,9 @@ def routes() -> list[Route]:
         Route("/admin/platforms", list_platforms, methods=["GET"]),
         Route("/admin/platforms/{id}", platform, methods=["GET", "PATCH", "DELETE"]),
         Route("/admin/platforms/{id}/{action}", action, methods=["POST"]),
+        Route("/admin/agreements", agreements, methods=["GET", "POST"]),
+        Route("/admin/agreements/import", import_agreements, methods=["POST"]),
+        Route("/admin/agreements/{id}", agreement, methods=["GET", "DELETE"]),
         Route("/admin/queues", queues, methods=["GET"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/redrive", redrive, methods=["POST"]),

@@ -42,14 +42,36 @@ class NewPlatform(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     token_encoding: TokenEncoding = "auto"
 
 
+# A rate like 6000/min, 100/10s or 5/s (README: "Rate limits"); read by hub.rates.
+RateText = Annotated[str, msgspec.Meta(examples=["6000/min", "100/10s", "5/s"])]
+
+
 class PlatformChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name | None = None
     token_encoding: TokenEncoding | None = None
+    # module (or "*" for every module) -> rate; {} or null: the hub's --rate-limit again
+    rate_limits: dict[str, RateText] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Connect(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     versions_url: Url
     token: Token
+
+
+class PartyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A party by its country code and party id (``{"country_code": "NL", "party_id": "CPA"}``)."""
+
+    country_code: CountryCode
+    party_id: PartyId
+
+
+class NewAgreement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A roaming agreement: a CPO party and a party of the other side (EMSP, NSP, NAP, SCSP,
+    OTHER), for every functional module or the ones listed."""
+
+    cpo: PartyRef
+    partner: PartyRef
+    modules: list[str] | None = None
 
 
 class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -171,6 +193,24 @@ class Redriven(msgspec.Struct, kw_only=True, omit_defaults=True):
     ] = 0
 
 
+class AgreementView(msgspec.Struct, kw_only=True):
+    """A roaming agreement; ``modules`` null: every functional module."""
+
+    id: str
+    cpo: PartyRef
+    partner: PartyRef
+    modules: list[str] | None
+    created_at: str
+
+
+class Imported(msgspec.Struct, kw_only=True):
+    """An import: how many agreements were new, how many were there already, and all of them."""
+
+    created: int
+    existing: int
+    agreements: list[AgreementView]
+
+
 class AdminError(msgspec.Struct, kw_only=True):
     """Every refusal of the admin API."""
 
@@ -185,11 +225,14 @@ DOCUMENTED: tuple[type[msgspec.Struct], ...] = (
     PlatformChange,
     Connect,
     Redrive,
+    NewAgreement,
     PlatformView,
     NewPlatformView,
     TokenA,
     QueueView,
     DeadLetterView,
     Redriven,
+    AgreementView,
+    Imported,
     AdminError,
 )

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from hub.agreements import AgreementDesk
 from hub.delivery.queue import Queue
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
+from hub.partners import Partners
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
@@ -26,6 +28,8 @@ class Services:
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
+    agreements: AgreementDesk
+    partners: Partners
     wake_delivery: Callable[[], None]
     metrics_state: SharedState
     embedded_redis: bool

@@ -261,14 +261,17 @@ async def _call(request: Request, module: str, interface: str, segments: list[st
 async def hubclientinfo(request: Request) -> Response:
     """The hub's HubClientInfo sender interface: every party and its status, paginated."""
     _allow(request, GET_ONLY)
-    await authenticate(request)
+    caller = await authenticate(request)
     hub = services(request)
     try:
         page = Page.of(request.url.query)
     except InvalidInputError as e:
         raise from_validation(e) from e
     snapshot = await hub.cache.current()
-    found = [i for i in listing(snapshot.platforms.values()) if page.admits(i.last_updated)]
+    # Under --agreements required: only the parties the caller has an agreement with.
+    policy = await hub.partners.policy()
+    every = listing(snapshot.platforms.values(), policy, caller.platform)
+    found = [i for i in every if page.admits(i.last_updated)]
     shown = found[page.offset : page.offset + page.limit]
     url = f"{hub.settings.base_url}/ocpi/{V2_2_1}/{HUBCLIENTINFO}"
     return responses.ocpi(shown, headers=page.headers(url, len(shown), len(found)))

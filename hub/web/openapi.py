@@ -13,8 +13,11 @@ import msgspec
 from hub.web import admin_types
 from hub.web.admin_types import (
     AdminError,
+    AgreementView,
     Connect,
     DeadLetterView,
+    Imported,
+    NewAgreement,
     NewPlatform,
     NewPlatformView,
     PlatformChange,
@@ -133,7 +136,8 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                 "responses": {"200": _json(_ref(PlatformView), "the platform"), **_ERRORS},
             },
             "patch": {
-                "summary": "Rename, or set how the hub encodes its token towards the platform",
+                "summary": "Rename, set how the hub encodes its token towards the platform, or "
+                "set its rate limits",
                 "parameters": _ID,
                 "requestBody": _body(PlatformChange),
                 "responses": {"200": _json(_ref(PlatformView), "the platform"), **_ERRORS},
@@ -160,6 +164,60 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                     **_ERRORS,
                 },
             }
+        },
+        "/admin/agreements": {
+            "get": {
+                "summary": "Roaming agreements (all, or ?party=NL:CPA for one party's)",
+                "parameters": [
+                    {
+                        "name": "party",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "examples": ["NL:CPA"]},
+                    }
+                ],
+                "responses": {
+                    "200": _json(_array(AgreementView), "agreements"),
+                    "400": _ERRORS["400"],
+                    "401": _ERRORS["401"],
+                },
+            },
+            "post": {
+                "summary": "Add a roaming agreement between a CPO party and a partner",
+                "requestBody": _body(NewAgreement),
+                "responses": {
+                    "201": _json(_ref(AgreementView), "the agreement"),
+                    "409": _json(_ref(AdminError), "the pair has this agreement already"),
+                    "400": _json(_ref(AdminError), "a party is unknown or of the wrong side"),
+                    "401": _ERRORS["401"],
+                },
+            },
+        },
+        "/admin/agreements/import": {
+            "post": {
+                "summary": "Add many agreements at once; those that exist are left as they are",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _array(NewAgreement)}},
+                },
+                "responses": {
+                    "200": _json(_ref(Imported), "what was created and what existed"),
+                    "400": _json(_ref(AdminError), "an item is invalid ([3].partner); none added"),
+                    "401": _ERRORS["401"],
+                },
+            }
+        },
+        "/admin/agreements/{id}": {
+            "get": {
+                "summary": "One roaming agreement",
+                "parameters": _ID,
+                "responses": {"200": _json(_ref(AgreementView), "the agreement"), **_ERRORS},
+            },
+            "delete": {
+                "summary": "End a roaming agreement; what is queued between the two is parked",
+                "parameters": _ID,
+                "responses": {"200": _json(_ref(AgreementView), "the ended agreement"), **_ERRORS},
+            },
         },
         "/admin/queues": {
             "get": {

@@ -20,6 +20,7 @@ from hub.errors import (
     NotFoundError,
     PayloadTooLargeError,
     ServerError,
+    TooManyRequestsError,
 )
 from hub.logs import EXCHANGE
 from hub.ocpi.envelope import envelope
@@ -68,6 +69,8 @@ async def render_error(request: Request, exc: Exception) -> Response:
     elif isinstance(error, PayloadTooLargeError):
         # The rest of the body is not read: the connection cannot carry another request.
         headers["connection"] = "close"
+    elif isinstance(error, TooManyRequestsError):
+        headers["retry-after"] = str(error.retry_after)
     if is_admin(request.url.path):
         status = error.admin_status or error.http_status
         body = AdminError(error=error.message, status=status, ocpi_status=error.ocpi_status)
