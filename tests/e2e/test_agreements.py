@@ -16,6 +16,7 @@ from tests.e2e.network import Member, member
 from tests.e2e.objects import location, session, token
 from tests.inprocess import InProcessHub
 from tests.ownhub import own_hub
+from tests.parties import RecordedRequest
 from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
@@ -272,3 +273,61 @@ def test_with_agreements_off_they_are_kept_but_decide_nothing(tmp_path: Path) ->
         assert (status, answer["status_code"]) == (200, 1000)
         agree_off = {"cpo": party(("AO", "CPO")), "partner": party(("AO", "EMS"))}
         assert hub.admin("POST", "/agreements", agree_off)[0] == 201
+
+
+def test_a_token_uid_of_two_emsps_goes_to_the_partner_or_is_4001_naming_both(
+    net: Network,
+) -> None:
+    for emsp, key in ((net.ema, EMA), (net.emb, EMB)):
+        ok(
+            emsp.call(
+                "PUT",
+                f"{V}/receiver/tokens/{key[0]}/{key[1]}/T-TWO",
+                body=token(key, "T-TWO"),
+                to=HUB,
+            )
+        )
+    path = f"{V}/sender/tokens/T-TWO/authorize?type=RFID"
+    agree(net.hub, CPA, EMB, "tokens")
+    status, _, answer = net.cpa.call("POST", path, body={"location_id": "L-1"})
+    assert status == 200, answer
+    assert net.emb.received("POST", "/ocpi/2.2.1/tokens/sender/T-TWO/authorize")
+    assert not net.ema.received("POST", "/ocpi/2.2.1/tokens/sender/T-TWO/authorize")
+    agree(net.hub, CPA, EMA, "tokens")
+    status, _, answer = net.cpa.call("POST", path, body={"location_id": "L-1"})
+    assert (status, answer["status_code"]) == (404, 4001), answer
+    assert "AG/EMA" in answer["status_message"] and "AG/EMB" in answer["status_message"]
+
+
+def test_a_command_result_still_arrives_after_the_agreement_ends(net: Network) -> None:
+    made = agree(net.hub, CPA, EMA, "commands")
+    original = f"{net.ema.fake.base_url}/ocpi/2.2.1/commands/sender/START/1"
+    body = {
+        "response_url": original,
+        "token": token(EMA, "T-CMD"),
+        "location_id": "L-CMD",
+        "authorization_reference": "ref-1",
+    }
+
+    def accepted(request: RecordedRequest) -> tuple[Any, ...] | None:
+        if "/commands/receiver/" not in request.path:
+            return None
+        data = {"result": "ACCEPTED", "timeout": 30}
+        return 200, {"data": data, "status_code": 1000, "timestamp": "2026-11-24T10:00:00Z"}
+
+    net.cpa.fake.responder = accepted
+    try:
+        ok(net.ema.call("POST", f"{V}/receiver/commands/START_SESSION", body=body, to=CPA))
+    finally:
+        net.cpa.fake.responder = None
+    hub_url = net.cpa.received("POST", "/ocpi/2.2.1/commands/receiver/START_SESSION")[-1].body[
+        "response_url"
+    ]
+    assert net.hub.admin("DELETE", f"/agreements/{made['id']}")[0] == 200
+    # A new command is refused now, but the result of the one that was allowed gets through.
+    status, _, answer = net.ema.call(
+        "POST", f"{V}/receiver/commands/START_SESSION", body=body, to=CPA
+    )
+    assert (status, answer["status_code"]) == (404, 4001)
+    ok(net.cpa.call("POST", hub_url, body={"result": "ACCEPTED"}))
+    assert net.ema.received("POST", "/ocpi/2.2.1/commands/sender/START/1")
