@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -15,6 +16,26 @@ from tests.client import HttpResult
 from tests.parties import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def wait_ready(
+    url: str, failed: Callable[[], str | None], timeout: float, log: Callable[[], str]
+) -> bool:
+    """Poll ``{url}/readyz`` until it answers 200 (True) or ``timeout`` passes (False);
+    ``failed`` says why the hub cannot become ready any more (then RuntimeError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        why = failed()
+        if why is not None:
+            raise RuntimeError(f"{why}:\n{log()}")
+        try:
+            status, _, _ = client.request("GET", f"{url}/readyz", timeout=1)
+            if status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
 
 
 class HubCalls:
@@ -83,19 +104,16 @@ class HubProcess(HubCalls):
             self.command(), stdout=log, stderr=subprocess.STDOUT, text=True, env=env
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                status, _, _ = client.request("GET", f"{self.url}/readyz", timeout=1)
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"hub did not become ready:\n{self.log()}")
+        process = self.process
+
+        def exited() -> str | None:
+            code = process.poll()
+            return None if code is None else f"hub exited with {code}"
+
+        if not wait_ready(self.url, exited, timeout, self.log):
+            self.stop()
+            raise RuntimeError(f"hub did not become ready:\n{self.log()}")
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if self.process is None:

@@ -12,7 +12,6 @@ import asyncio
 import io
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,8 +24,7 @@ from hub.server.protocol import HubHttpProtocol
 from hub.settings import Settings
 from hub.store.connection import RedisClient, open_redis
 from hub.store.embedded import EmbeddedRedis
-from tests import client
-from tests.hubproc import ADMIN_TOKEN, HubCalls
+from tests.hubproc import ADMIN_TOKEN, HubCalls, wait_ready
 from tests.parties import free_port
 
 # What a hub logs is kept for ``log()`` (and ``conftest.assert_no_crash``): the hub's loggers and
@@ -109,20 +107,18 @@ class InProcessHub(HubCalls):
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, args=(redis, platforms), daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._failure is not None or not self._thread.is_alive():
-                self.stop()
-                raise RuntimeError(f"the hub did not start: {self._failure!r}\n{self.log()}")
-            try:
-                status, _, _ = client.request("GET", f"{self.url}/readyz", timeout=1)
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"the hub did not become ready:\n{self.log()}")
+        thread = self._thread
+
+        def failed() -> str | None:
+            if self._failure is None and thread.is_alive():
+                return None
+            self.stop()
+            return f"the hub did not start: {self._failure!r}"
+
+        if not wait_ready(self.url, failed, timeout, self.log):
+            self.stop()
+            raise RuntimeError(f"the hub did not become ready:\n{self.log()}")
+        return self
 
     def _run(self, redis: RedisClient, platforms: PlatformClient) -> None:
         self._own_thread.ident = threading.get_ident()

@@ -27,6 +27,7 @@ from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis
 from hub.store.platforms import PlatformStore
+from tests.waiting import wait_for_async
 
 OK = json.dumps(
     {"data": None, "status_code": 1000, "status_message": "OK", "timestamp": "2026-01-01T00:00:00Z"}
@@ -216,10 +217,4 @@ async def running(deliverer: Deliverer) -> AsyncIterator[asyncio.Task[None]]:
 
 async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
     """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return await wait_for_async(check, what, timeout=timeout)

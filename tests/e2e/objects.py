@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.parties import RecordedRequest
+
 PartyKey = tuple[str, str]
 
 
@@ -98,3 +100,17 @@ def location(cpo: tuple[str, str], location_id: str) -> dict[str, Any]:
         "time_zone": "Europe/Amsterdam",
         "last_updated": "2026-11-24T10:00:00Z",
     }
+
+
+def command_response(request: RecordedRequest) -> tuple[Any, ...] | None:
+    """A fake CPO's answer to a command or a charging profile: ACCEPTED, timeout 30 s."""
+    if "/commands/receiver/" in request.path or "/chargingprofiles/receiver/" in request.path:
+        return (
+            200,
+            {
+                "data": {"result": "ACCEPTED", "timeout": 30},
+                "status_code": 1000,
+                "timestamp": "2026-11-24T10:00:00Z",
+            },
+        )
+    return None

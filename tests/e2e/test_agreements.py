@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.network import Member, member
-from tests.e2e.objects import location, session, token
+from tests.e2e.objects import command_response, location, session, token
 from tests.inprocess import InProcessHub
 from tests.ownhub import own_hub
-from tests.parties import RecordedRequest
 from tests.waiting import wait_for
 
 V = "/ocpi/2.2.1"
@@ -308,14 +307,7 @@ def test_a_command_result_still_arrives_after_the_agreement_ends(net: Network) -
         "location_id": "L-CMD",
         "authorization_reference": "ref-1",
     }
-
-    def accepted(request: RecordedRequest) -> tuple[Any, ...] | None:
-        if "/commands/receiver/" not in request.path:
-            return None
-        data = {"result": "ACCEPTED", "timeout": 30}
-        return 200, {"data": data, "status_code": 1000, "timestamp": "2026-11-24T10:00:00Z"}
-
-    net.cpa.fake.responder = accepted
+    net.cpa.fake.responder = command_response
     try:
         ok(net.ema.call("POST", f"{V}/receiver/commands/START_SESSION", body=body, to=CPA))
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.network import Member, member
-from tests.e2e.objects import cdr, location, session, token
+from tests.e2e.objects import cdr, command_response, location, session, token
 from tests.hubproc import HubProcess
 from tests.parties import DEFAULT_MODULES, RecordedRequest, b64
 
@@ -176,19 +176,6 @@ def test_a_location_id_of_two_cpos_is_ambiguous(net: Network) -> None:
 
 
 # --- callbacks -------------------------------------------------------------------------
-
-
-def command_response(request: RecordedRequest) -> tuple[Any, ...] | None:
-    if "/commands/receiver/" in request.path or "/chargingprofiles/receiver/" in request.path:
-        return (
-            200,
-            {
-                "data": {"result": "ACCEPTED", "timeout": 30},
-                "status_code": 1000,
-                "timestamp": "2026-11-24T10:00:00Z",
-            },
-        )
-    return None
 
 
 def test_a_command_result_reaches_the_emsps_response_url(net: Network) -> None:
