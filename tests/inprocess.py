@@ -74,6 +74,11 @@ class InProcessHub(HubCalls):
         self._own_thread = _OwnThread()
         self._handler.addFilter(self._own_thread)
 
+    @property
+    def redis_url(self) -> str:
+        """The hub's own Redis, for tests that look at what the hub asked of it."""
+        return self._redis.url
+
     def settings(self) -> Settings:
         return Settings(
             port=self.port,

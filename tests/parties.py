@@ -97,6 +97,7 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None (no body / not JSON)
     raw_body: bytes = b""
     at: float = 0.0  # when it arrived (time.monotonic())
+    peer_port: int | None = None  # the caller's TCP port (which hub process sent it: /proc)
 
     @property
     def authorization(self) -> str | None:
@@ -230,6 +231,7 @@ class FakePlatform:
                 body=body,
                 raw_body=raw,
                 at=time.monotonic(),
+                peer_port=request.client.port if request.client is not None else None,
             )
             if self.down:
                 # What a load balancer in front of a stopped platform answers (not recorded:

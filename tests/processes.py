@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -55,3 +56,32 @@ def wait_until(check: Callable[[], object], what: str, timeout: float) -> None:
 def wait_gone(pids: Iterable[int], timeout: float) -> None:
     pids = list(pids)
     wait_until(lambda: not any(alive(p) for p in pids), f"{pids} to end", timeout)
+
+
+def socket_owner(local_port: int, remote_port: int, pids: Iterable[int]) -> int | None:
+    """Which of ``pids`` holds the open loopback TCP connection from ``local_port`` to
+    ``remote_port`` (found through /proc/net/tcp's inode and the processes' fds), or None."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.rsplit(":", 1)[1], 16) == local_port and (
+            int(remote.rsplit(":", 1)[1], 16) == remote_port
+        ):
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    wanted = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == wanted:
+                    return pid
+            except OSError:
+                continue
+    return None
