@@ -132,14 +132,13 @@ def _change(args: argparse.Namespace) -> dict[str, Any]:
 def _rate_limits(given: list[tuple[str, str] | None]) -> dict[str, str] | None:
     """The ``rate_limits`` of a platform change: module -> rate, or None (``none``) for the
     hub's --rate-limit again."""
-    if None in given:
-        if len(given) > 1:
+    pairs = [item for item in given if item is not None]
+    if len(pairs) < len(given):
+        if pairs or len(given) > 1:
             raise CliError(f"--rate-limit {NO_LIMITS} goes alone: it clears the others", code=2)
         return None
     limits: dict[str, str] = {}
-    for item in given:
-        assert item is not None
-        module, rate = item
+    for module, rate in pairs:
         if module in limits:
             shown = "every module (*)" if module == ANY_MODULE else module
             raise CliError(f"--rate-limit: two limits for {shown}", code=2)

@@ -32,9 +32,10 @@ def read(path: Path) -> list[Any]:
     try:
         # utf-8-sig: spreadsheets write a byte order mark before CSV.
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise FileError(f"cannot read {path}: {why}") from None
+    except OSError as e:
+        raise FileError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FileError(f"cannot read {path}: it is not UTF-8 text") from None
     suffix = path.suffix.lower()
     if suffix == ".json" or (suffix != ".csv" and text.lstrip().startswith("[")):
         return _json(path, text)
@@ -75,7 +76,7 @@ def _agreement(row: list[str], columns: int, where: str) -> dict[str, Any]:
     if len(row) != columns:
         raise FileError(f"{where}: {len(row)} fields, the header has {columns}")
     body: dict[str, Any] = {}
-    for name, cell in zip(HEADER, row[:2], strict=True):
+    for name, cell in zip(HEADER[:2], row[:2], strict=True):
         try:
             country_code, party_id = party_of(cell)
         except ValueError as e:
