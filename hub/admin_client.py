@@ -315,15 +315,17 @@ def add_commands(commands: Any) -> None:
     """Add ``platforms ACTION``, ``agreements ACTION``, ``queues`` and ``dead-letters`` to the
     ``ocpi-hub`` subcommands (``commands``)."""
     common = _common_options()
-    subs = _group(commands, "platforms", "manage platforms through the admin API", common)
-    _add_platform_options(subs)
+    _add_platform_options(
+        _group(commands, "platforms", "manage platforms through the admin API", common)
+    )
     _add_agreement_options(
         _group(commands, "agreements", "manage roaming agreements through the admin API", common)
     )
+    top: dict[str, argparse.ArgumentParser] = {}
     for name in ("queues", "dead-letters"):
-        subs[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
-        subs[name].set_defaults(admin_group="", admin_command=name)
-    letters = subs["dead-letters"]
+        top[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
+        top[name].set_defaults(admin_group="", admin_command=name)
+    letters = top["dead-letters"]
     letters.add_argument("--platform", metavar="ID", help="only this platform's dead letters")
     # --redrive switches the request the command makes, from listing to redriving.
     letters.add_argument(
@@ -413,7 +415,8 @@ def _add_agreement_options(subs: dict[str, argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage."""
+    """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage and
+    for input refused before anything is sent (a bad import file)."""
     try:
         command = GROUPS[args.admin_group][args.admin_command]
         body = command.body(args) if command.body is not None else None
