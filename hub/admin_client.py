@@ -1,9 +1,10 @@
-"""The admin commands of ``ocpi-hub`` (``platforms ...``, ``queues``, ``dead-letters``): thin
-calls to a running hub's admin API (README: "Admin API"), so that operators need neither curl
-nor the OpenAPI document.
+"""The admin commands of ``ocpi-hub`` (``platforms ...``, ``agreements ...``, ``queues``,
+``dead-letters``): thin calls to a running hub's admin API (README: "Admin API"), so that
+operators need neither curl nor the OpenAPI document.
 
-Only the standard library is used, so the CLI works wherever the hub is installed, and requests
-never go through an environment proxy: the admin token must not reach a proxy by accident.
+The HTTP client is the standard library's, so the CLI works wherever the hub is installed, and
+requests never go through an environment proxy: the admin token must not reach a proxy by
+accident.
 """
 
 from __future__ import annotations
@@ -22,29 +23,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub import agreement_file
+from hub.agreements import party_of
+from hub.policy import ANY_MODULE, parse_limits
+
 DEFAULT_HUB_URL = "http://127.0.0.1:8080"
 ENCODINGS = ("auto", "base64", "raw")
-# The commands whose answer is a list, printed as a table of these columns (API field names).
-TABLES: dict[str, tuple[str, ...]] = {
-    "list": ("id", "name", "status", "roles", "version", "last_seen"),
-    "queues": ("platform", "name", "status", "depth", "oldest_age", "dead_letters", "delivered_by"),
-    "dead-letters": (
-        "id",
-        "platform",
-        "module",
-        "method",
-        "path",
-        "attempts",
-        "parked_at",
-        "reason",
-    ),
-}
+# The columns (API field names) of the tables that answers which are lists are printed as.
+PLATFORM_COLUMNS = ("id", "name", "status", "roles", "version", "last_seen")
+QUEUE_COLUMNS = (
+    "platform",
+    "name",
+    "status",
+    "depth",
+    "oldest_age",
+    "dead_letters",
+    "delivered_by",
+)
+LETTER_COLUMNS = ("id", "platform", "module", "method", "path", "attempts", "parked_at", "reason")
+AGREEMENT_COLUMNS = ("id", "cpo", "partner", "modules", "created_at")
+# What ``platforms set --rate-limit`` takes to give a platform the hub's --rate-limit again.
+NO_LIMITS = "none"
 TOKEN_A_NOTE = "note: token A is shown only this once; hand it to the platform with versions_url"
 _ROLE = re.compile(r"([A-Za-z]{2}):([A-Za-z0-9]{3}):([A-Za-z]+)")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 Body = Callable[[argparse.Namespace], Any]
 Query = Callable[[argparse.Namespace], dict[str, str]]
+Text = Callable[[argparse.Namespace, Any], str]
 
 
 class CliError(Exception):
@@ -58,14 +64,19 @@ class CliError(Exception):
 
 @dataclass(frozen=True)
 class AdminCommand:
-    """One admin subcommand and the admin API request it makes (``{id}`` in ``path`` is the
-    platform id argument)."""
+    """One admin subcommand, the admin API request it makes (``{id}`` in ``path`` is the id
+    argument) and how its answer is printed without --json: a table of ``columns`` for a list,
+    ``text`` when given, else ``key: value`` lines."""
 
     help: str
     method: str
     path: str
     body: Body | None = None
     query: Query | None = None
+    columns: tuple[str, ...] = ()
+    text: Text | None = None
+    # Printed on stderr after the answer, also with --json.
+    note: str | None = None
 
 
 def role(text: str) -> dict[str, str]:
@@ -78,6 +89,27 @@ def role(text: str) -> dict[str, str]:
     return {"country_code": country_code, "party_id": party_id, "role": name}
 
 
+def party(text: str) -> dict[str, str]:
+    """The argparse type of a party (``NL:CPA``): the API's party object."""
+    try:
+        country_code, party_id = party_of(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return {"country_code": country_code, "party_id": party_id}
+
+
+def rate_limit(text: str) -> tuple[str, str] | None:
+    """The argparse type of ``--rate-limit``: ``MODULE=RATE`` (``*`` for every module; a bare
+    rate is ``*``) as a pair, checked as the hub checks it; ``none`` as None."""
+    if text.strip().lower() == NO_LIMITS:
+        return None
+    try:
+        ((module, rate),) = parse_limits([text]).items()
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return module, str(rate)
+
+
 def _new_platform(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"name": args.name, "roles": args.roles}
     if args.token_encoding is not None:
@@ -88,9 +120,60 @@ def _new_platform(args: argparse.Namespace) -> dict[str, Any]:
 def _change(args: argparse.Namespace) -> dict[str, Any]:
     change = {"name": args.name, "token_encoding": args.token_encoding}
     change = {key: value for key, value in change.items() if value is not None}
+    if args.rate_limits is not None:
+        change["rate_limits"] = _rate_limits(args.rate_limits)
     if not change:
-        raise CliError("nothing to change: give --name and/or --token-encoding", code=2)
+        raise CliError(
+            "nothing to change: give --name, --token-encoding and/or --rate-limit", code=2
+        )
     return change
+
+
+def _rate_limits(given: list[tuple[str, str] | None]) -> dict[str, str] | None:
+    """The ``rate_limits`` of a platform change: module -> rate, or None (``none``) for the
+    hub's --rate-limit again."""
+    pairs = [item for item in given if item is not None]
+    if len(pairs) < len(given):
+        if pairs or len(given) > 1:
+            raise CliError(f"--rate-limit {NO_LIMITS} goes alone: it clears the others", code=2)
+        return None
+    limits: dict[str, str] = {}
+    for module, rate in pairs:
+        if module in limits:
+            shown = "every module (*)" if module == ANY_MODULE else module
+            raise CliError(f"--rate-limit: two limits for {shown}", code=2)
+        limits[module] = rate
+    return limits
+
+
+def _new_agreement(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"cpo": args.cpo, "partner": args.partner}
+    if args.modules is not None:
+        body["modules"] = args.modules
+    return body
+
+
+def _imported(args: argparse.Namespace) -> list[Any]:
+    """The body of ``agreements import``: the file's agreements, checked before anything is
+    sent (hub.agreement_file)."""
+    try:
+        return agreement_file.read(Path(args.file))
+    except agreement_file.FileError as e:
+        raise CliError(str(e), code=2) from None
+
+
+def _label(party: dict[str, str]) -> str:
+    return f"{party['country_code']}:{party['party_id']}"
+
+
+def _removed(args: argparse.Namespace, _answer: Any) -> str:
+    return f"removed {args.id}"
+
+
+def _import_text(_args: argparse.Namespace, answer: dict[str, Any]) -> str:
+    """How many agreements were new and how many there already, then all of them."""
+    counts = f"created: {answer['created']}\nexisting: {answer['existing']}"
+    return f"{counts}\n{_table(answer['agreements'], AGREEMENT_COLUMNS)}"
 
 
 def _listed(args: argparse.Namespace) -> dict[str, str]:
@@ -108,12 +191,19 @@ def _redriven(args: argparse.Namespace) -> dict[str, Any]:
 
 COMMANDS: dict[str, AdminCommand] = {
     "add": AdminCommand(
-        "create a platform and print its token A", "POST", "/platforms", _new_platform
+        "create a platform and print its token A",
+        "POST",
+        "/platforms",
+        _new_platform,
+        note=TOKEN_A_NOTE,
     ),
-    "list": AdminCommand("list the platforms", "GET", "/platforms"),
+    "list": AdminCommand("list the platforms", "GET", "/platforms", columns=PLATFORM_COLUMNS),
     "show": AdminCommand("show one platform", "GET", "/platforms/{id}"),
     "set": AdminCommand(
-        "change a platform's name or token encoding", "PATCH", "/platforms/{id}", _change
+        "change a platform's name, token encoding or rate limits",
+        "PATCH",
+        "/platforms/{id}",
+        _change,
     ),
     "connect": AdminCommand(
         "register the hub at a platform with the token A it issued",
@@ -128,9 +218,37 @@ COMMANDS: dict[str, AdminCommand] = {
         "stop routing to and from a platform", "POST", "/platforms/{id}/suspend"
     ),
     "resume": AdminCommand("undo suspend", "POST", "/platforms/{id}/resume"),
-    "remove": AdminCommand("revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}"),
+    "remove": AdminCommand(
+        "revoke a platform's tokens and retire it", "DELETE", "/platforms/{id}", text=_removed
+    ),
     "token-a": AdminCommand(
-        "issue a new token A, replacing the old", "POST", "/platforms/{id}/token-a"
+        "issue a new token A, replacing the old",
+        "POST",
+        "/platforms/{id}/token-a",
+        note=TOKEN_A_NOTE,
+    ),
+}
+AGREEMENT_COMMANDS: dict[str, AdminCommand] = {
+    "add": AdminCommand(
+        "join a CPO and a party of the other side (eMSP, NSP, ...) in a roaming agreement",
+        "POST",
+        "/agreements",
+        _new_agreement,
+    ),
+    "list": AdminCommand(
+        "list the roaming agreements (all, or --party's)",
+        "GET",
+        "/agreements",
+        query=lambda args: {} if args.party is None else {"party": _label(args.party)},
+        columns=AGREEMENT_COLUMNS,
+    ),
+    "remove": AdminCommand("end a roaming agreement", "DELETE", "/agreements/{id}", text=_removed),
+    "import": AdminCommand(
+        "add the agreements of a JSON or CSV file; those that exist already stay as they are",
+        "POST",
+        "/agreements/import",
+        _imported,
+        text=_import_text,
     ),
 }
 QUEUE_COMMANDS: dict[str, AdminCommand] = {
@@ -138,15 +256,23 @@ QUEUE_COMMANDS: dict[str, AdminCommand] = {
         "show each platform's delivery queue: depth, oldest message, dead letters",
         "GET",
         "/queues",
+        columns=QUEUE_COLUMNS,
     ),
     "dead-letters": AdminCommand(
         "list the messages parked after failed delivery, or queue them again (--redrive)",
         "GET",
         "/dead-letters",
         query=_listed,
+        columns=LETTER_COLUMNS,
     ),
     # dead-letters --redrive
     "redrive": AdminCommand("", "POST", "/dead-letters/redrive", _redriven),
+}
+# The commands of ``ocpi-hub GROUP ACTION`` by group; the top-level ones under "".
+GROUPS: dict[str, dict[str, AdminCommand]] = {
+    "platforms": COMMANDS,
+    "agreements": AGREEMENT_COMMANDS,
+    "": QUEUE_COMMANDS,
 }
 
 
@@ -186,38 +312,20 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def add_commands(commands: Any) -> None:
-    """Add ``platforms ACTION``, ``queues`` and ``dead-letters`` to the ``ocpi-hub`` subcommands
-    (``commands``)."""
+    """Add ``platforms ACTION``, ``agreements ACTION``, ``queues`` and ``dead-letters`` to the
+    ``ocpi-hub`` subcommands (``commands``)."""
     common = _common_options()
-    platforms = commands.add_parser("platforms", help="manage platforms through the admin API")
-    actions = platforms.add_subparsers(dest="action", required=True, metavar="ACTION")
-    subs: dict[str, argparse.ArgumentParser] = {}
-    for name, command in COMMANDS.items():
-        subs[name] = sub = actions.add_parser(name, help=command.help, parents=[common])
-        if "{id}" in command.path:
-            sub.add_argument("id", help="the platform's id")
-        sub.set_defaults(admin_command=name)
-    subs["add"].add_argument("--name", required=True, help="the platform's display name")
-    subs["add"].add_argument(
-        "--role",
-        dest="roles",
-        metavar="CC:PID:ROLE",
-        type=role,
-        action="append",
-        required=True,
-        help="a party the platform may act as (repeatable)",
+    _add_platform_options(
+        _group(commands, "platforms", "manage platforms through the admin API", common)
     )
-    subs["set"].add_argument("--name", help="the new display name")
-    for name in ("add", "set"):
-        subs[name].add_argument(
-            "--token-encoding", choices=ENCODINGS, help="how the hub encodes tokens it sends"
-        )
-    subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
-    subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")
+    _add_agreement_options(
+        _group(commands, "agreements", "manage roaming agreements through the admin API", common)
+    )
+    top: dict[str, argparse.ArgumentParser] = {}
     for name in ("queues", "dead-letters"):
-        subs[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
-        subs[name].set_defaults(admin_command=name)
-    letters = subs["dead-letters"]
+        top[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
+        top[name].set_defaults(admin_group="", admin_command=name)
+    letters = top["dead-letters"]
     letters.add_argument("--platform", metavar="ID", help="only this platform's dead letters")
     # --redrive switches the request the command makes, from listing to redriving.
     letters.add_argument(
@@ -237,10 +345,80 @@ def add_commands(commands: Any) -> None:
     )
 
 
+def _group(
+    commands: Any, group: str, help_text: str, common: argparse.ArgumentParser
+) -> dict[str, argparse.ArgumentParser]:
+    """``ocpi-hub GROUP ACTION`` for each command of the group; the parsers by action."""
+    parser = commands.add_parser(group, help=help_text)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    subs: dict[str, argparse.ArgumentParser] = {}
+    for name, command in GROUPS[group].items():
+        subs[name] = sub = actions.add_parser(name, help=command.help, parents=[common])
+        if "{id}" in command.path:
+            sub.add_argument("id", help=f"the {group.removesuffix('s')}'s id")
+        sub.set_defaults(admin_group=group, admin_command=name)
+    return subs
+
+
+def _add_platform_options(subs: dict[str, argparse.ArgumentParser]) -> None:
+    subs["add"].add_argument("--name", required=True, help="the platform's display name")
+    subs["add"].add_argument(
+        "--role",
+        dest="roles",
+        metavar="CC:PID:ROLE",
+        type=role,
+        action="append",
+        required=True,
+        help="a party the platform may act as (repeatable)",
+    )
+    subs["set"].add_argument("--name", help="the new display name")
+    for name in ("add", "set"):
+        subs[name].add_argument(
+            "--token-encoding", choices=ENCODINGS, help="how the hub encodes tokens it sends"
+        )
+    subs["set"].add_argument(
+        "--rate-limit",
+        dest="rate_limits",
+        metavar="MODULE=RATE",
+        type=rate_limit,
+        action="append",
+        help="at most RATE calls of MODULE (* for every module), like tokens=100/min or "
+        f"'*=3000/min' (repeatable); {NO_LIMITS}: the hub's --rate-limit again",
+    )
+    subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
+    subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")
+
+
+def _add_agreement_options(subs: dict[str, argparse.ArgumentParser]) -> None:
+    add = subs["add"]
+    add.add_argument("cpo", metavar="CPO", type=party, help="the CPO party, like NL:CPA")
+    add.add_argument(
+        "partner", metavar="PARTNER", type=party, help="the party of the other side, like DE:EMB"
+    )
+    add.add_argument(
+        "--module",
+        dest="modules",
+        metavar="MODULE",
+        action="append",
+        help="a module the agreement covers (repeatable; default: every module)",
+    )
+    subs["list"].add_argument(
+        "--party", metavar="CC:PID", type=party, help="only the agreements of this party"
+    )
+    subs["import"].add_argument(
+        "file",
+        metavar="FILE",
+        help="a JSON list of agreements like POST /admin/agreements takes, or CSV with the "
+        "header cpo,partner,modules and rows like NL:CPA,DE:EMB,locations;tariffs (modules "
+        "empty: every module); .json or .csv, else told by the content",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage."""
+    """Run one admin command; 0 on success, 1 when the hub failed or refused, 2 for usage and
+    for input refused before anything is sent (a bad import file)."""
     try:
-        command = COMMANDS.get(args.admin_command) or QUEUE_COMMANDS[args.admin_command]
+        command = GROUPS[args.admin_group][args.admin_command]
         body = command.body(args) if command.body is not None else None
         path = command.path.replace("{id}", urllib.parse.quote(getattr(args, "id", ""), safe=""))
         query = command.query(args) if command.query is not None else {}
@@ -253,14 +431,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         if answer is not None:
             print(json.dumps(answer, indent=2))
-    elif args.admin_command == "remove":
-        print(f"removed {args.id}")
-    elif args.admin_command in TABLES:
-        print(_table(answer, TABLES[args.admin_command]))
+    elif command.text is not None:
+        print(command.text(args, answer))
+    elif command.columns:
+        print(_table(answer, command.columns))
     else:
         print(_lines(answer))
-    if args.admin_command in ("add", "token-a"):
-        print(TOKEN_A_NOTE, file=sys.stderr)
+    if command.note is not None:
+        print(command.note, file=sys.stderr)
     return 0
 
 
@@ -323,10 +501,17 @@ def _api_error(status: int, content: bytes) -> str:
 
 
 def _text(key: str, value: Any) -> str:
-    """One value as a table cell or after ``key:``: roles as ``CC:PID:ROLE,...``, an age in
+    """One value as a table cell or after ``key:``: roles as ``CC:PID:ROLE,...``, parties as
+    ``CC:PID``, modules and rate limits as ``--module`` and ``--rate-limit`` take them, an age in
     whole seconds, a Unix time as UTC ISO 8601, nothing as ``-``."""
     if key in ("roles", "registered_roles") and isinstance(value, list):
         return ",".join(f"{r['country_code']}:{r['party_id']}:{r['role']}" for r in value) or "-"
+    if key in ("cpo", "partner") and isinstance(value, dict):
+        return _label(value)
+    if key == "modules":  # an agreement's: null is every module
+        return "all" if value is None else ",".join(value)
+    if key == "rate_limits" and isinstance(value, dict) and value:
+        return ",".join(f"{module}={rate}" for module, rate in value.items())
     if key == "oldest_age" and isinstance(value, int | float):
         return f"{round(value)}s"
     if key == "parked_at" and isinstance(value, int | float):
@@ -349,8 +534,8 @@ def _lines(answer: dict[str, Any]) -> str:
 
 
 def _table(items: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """Platforms, queues or dead letters as aligned columns; a removed platform's status says so,
-    a dead letter's module, method and path are those of its message."""
+    """Platforms, agreements, queues or dead letters as aligned columns; a removed platform's
+    status says so, a dead letter's module, method and path are those of its message."""
     rows = [list(columns)]
     for item in items:
         fields = {**item.get("message", {}), **item}

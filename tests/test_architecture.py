@@ -17,6 +17,7 @@ RANK = {
     "cli": 0,
     "server": 0,
     "admin_client": 0,
+    "agreement_file": 0,
     "__main__": 0,
     "app": 1,
     "web": 2,
