@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hub import agreement_file
-from hub.agreements import party_of
 from hub.policy import ANY_MODULE, parse_limits
+from hub.records import party_of
 
 DEFAULT_HUB_URL = "http://127.0.0.1:8080"
 ENCODINGS = ("auto", "base64", "raw")

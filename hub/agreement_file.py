@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hub.agreements import party_of
 from hub.policy import check_modules
+from hub.records import party_of
 
 HEADER = ("cpo", "partner", "modules")
 

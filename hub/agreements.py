@@ -261,18 +261,3 @@ def _full_state(
         correlation_id=str(uuid.uuid4()),
         enqueued_at=time.time(),
     )
-
-
-def party_of(text: str) -> PartyKey:
-    """``NL:CPA`` (or ``NL/CPA``) as a party; ValueError otherwise."""
-    for separator in (":", "/"):
-        country_code, sep, party_id = text.strip().partition(separator)
-        if sep:
-            break
-    if not sep or len(country_code) != 2 or len(party_id) != 3:
-        raise ValueError(f"{text!r} is not a party like NL:CPA")
-    if not (country_code.isascii() and country_code.isalnum()):
-        raise ValueError(f"{text!r} is not a party like NL:CPA")
-    if not (party_id.isascii() and party_id.isalnum()):
-        raise ValueError(f"{text!r} is not a party like NL:CPA")
-    return (country_code.upper(), party_id.upper())

@@ -31,6 +31,7 @@ __all__ = [
     "endpoint_url",
     "label",
     "party_key",
+    "party_of",
 ]
 
 # A platform's status is one of the ConnectionStatus words of 2.2.1 "HubClientInfo module"
@@ -133,3 +134,18 @@ def can_receive(platform: Platform, module: str, interface: str) -> bool:
     HubClientInfo push): it is deliverable and has that endpoint. A call forwarded at once
     needs more: the platform must be CONNECTED (``hub.routing.receiver``)."""
     return deliverable(platform) and endpoint_url(platform, module, interface) is not None
+
+
+def party_of(text: str) -> PartyKey:
+    """``NL:CPA`` (or ``NL/CPA``) as a party; ValueError otherwise."""
+    for separator in (":", "/"):
+        country_code, sep, party_id = text.strip().partition(separator)
+        if sep:
+            break
+    if not sep or len(country_code) != 2 or len(party_id) != 3:
+        raise ValueError(f"{text!r} is not a party like NL:CPA")
+    if not (country_code.isascii() and country_code.isalnum()):
+        raise ValueError(f"{text!r} is not a party like NL:CPA")
+    if not (party_id.isascii() and party_id.isalnum()):
+        raise ValueError(f"{text!r} is not a party like NL:CPA")
+    return (country_code.upper(), party_id.upper())

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.agreements import Proposal, party_of
+from hub.agreements import Proposal
 from hub.delivery.queue import Message
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
-from hub.records import Agreement, Party, Platform
+from hub.records import Agreement, Party, Platform, party_of
 from hub.web import bodies, responses
 from hub.web.admin_types import (
     GRANTABLE_ROLES,
