@@ -12,11 +12,11 @@ from typing import Final
 from hub.ocpi.common import DateTime as DateTime
 from hub.ocpi.common import Object as Object
 
-# 2.1.1 mod_locations.md §4.6 ImageCategory: the same seven values as 2.2.1.
+# 2.1.1 mod_locations.md §4.15 ImageCategory: the same seven values as 2.2.1.
 IMAGE_CATEGORIES: Final = frozenset(
     {"CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER"}
 )
-# 2.1.1 mod_locations.md §4.4 EnergySourceCategory and §4.5 EnvironmentalImpactCategory.
+# 2.1.1 mod_locations.md §4.7 EnergySourceCategory and §4.9 EnvironmentalImpactCategory.
 ENERGY_SOURCE_CATEGORIES: Final = frozenset(
     {"NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"}
 )
@@ -24,14 +24,14 @@ ENVIRONMENTAL_IMPACT_CATEGORIES: Final = frozenset({"NUCLEAR_WASTE", "CARBON_DIO
 
 
 class DisplayText(Object, kw_only=True):
-    """2.1.1 types.md "DisplayText": ISO 639-1 language and a text of at most 512 characters."""
+    """2.1.1 types.md §1.3 DisplayText: ISO 639-1 language and a text of at most 512 characters."""
 
     language: str
     text: str
 
 
 class GeoLocation(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.7: decimal degrees as strings, six decimals by the spec's
+    """2.1.1 mod_locations.md §4.12: decimal degrees as strings, six decimals by the spec's
     regex (2.2.1 allows five to seven; not enforced here)."""
 
     latitude: str
@@ -47,7 +47,7 @@ class AdditionalGeoLocation(Object, kw_only=True):
 
 
 class Image(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.8."""
+    """2.1.1 mod_locations.md §4.14."""
 
     url: str
     thumbnail: str | None = None
@@ -58,7 +58,8 @@ class Image(Object, kw_only=True):
 
 
 class BusinessDetails(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.2 (also the Credentials object's ``business_details``)."""
+    """2.1.1 mod_locations.md "4.1 BusinessDetails" (the file numbers two sections 4.1). Also
+    the Credentials object's ``business_details``."""
 
     name: str
     website: str | None = None
@@ -66,21 +67,21 @@ class BusinessDetails(Object, kw_only=True):
 
 
 class EnergySource(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.4."""
+    """2.1.1 mod_locations.md §4.6."""
 
     source: str  # EnergySourceCategory
     percentage: float
 
 
 class EnvironmentalImpact(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.5. The field is ``source``; 2.2.1 renamed it ``category``."""
+    """2.1.1 mod_locations.md §4.8. The field is ``source``; 2.2.1 renamed it ``category``."""
 
     source: str  # EnvironmentalImpactCategory
     amount: float  # g/kWh
 
 
 class EnergyMix(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.3; also used by Tariff (2.1.1 mod_tariffs.md §3.1)."""
+    """2.1.1 mod_locations.md §4.5; also used by Tariff (2.1.1 mod_tariffs.md §3.1)."""
 
     is_green_energy: bool
     energy_sources: list[EnergySource] | None = None
