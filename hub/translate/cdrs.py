@@ -115,7 +115,7 @@ LOSSES: Final[tuple[Loss, ...]] = (
         "down",
         "charging_periods[].dimensions[]",
         "dropped",
-        "dimension types 2.1.1 lacks, and periods left without a dimension",
+        "dimension types 2.1.1 lacks",
     ),
     Loss("cdrs", "down", "tariffs[]", "changed", "each as the Tariffs translation says"),
     Loss("cdrs", "down", "total_cost.incl_vat", "dropped", "a 2.1.1 cost excludes VAT"),
@@ -127,6 +127,14 @@ LOSSES: Final[tuple[Loss, ...]] = (
     Loss("cdrs", "down", "signed_data", "dropped", "2.1.1 has no signed meter values"),
     Loss("cdrs", "down", "invoice_reference_id", "dropped", "2.1.1 has none"),
     Loss("cdrs", "down", "home_charging_compensation", "dropped", "2.1.1 has none"),
+    Loss(
+        "cdrs",
+        "up",
+        "charging_periods[]",
+        "dropped",
+        "a period left without a dimension (dimensions is + in both versions)",
+    ),
+    Loss("cdrs", "down", "charging_periods[]", "dropped", "as up"),
 )
 
 

@@ -1,0 +1,72 @@
+"""What a translation actually changed, to hold against a module's declared ``LOSSES``.
+
+Both objects are flattened to dotted paths (``evses[0].uid``); the source's paths are renamed by
+the field map the test gives (the renames are not losses), and then every path only in the
+source is *dropped*, every path only in the target *synthesized*, every common path with another
+value *changed*. A declared loss covers a path when it names the path or one of its parents,
+list indices written ``[]``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hub.translate.losses import Direction, Loss
+
+Paths = dict[str, Any]
+
+
+def flatten(value: Any, prefix: str = "") -> Paths:
+    if isinstance(value, dict):
+        if not value and prefix:
+            return {prefix: {}}
+        out: Paths = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
+        return out
+    if isinstance(value, list):
+        if not value:
+            return {prefix: []}
+        out = {}
+        for index, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def _renamed(path: str, renames: dict[str, str]) -> str:
+    for old, new in renames.items():
+        if path == old or path.startswith((old + ".", old + "[")):
+            return new + path[len(old) :]
+    return path
+
+
+def differences(
+    source: dict[str, Any], target: dict[str, Any], renames: dict[str, str]
+) -> set[tuple[str, str]]:
+    """(kind, path) for every difference, paths with ``[]`` for list indices."""
+    before = {_renamed(p, renames): v for p, v in flatten(source).items()}
+    after = flatten(target)
+    found = {("dropped", p) for p in before.keys() - after.keys()}
+    found |= {("synthesized", p) for p in after.keys() - before.keys()}
+    found |= {("changed", p) for p in before.keys() & after.keys() if before[p] != after[p]}
+    return {(kind, re.sub(r"\[\d+\]", "[]", path)) for kind, path in found}
+
+
+def undeclared(
+    found: set[tuple[str, str]], losses: tuple[Loss, ...], direction: Direction, prefix: str = ""
+) -> set[tuple[str, str]]:
+    """The differences no loss of ``direction`` declares. ``prefix`` is put before each path
+    (for objects a module declares under a name, e.g. ``authorization.``)."""
+
+    def covered(kind: str, path: str) -> bool:
+        full = prefix + path
+        return any(
+            loss.direction == direction
+            and loss.kind == kind
+            and (full == loss.field or full.startswith((loss.field + ".", loss.field + "[")))
+            for loss in losses
+        )
+
+    return {(kind, path) for kind, path in found if not covered(kind, path)}
