@@ -67,6 +67,7 @@ LOSSES: Final[tuple[Loss, ...]] = (
         "2.1.1 has none; the hub keeps it for the session and CDR",
     ),
     Loss("tokens", "up", "location_references.connector_ids", "dropped", "2.2.1 removed them"),
+    Loss("tokens", "up", "authorization.location.connector_ids", "dropped", "as above"),
 )
 
 
