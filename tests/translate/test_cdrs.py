@@ -1,0 +1,182 @@
+"""CDRs 2.1.1 <-> 2.2.1: the official 2.2.1 CDR and the 2.1.1 spec's CDR example."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from hub.ocpi import cdrs as v221
+from hub.ocpi.v211 import cdrs as v211
+from hub.translate.cdrs import LOSSES, cdr_down, cdr_up
+from hub.translate.losses import Withheld
+from tests.translate.flatdiff import differences, undeclared
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+TOKEN = {
+    "country_code": "DE",
+    "party_id": "TNM",
+    "uid": "012345678",
+    "type": "RFID",
+    "contract_id": "DE8ACC12E46L89",
+}
+CPO = {"country_code": "BE", "party_id": "BEC"}
+
+
+def example(version: str, name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EXAMPLES / version / name).read_text())
+    return loaded
+
+
+def location_211() -> dict[str, Any]:
+    """The 2.1.1 Location the hub keeps for LOC1 (the one the official 2.1.1 sessions carry)."""
+    location: dict[str, Any] = example("2.1.1", "session_example_2_short_finished.json")["location"]
+    return location
+
+
+# The CDR of 2.1.1 mod_cdrs.md §3.1 "Example of a CDR", corrected: the original has a trailing
+# comma and a price written as a string, so it is not valid JSON nor a valid CDR.
+CDR_211: dict[str, Any] = {
+    "id": "12345",
+    "start_date_time": "2015-06-29T21:39:09Z",
+    "stop_date_time": "2015-06-29T23:37:32Z",
+    "auth_id": "DE8ACC12E46L89",
+    "auth_method": "WHITELIST",
+    "location": location_211(),
+    "currency": "EUR",
+    "tariffs": [
+        {
+            "id": "12",
+            "currency": "EUR",
+            "elements": [{"price_components": [{"type": "TIME", "price": 2.00, "step_size": 300}]}],
+            "last_updated": "2015-02-02T14:15:01Z",
+        }
+    ],
+    "charging_periods": [
+        {
+            "start_date_time": "2015-06-29T21:39:09Z",
+            "dimensions": [{"type": "TIME", "volume": 1.973}],
+        }
+    ],
+    "total_cost": 4.00,
+    "total_energy": 15.342,
+    "total_time": 1.973,
+    "last_updated": "2015-06-29T22:01:13Z",
+}
+RENAMES_UP = {
+    "stop_date_time": "end_date_time",
+    "auth_id": "cdr_token.contract_id",
+    "total_cost": "total_cost.excl_vat",
+    "location.id": "cdr_location.id",
+    "location.name": "cdr_location.name",
+    "location.address": "cdr_location.address",
+    "location.city": "cdr_location.city",
+    "location.postal_code": "cdr_location.postal_code",
+    "location.country": "cdr_location.country",
+    "location.coordinates": "cdr_location.coordinates",
+    "location.evses[0].uid": "cdr_location.evse_uid",
+    "location.evses[0].evse_id": "cdr_location.evse_id",
+    "location.evses[0].connectors[0].id": "cdr_location.connector_id",
+    "location.evses[0].connectors[0].standard": "cdr_location.connector_standard",
+    "location.evses[0].connectors[0].format": "cdr_location.connector_format",
+    "location.evses[0].connectors[0].power_type": "cdr_location.connector_power_type",
+}
+RENAMES_DOWN = {new: old for old, new in RENAMES_UP.items()}
+
+
+# Stand-ins for the Tariffs translation (hub.translate.tariffs, written separately): the CDR
+# functions take the tariff maps as parameters and only decide which tariffs are kept.
+def tariff_up(tariff: dict[str, Any]) -> dict[str, Any] | Withheld:
+    return {**CPO, **tariff}
+
+
+def tariff_down(tariff: dict[str, Any]) -> dict[str, Any] | Withheld:
+    if tariff.get("id") == "withheld":
+        return Withheld("a test tariff")
+    down = {k: v for k, v in tariff.items() if k not in ("country_code", "party_id")}
+    down["elements"] = [
+        {
+            "price_components": [
+                {k: v for k, v in c.items() if k != "vat"} for c in e["price_components"]
+            ]
+        }
+        for e in tariff["elements"]
+    ]
+    return down
+
+
+def own(found: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The differences this module answers for: inside ``tariffs[]`` it is the Tariffs
+    translation's table that declares them."""
+    return {(kind, path) for kind, path in found if not path.startswith("tariffs[]")}
+
+
+def up(cdr: dict[str, Any]) -> dict[str, Any]:
+    result = cdr_up(cdr, token=TOKEN, tariff_up=tariff_up, **CPO)
+    assert not isinstance(result, Withheld), result
+    return result
+
+
+def down(cdr: dict[str, Any]) -> dict[str, Any]:
+    result = cdr_down(cdr, location=location_211(), tariff_down=tariff_down)
+    assert not isinstance(result, Withheld), result
+    return result
+
+
+def test_the_211_cdr_goes_up_to_a_valid_221_cdr_and_back() -> None:
+    msgspec.convert(CDR_211, v211.CDR)
+    translated = up(CDR_211)
+    msgspec.convert(translated, v221.CDR)
+    assert translated["cdr_location"]["evse_id"] == "BE-BEC-E041503003"
+    assert down(translated) == CDR_211
+    found = differences(CDR_211, translated, RENAMES_UP)
+    assert ("dropped", "location.type") in found
+    assert undeclared(own(found), LOSSES, "up") == set()
+
+
+def test_the_221_cdr_goes_down_to_a_valid_211_cdr_and_up_again() -> None:
+    original = example("2.2.1", "cdr_example.json")
+    translated = down(original)
+    msgspec.convert(translated, v211.CDR)
+    # The CDR's own record of where it charged wins over the hub's current copy.
+    assert translated["location"]["evses"][0]["evse_id"] == "BE*BEC*E041503003"
+    assert translated["location"]["country"] == "BEL"
+    assert translated["total_cost"] == 4.0
+    found = differences(original, translated, RENAMES_DOWN)
+    assert {("dropped", "total_time_cost.incl_vat"), ("dropped", "total_cost.incl_vat")} <= found
+    assert undeclared(own(found), LOSSES, "down") == set()
+    back = cdr_up(translated, token=original["cdr_token"], tariff_up=tariff_up, **CPO)
+    assert not isinstance(back, Withheld)
+    msgspec.convert(back, v221.CDR)
+    assert undeclared(own(differences(original, back, {})), LOSSES, "down") == set()
+
+
+def test_credit_cdrs_and_long_ids_are_withheld_toward_211() -> None:
+    original = example("2.2.1", "cdr_example.json")
+    credit = {**original, "credit": True, "credit_reference_id": "12345"}
+    assert isinstance(cdr_down(credit, location=location_211(), tariff_down=tariff_down), Withheld)
+    long_id = {**original, "id": "x" * 37}
+    assert isinstance(cdr_down(long_id, location=location_211(), tariff_down=tariff_down), Withheld)
+
+
+def test_without_the_token_or_the_location_a_cdr_is_withheld() -> None:
+    assert isinstance(cdr_up(CDR_211, token=None, tariff_up=tariff_up, **CPO), Withheld)
+    original = example("2.2.1", "cdr_example.json")
+    assert isinstance(cdr_down(original, location=None, tariff_down=tariff_down), Withheld)
+    moved = copy.deepcopy(original)
+    moved["cdr_location"]["connector_id"] = "2"
+    assert isinstance(cdr_down(moved, location=location_211(), tariff_down=tariff_down), Withheld)
+
+
+def test_a_withheld_tariff_is_left_out_and_a_missing_evse_id_is_not_applicable() -> None:
+    original = example("2.2.1", "cdr_example.json")
+    original["tariffs"].append({**original["tariffs"][0], "id": "withheld"})
+    assert [t["id"] for t in down(original)["tariffs"]] == ["12"]
+    without = copy.deepcopy(CDR_211)
+    del without["location"]["evses"][0]["evse_id"]
+    translated = up(without)
+    assert translated["cdr_location"]["evse_id"] == "#NA"
+    assert undeclared(own(differences(without, translated, RENAMES_UP)), LOSSES, "up") == set()
