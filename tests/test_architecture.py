@@ -48,6 +48,7 @@ LEAVES = {
     "rates",
     "lifeline",
     "supervisor",
+    "translate",
     "__init__",
 }
 
@@ -93,6 +94,15 @@ def test_the_protocol_vocabulary_imports_nothing_of_the_hub() -> None:
             assert all(not n.startswith("hub.") or n.startswith("hub.ocpi") for n in imported(tree))
 
 
+def test_translation_imports_only_the_protocol_records_and_errors() -> None:
+    # A leaf anyone may import: it must stay free of every other part of the hub.
+    allowed = {"ocpi", "records", "errors", "translate"}
+    for part, tree in modules():
+        if part == "translate":
+            hub_imports = {n.split(".")[1] for n in imported(tree) if n.startswith("hub.")}
+            assert hub_imports <= allowed, f"translate imports {hub_imports - allowed}"
+
+
 def test_each_library_lives_in_one_place() -> None:
     for part, tree in modules():
         for name in imported(tree):
@@ -102,7 +112,7 @@ def test_each_library_lives_in_one_place() -> None:
 
 
 # The pure cores: what they import may load neither Redis nor an HTTP client nor the web layer.
-PURE = ("hub.routing", "hub.policy", "hub.records", "hub.ocpi")
+PURE = ("hub.routing", "hub.policy", "hub.records", "hub.ocpi", "hub.translate")
 HEAVY = ("redis", "aiohttp", "starlette", "uvicorn", "prometheus_client")
 
 

@@ -34,6 +34,15 @@ class Loss:
 
 
 @dataclass(frozen=True, slots=True)
+class Rename:
+    """A field that only changes its name (no loss): dotted paths as in ``Loss.field``."""
+
+    module: str
+    v211: str
+    v221: str
+
+
+@dataclass(frozen=True, slots=True)
 class Withheld:
     """The translation's answer when an object must not reach the other version at all (it would
     change meaning, not just lose detail). ``why`` is for logs and alerts."""
@@ -41,8 +50,9 @@ class Withheld:
     why: str
 
 
-def render(losses: tuple[Loss, ...]) -> str:
-    """The Markdown page docs/versions.md: one table per module and direction."""
+def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
+    """The Markdown page docs/versions.md: per module, its renamed fields and one table per
+    direction."""
     lines = [
         "# Translating between OCPI 2.1.1 and 2.2.1: what is lost",
         "",
@@ -52,10 +62,17 @@ def render(losses: tuple[Loss, ...]) -> str:
         "Kinds: *dropped* (the field does not reach the other side), *synthesized* (the hub "
         "fills a field the source lacks, from the caller's parameters or a fixed rule), "
         "*changed* (the value is mapped to a different one), *withheld* (the whole object is "
-        "not sent).",
+        "not sent). Field paths are dotted, `[]` marks list items, and each is named as the "
+        "source version of its direction names it (a synthesized field as the target names it). "
+        "EVSE and Connector pushes follow the rows under `evses[]` and "
+        "`evses[].connectors[]`.",
     ]
-    modules = sorted({loss.module for loss in losses})
+    modules = sorted({loss.module for loss in losses} | {r.module for r in renames})
     for module in modules:
+        moved = [r for r in renames if r.module == module]
+        if moved:
+            lines += ["", f"## {module}: renamed fields (no loss)", "", "| 2.1.1 | 2.2.1 |"]
+            lines += ["|---|---|"] + [f"| `{r.v211}` | `{r.v221}` |" for r in moved]
         for direction, title in DIRECTIONS.items():
             rows = [x for x in losses if x.module == module and x.direction == direction]
             if not rows:
@@ -65,12 +82,16 @@ def render(losses: tuple[Loss, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def all_losses() -> tuple[Loss, ...]:
-    """Every translate module's table, in a fixed order."""
+def page() -> str:
+    """docs/versions.md as the translate modules' tables make it."""
+    # Imported here: the translate modules import this one for Loss.
     from hub.translate import locations, tariffs
 
-    return locations.LOSSES + tariffs.LOSSES
+    modules = (locations, tariffs)
+    losses = tuple(loss for m in modules for loss in m.LOSSES)
+    renames = tuple(rename for m in modules for rename in m.RENAMES)
+    return render(losses, renames)
 
 
 if __name__ == "__main__":
-    print(render(all_losses()), end="")
+    print(page(), end="")

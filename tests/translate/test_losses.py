@@ -1,0 +1,42 @@
+"""The published loss table (docs/versions.md) is generated from the code's LOSSES."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.translate import locations, tariffs
+from hub.translate.losses import KINDS, page
+
+PAGE = Path(__file__).parent.parent.parent / "docs" / "versions.md"
+MODULES = (locations, tariffs)
+
+
+def test_the_published_page_is_what_the_code_declares() -> None:
+    assert PAGE.read_text(encoding="utf-8") == page(), (
+        "docs/versions.md is stale: run `python -m hub.translate.losses > docs/versions.md`"
+    )
+
+
+def test_the_command_prints_the_page() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.translate.losses"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout == page()
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_each_row_is_well_formed_and_said_once(module: object) -> None:
+    losses = module.LOSSES  # type: ignore[attr-defined]
+    assert all(
+        loss.kind in KINDS and loss.why and loss.direction in ("up", "down") for loss in losses
+    )
+    assert len({(x.direction, x.field, x.kind) for x in losses}) == len(losses)
+    assert len({x.module for x in losses}) == 1
