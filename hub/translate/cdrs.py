@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from hub.translate.losses import Loss, Withheld
+from hub.translate.losses import Loss, Rename, Withheld
 from hub.translate.sessions import (
     cdr_token,
     cut_location,
@@ -57,6 +57,26 @@ MAX_ID_211: Final = 36
 # format", #NA): a 2.1.1 EVSE without an ``evse_id`` has none.
 NOT_APPLICABLE: Final = "#NA"
 
+# Fields that only change their name (or shape, for the costs) between the versions.
+RENAMES: Final[tuple[Rename, ...]] = (
+    Rename("cdrs", "stop_date_time", "end_date_time"),
+    Rename("cdrs", "auth_id", "cdr_token.contract_id"),
+    Rename("cdrs", "total_cost", "total_cost.excl_vat"),
+    Rename("cdrs", "location.id", "cdr_location.id"),
+    Rename("cdrs", "location.name", "cdr_location.name"),
+    Rename("cdrs", "location.address", "cdr_location.address"),
+    Rename("cdrs", "location.city", "cdr_location.city"),
+    Rename("cdrs", "location.postal_code", "cdr_location.postal_code"),
+    Rename("cdrs", "location.country", "cdr_location.country"),
+    Rename("cdrs", "location.coordinates", "cdr_location.coordinates"),
+    Rename("cdrs", "location.evses[].uid", "cdr_location.evse_uid"),
+    Rename("cdrs", "location.evses[].evse_id", "cdr_location.evse_id"),
+    Rename("cdrs", "location.evses[].connectors[].id", "cdr_location.connector_id"),
+    Rename("cdrs", "location.evses[].connectors[].standard", "cdr_location.connector_standard"),
+    Rename("cdrs", "location.evses[].connectors[].format", "cdr_location.connector_format"),
+    Rename("cdrs", "location.evses[].connectors[].power_type", "cdr_location.connector_power_type"),
+)
+
 LOSSES: Final[tuple[Loss, ...]] = (
     Loss("cdrs", "up", "country_code", "synthesized", "the CPO, from the URL"),
     Loss("cdrs", "up", "party_id", "synthesized", "as country_code"),
@@ -89,8 +109,13 @@ LOSSES: Final[tuple[Loss, ...]] = (
     Loss("cdrs", "up", "charging_periods[].dimensions[]", "dropped", "FLAT dimensions"),
     Loss("cdrs", "up", "tariffs[]", "changed", "each as the Tariffs translation says"),
     Loss("cdrs", "up", "tariffs[]", "dropped", "a tariff the Tariffs translation withholds"),
-    Loss("cdrs", "down", "*", "withheld", "credit CDRs: 2.1.1 has no credit"),
-    Loss("cdrs", "down", "*", "withheld", "an id longer than 36 characters"),
+    Loss(
+        "cdrs",
+        "down",
+        "*",
+        "withheld",
+        "credit CDRs (2.1.1 has no credit), and CDRs with an id longer than 36 characters",
+    ),
     Loss("cdrs", "down", "country_code", "dropped", "2.1.1 carries the owner in the URL"),
     Loss("cdrs", "down", "party_id", "dropped", "as country_code"),
     Loss("cdrs", "down", "session_id", "dropped", "2.1.1 has none"),

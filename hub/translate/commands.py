@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hub.translate.losses import Loss, Withheld
+from hub.translate.losses import Loss, Rename, Withheld
 from hub.translate.tokens import token_down, token_up
 
 JsonObject = dict[str, Any]
@@ -51,6 +51,9 @@ _RESULT_DOWN: Final = {
     "FAILED": "REJECTED",
     "UNKNOWN_RESERVATION": "REJECTED",
 }
+
+# Fields that only change their name (or shape, for the costs) between the versions.
+RENAMES: Final[tuple[Rename, ...]] = ()
 
 LOSSES: Final[tuple[Loss, ...]] = (
     Loss(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hub.translate.losses import Loss, Withheld
+from hub.translate.losses import Loss, Rename, Withheld
 
 JsonObject = dict[str, Any]
 
@@ -41,6 +41,17 @@ _STATUS_DOWN: Final = {
     "RESERVATION": "PENDING",
     "RESERVED": "PENDING",
 }
+
+# Fields that only change their name (or shape, for the costs) between the versions.
+RENAMES: Final[tuple[Rename, ...]] = (
+    Rename("sessions", "start_datetime", "start_date_time"),
+    Rename("sessions", "end_datetime", "end_date_time"),
+    Rename("sessions", "auth_id", "cdr_token.contract_id"),
+    Rename("sessions", "total_cost", "total_cost.excl_vat"),
+    Rename("sessions", "location.id", "location_id"),
+    Rename("sessions", "location.evses[].uid", "evse_uid"),
+    Rename("sessions", "location.evses[].connectors[].id", "connector_id"),
+)
 
 LOSSES: Final[tuple[Loss, ...]] = (
     Loss("sessions", "up", "country_code", "synthesized", "the CPO, from the URL"),

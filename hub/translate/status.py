@@ -22,7 +22,7 @@ from hub.ocpi.status import (
     UNKNOWN_LOCATION,
     UNKNOWN_TOKEN,
 )
-from hub.translate.losses import Loss
+from hub.translate.losses import Loss, Rename
 
 # 2.1.1 status_codes.md: every code a 2.1.1 platform knows.
 CODES_211: Final = frozenset({1000, 2000, 2001, 2002, 2003, 3000, 3001, 3002, 3003})
@@ -37,6 +37,8 @@ _DOWN: Final = {
     HUB_TIMEOUT: SERVER_ERROR,
     HUB_CONNECTION_PROBLEM: SERVER_ERROR,
 }
+
+RENAMES: Final[tuple[Rename, ...]] = ()
 
 LOSSES: Final[tuple[Loss, ...]] = (
     Loss(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from hub.translate.losses import Loss, Withheld
+from hub.translate.losses import Loss, Rename, Withheld
 
 JsonObject = dict[str, Any]
 
@@ -27,6 +27,9 @@ _SHARED: Final = (
 TOKEN_TYPES_211: Final = frozenset({"OTHER", "RFID"})
 # 2.2.1 "TokenType": the two types 2.1.1 lacks are tokens that are not RFID cards.
 _TYPE_DOWN: Final = {"RFID": "RFID", "OTHER": "OTHER", "APP_USER": "OTHER", "AD_HOC_USER": "OTHER"}
+
+# Fields that only change their name (or shape, for the costs) between the versions.
+RENAMES: Final[tuple[Rename, ...]] = (Rename("tokens", "auth_id", "contract_id"),)
 
 LOSSES: Final[tuple[Loss, ...]] = (
     Loss(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hub.translate.losses import Direction, Loss
+from hub.translate.losses import Direction, Loss, Rename
 
 Paths = dict[str, Any]
 
@@ -36,9 +36,20 @@ def flatten(value: Any, prefix: str = "") -> Paths:
 
 
 def _renamed(path: str, renames: dict[str, str]) -> str:
+    """``path`` with the first rename whose source names it or a parent; ``[]`` in a rename
+    matches any index, and the indices carry over to the new name in order (0 when the new
+    name has more list levels than the old)."""
     for old, new in renames.items():
-        if path == old or path.startswith((old + ".", old + "[")):
-            return new + path[len(old) :]
+        pattern = re.escape(old).replace(r"\[\]", r"\[(\d+)\]")
+        match = re.match(pattern + r"(?=$|[.\[])", path)
+        if match is None:
+            continue
+        indices = [*match.groups()]
+        parts = new.split("[]")
+        filled = parts[0] + "".join(
+            f"[{indices[i] if i < len(indices) else 0}]{part}" for i, part in enumerate(parts[1:])
+        )
+        return filled + path[match.end() :]
     return path
 
 
@@ -70,3 +81,11 @@ def undeclared(
         )
 
     return {(kind, path) for kind, path in found if not covered(kind, path)}
+
+
+def up_renames(renames: tuple[Rename, ...]) -> dict[str, str]:
+    return {r.v211: r.v221 for r in renames}
+
+
+def down_renames(renames: tuple[Rename, ...]) -> dict[str, str]:
+    return {r.v221: r.v211 for r in renames}

@@ -11,9 +11,12 @@ import msgspec
 
 from hub.ocpi import cdrs as v221
 from hub.ocpi.v211 import cdrs as v211
-from hub.translate.cdrs import LOSSES, cdr_down, cdr_up
+from hub.translate.cdrs import LOSSES, RENAMES, cdr_down, cdr_up
 from hub.translate.losses import Withheld
-from tests.translate.flatdiff import differences, undeclared
+from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
+
+RENAMES_UP = up_renames(RENAMES)
+RENAMES_DOWN = down_renames(RENAMES)
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 TOKEN = {
@@ -66,25 +69,6 @@ CDR_211: dict[str, Any] = {
     "total_time": 1.973,
     "last_updated": "2015-06-29T22:01:13Z",
 }
-RENAMES_UP = {
-    "stop_date_time": "end_date_time",
-    "auth_id": "cdr_token.contract_id",
-    "total_cost": "total_cost.excl_vat",
-    "location.id": "cdr_location.id",
-    "location.name": "cdr_location.name",
-    "location.address": "cdr_location.address",
-    "location.city": "cdr_location.city",
-    "location.postal_code": "cdr_location.postal_code",
-    "location.country": "cdr_location.country",
-    "location.coordinates": "cdr_location.coordinates",
-    "location.evses[0].uid": "cdr_location.evse_uid",
-    "location.evses[0].evse_id": "cdr_location.evse_id",
-    "location.evses[0].connectors[0].id": "cdr_location.connector_id",
-    "location.evses[0].connectors[0].standard": "cdr_location.connector_standard",
-    "location.evses[0].connectors[0].format": "cdr_location.connector_format",
-    "location.evses[0].connectors[0].power_type": "cdr_location.connector_power_type",
-}
-RENAMES_DOWN = {new: old for old, new in RENAMES_UP.items()}
 
 
 # Stand-ins for the Tariffs translation (hub.translate.tariffs, written separately): the CDR

@@ -14,12 +14,16 @@ from hub.ocpi.v211 import sessions as v211
 from hub.translate.losses import Withheld
 from hub.translate.sessions import (
     LOSSES,
+    RENAMES,
     session_down,
     session_patch_down,
     session_patch_up,
     session_up,
 )
-from tests.translate.flatdiff import differences, undeclared
+from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
+
+RENAMES_UP = up_renames(RENAMES)
+RENAMES_DOWN = down_renames(RENAMES)
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 V211 = ("session_example_1_simple_start.json", "session_example_2_short_finished.json")
@@ -35,24 +39,6 @@ TOKEN = {
     "contract_id": "DE8ACC12E46L89",
 }
 CPO = {"country_code": "BE", "party_id": "BEC"}
-RENAMES_UP = {
-    "start_datetime": "start_date_time",
-    "end_datetime": "end_date_time",
-    "auth_id": "cdr_token.contract_id",
-    "total_cost": "total_cost.excl_vat",
-    "location.id": "location_id",
-    "location.evses[0].uid": "evse_uid",
-    "location.evses[0].connectors[0].id": "connector_id",
-}
-RENAMES_DOWN = {
-    "start_date_time": "start_datetime",
-    "end_date_time": "end_datetime",
-    "cdr_token.contract_id": "auth_id",
-    "total_cost.excl_vat": "total_cost",
-    "location_id": "location.id",
-    "evse_uid": "location.evses[0].uid",
-    "connector_id": "location.evses[0].connectors[0].id",
-}
 
 
 def example(version: str, name: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from hub.ocpi.v211 import tokens as v211
 from hub.translate.losses import Withheld
 from hub.translate.tokens import (
     LOSSES,
+    RENAMES,
     authorization_info_down,
     authorization_info_up,
     location_references_down,
@@ -23,13 +24,14 @@ from hub.translate.tokens import (
     token_patch_up,
     token_up,
 )
-from tests.translate.flatdiff import differences, undeclared
+from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
+
+RENAMES_UP = up_renames(RENAMES)
+RENAMES_DOWN = down_renames(RENAMES)
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 V221 = ("token_example_1_app_user.json", "token_example_2_full_rfid.json", "token_put_example.json")
 OWNER = {"country_code": "DE", "party_id": "TNM"}
-RENAMES_UP = {"auth_id": "contract_id"}
-RENAMES_DOWN = {"contract_id": "auth_id"}
 
 
 def example(version: str, name: str) -> dict[str, Any]:
