@@ -199,7 +199,7 @@ LOSSES: Final = (
     Loss(
         _M,
         "down",
-        "evses[].connectors[].tariff_ids",
+        "evses[].connectors[].tariff_ids[]",
         "changed",
         "2.1.1 has one "
         "`tariff_id`: the first untyped or `REGULAR` tariff the caller knows, else the first "

@@ -352,3 +352,31 @@ def test_every_declared_field_loss_happens() -> None:
                 continue
             fields = declared([loss], t.RENAMES)
             assert any(covered(path, fields) for path in seen), loss
+
+
+def test_evse_and_connector_pushes_round_trip() -> None:
+    evse = v211_location()["evses"][0]
+    up = whole(t.evse_up(evse))
+    msgspec.convert(up, v221.EVSE)
+    assert t.evse_down(up) == evse
+    connector = evse["connectors"][0]
+    assert t.connector_down(whole(t.connector_up(connector))) == connector
+
+
+def test_patches_that_cannot_be_carried_are_withheld() -> None:
+    assert isinstance(t.evse_patch_up({"uid": "E" * 37}, received_at=NOW), Withheld)
+    alien = {**v211_location()["evses"][0]["connectors"][0], "standard": "ALIEN"}
+    assert isinstance(t.evse_patch_up({"connectors": [alien]}, received_at=NOW), Withheld)
+    assert isinstance(t.connector_patch_up({"standard": "ALIEN"}, received_at=NOW), Withheld)
+    chaoji = {**v221_location()["evses"][0]["connectors"][0], "standard": "CHAOJI"}
+    assert isinstance(t.evse_patch_down({"connectors": [chaoji]}), Withheld)
+    assert isinstance(t.connector_patch_down({"standard": "GBT_AC"}), Withheld)
+    assert isinstance(t.connector_patch_down({"power_type": "AC_4_PHASE"}), Withheld)
+    assert t.connector_patch_down({"power_type": "AC_2_PHASE"}) == {"power_type": "AC_1_PHASE"}
+
+
+def test_a_coordinate_that_is_not_a_number_is_kept() -> None:
+    fragment = {"coordinates": {"latitude": "north", "longitude": "3.1"}}
+    assert t.location_patch_down(fragment) == {
+        "coordinates": {"latitude": "north", "longitude": "3.100000"}
+    }
