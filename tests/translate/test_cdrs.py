@@ -11,8 +11,9 @@ import msgspec
 
 from hub.ocpi import cdrs as v221
 from hub.ocpi.v211 import cdrs as v211
+from hub.translate import tariffs
 from hub.translate.cdrs import LOSSES, RENAMES, cdr_down, cdr_up
-from hub.translate.losses import Withheld
+from hub.translate.losses import Direction, Withheld
 from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
 
 RENAMES_UP = up_renames(RENAMES)
@@ -71,31 +72,21 @@ CDR_211: dict[str, Any] = {
 }
 
 
-# Stand-ins for the Tariffs translation (hub.translate.tariffs, written separately): the CDR
-# functions take the tariff maps as parameters and only decide which tariffs are kept.
+# The CDR functions take the Tariffs translation as parameters (the CPO owns the CDR's tariffs).
 def tariff_up(tariff: dict[str, Any]) -> dict[str, Any] | Withheld:
-    return {**CPO, **tariff}
+    return tariffs.tariff_up(tariff, (CPO["country_code"], CPO["party_id"]))
 
 
-def tariff_down(tariff: dict[str, Any]) -> dict[str, Any] | Withheld:
-    if tariff.get("id") == "withheld":
-        return Withheld("a test tariff")
-    down = {k: v for k, v in tariff.items() if k not in ("country_code", "party_id")}
-    down["elements"] = [
-        {
-            "price_components": [
-                {k: v for k, v in c.items() if k != "vat"} for c in e["price_components"]
-            ]
-        }
-        for e in tariff["elements"]
-    ]
-    return down
+tariff_down = tariffs.tariff_down
 
 
-def own(found: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The differences this module answers for: inside ``tariffs[]`` it is the Tariffs
-    translation's table that declares them."""
-    return {(kind, path) for kind, path in found if not path.startswith("tariffs[]")}
+def own(found: set[tuple[str, str]], direction: Direction) -> set[tuple[str, str]]:
+    """The differences this module answers for. Inside ``tariffs[]`` the Tariffs translation's
+    table declares them: those must be declared there."""
+    prefix = "tariffs[]."
+    inner = {(kind, path.removeprefix(prefix)) for kind, path in found if path.startswith(prefix)}
+    assert undeclared(inner, tariffs.LOSSES, direction) == set()
+    return {(kind, path) for kind, path in found if not path.startswith("tariffs[].")}
 
 
 def up(cdr: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +109,7 @@ def test_the_211_cdr_goes_up_to_a_valid_221_cdr_and_back() -> None:
     assert down(translated) == CDR_211
     found = differences(CDR_211, translated, RENAMES_UP)
     assert ("dropped", "location.type") in found
-    assert undeclared(own(found), LOSSES, "up") == set()
+    assert undeclared(own(found, "up"), LOSSES, "up") == set()
 
 
 def test_the_221_cdr_goes_down_to_a_valid_211_cdr_and_up_again() -> None:
@@ -131,11 +122,11 @@ def test_the_221_cdr_goes_down_to_a_valid_211_cdr_and_up_again() -> None:
     assert translated["total_cost"] == 4.0
     found = differences(original, translated, RENAMES_DOWN)
     assert {("dropped", "total_time_cost.incl_vat"), ("dropped", "total_cost.incl_vat")} <= found
-    assert undeclared(own(found), LOSSES, "down") == set()
+    assert undeclared(own(found, "down"), LOSSES, "down") == set()
     back = cdr_up(translated, token=original["cdr_token"], tariff_up=tariff_up, **CPO)
     assert not isinstance(back, Withheld)
     msgspec.convert(back, v221.CDR)
-    assert undeclared(own(differences(original, back, {})), LOSSES, "down") == set()
+    assert undeclared(own(differences(original, back, {}), "down"), LOSSES, "down") == set()
 
 
 def test_credit_cdrs_and_long_ids_are_withheld_toward_211() -> None:
@@ -157,10 +148,17 @@ def test_without_the_token_or_the_location_a_cdr_is_withheld() -> None:
 
 def test_a_withheld_tariff_is_left_out_and_a_missing_evse_id_is_not_applicable() -> None:
     original = example("2.2.1", "cdr_example.json")
-    original["tariffs"].append({**original["tariffs"][0], "id": "withheld"})
+    # An element only for reservations cannot apply to a 2.1.1 session: the tariff is withheld.
+    reserved = {
+        **original["tariffs"][0]["elements"][0],
+        "restrictions": {"reservation": "RESERVATION"},
+    }
+    original["tariffs"].append({**original["tariffs"][0], "id": "withheld", "elements": [reserved]})
     assert [t["id"] for t in down(original)["tariffs"]] == ["12"]
     without = copy.deepcopy(CDR_211)
     del without["location"]["evses"][0]["evse_id"]
     translated = up(without)
     assert translated["cdr_location"]["evse_id"] == "#NA"
-    assert undeclared(own(differences(without, translated, RENAMES_UP)), LOSSES, "up") == set()
+    assert (
+        undeclared(own(differences(without, translated, RENAMES_UP), "up"), LOSSES, "up") == set()
+    )
