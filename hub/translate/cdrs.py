@@ -108,7 +108,6 @@ LOSSES: Final[tuple[Loss, ...]] = (
     ),
     Loss("cdrs", "up", "charging_periods[].dimensions[]", "dropped", "FLAT dimensions"),
     Loss("cdrs", "up", "tariffs[]", "changed", "each as the Tariffs translation says"),
-    Loss("cdrs", "up", "tariffs[]", "dropped", "a tariff the Tariffs translation withholds"),
     Loss(
         "cdrs",
         "down",

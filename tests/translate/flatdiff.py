@@ -89,3 +89,19 @@ def up_renames(renames: tuple[Rename, ...]) -> dict[str, str]:
 
 def down_renames(renames: tuple[Rename, ...]) -> dict[str, str]:
     return {r.v221: r.v211 for r in renames}
+
+
+def unexercised(
+    found: dict[Direction, set[tuple[str, str]]], losses: tuple[Loss, ...]
+) -> set[Loss]:
+    """The declared field losses (not whole objects withheld) that no difference shows: a table
+    that declares more than the code does is as wrong as one that declares less."""
+
+    def shows(loss: Loss) -> bool:
+        return any(
+            kind == loss.kind
+            and (path == loss.field or path.startswith((loss.field + ".", loss.field + "[")))
+            for kind, path in found[loss.direction]
+        )
+
+    return {loss for loss in losses if loss.kind != "withheld" and not shows(loss)}

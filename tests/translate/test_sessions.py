@@ -11,7 +11,7 @@ import pytest
 
 from hub.ocpi import sessions as v221
 from hub.ocpi.v211 import sessions as v211
-from hub.translate.losses import Withheld
+from hub.translate.losses import Direction, Withheld
 from hub.translate.sessions import (
     LOSSES,
     RENAMES,
@@ -20,7 +20,13 @@ from hub.translate.sessions import (
     session_patch_up,
     session_up,
 )
-from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
+from tests.translate.flatdiff import (
+    differences,
+    down_renames,
+    undeclared,
+    unexercised,
+    up_renames,
+)
 
 RENAMES_UP = up_renames(RENAMES)
 RENAMES_DOWN = down_renames(RENAMES)
@@ -118,8 +124,9 @@ def test_without_the_token_or_the_location_a_session_is_withheld_not_guessed() -
     assert isinstance(session_down(elsewhere, location=location_211()), Withheld)
 
 
-def test_what_211_cannot_say_is_mapped_as_declared() -> None:
-    session = {
+def unsayable() -> dict[str, Any]:
+    """A 2.2.1 session with everything 2.1.1 cannot say."""
+    return {
         **example("2.2.1", V221[1]),
         "auth_method": "COMMAND",
         "status": "RESERVATION",
@@ -137,6 +144,20 @@ def test_what_211_cannot_say_is_mapped_as_declared() -> None:
             },
         ],
     }
+
+
+def with_flat() -> dict[str, Any]:
+    """A 2.1.1 session with FLAT dimensions, one beside energy and one alone in a period."""
+    session = example("2.1.1", V211[1])
+    session["charging_periods"][0]["dimensions"].append({"type": "FLAT", "volume": 1})
+    session["charging_periods"].append(
+        {"start_date_time": "2015-06-29T23:09:09Z", "dimensions": [{"type": "FLAT", "volume": 1}]}
+    )
+    return session
+
+
+def test_what_211_cannot_say_is_mapped_as_declared() -> None:
+    session = unsayable()
     translated = down(session)
     assert translated["auth_method"] == "AUTH_REQUEST"
     assert translated["status"] == "PENDING"
@@ -154,11 +175,20 @@ def test_what_211_cannot_say_is_mapped_as_declared() -> None:
 
 
 def test_flat_dimensions_do_not_go_up() -> None:
-    session = example("2.1.1", V211[1])
-    session["charging_periods"].append(
-        {"start_date_time": "2015-06-29T23:09:09Z", "dimensions": [{"type": "FLAT", "volume": 1}]}
-    )
-    assert up(session)["charging_periods"] == up(example("2.1.1", V211[1]))["charging_periods"]
+    plain = up(example("2.1.1", V211[1]))["charging_periods"]
+    assert up(with_flat())["charging_periods"] == plain
+
+
+def test_every_declared_loss_happens() -> None:
+    ups = [example("2.1.1", name) for name in V211] + [with_flat()]
+    downs = [example("2.2.1", name) for name in V221] + [unsayable()]
+    found: dict[Direction, set[tuple[str, str]]] = {
+        "up": set().union(*(differences(s, up(s), RENAMES_UP) for s in ups)),
+        "down": set().union(*(differences(s, down(s), RENAMES_DOWN) for s in downs)),
+    }
+    assert undeclared(found["up"], LOSSES, "up") == set()
+    assert undeclared(found["down"], LOSSES, "down") == set()
+    assert unexercised(found, LOSSES) == set()
 
 
 def test_an_unknown_status_is_withheld_toward_211() -> None:

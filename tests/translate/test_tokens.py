@@ -11,7 +11,7 @@ import pytest
 
 from hub.ocpi import tokens as v221
 from hub.ocpi.v211 import tokens as v211
-from hub.translate.losses import Withheld
+from hub.translate.losses import Direction, Withheld
 from hub.translate.tokens import (
     LOSSES,
     RENAMES,
@@ -24,7 +24,13 @@ from hub.translate.tokens import (
     token_patch_up,
     token_up,
 )
-from tests.translate.flatdiff import differences, down_renames, undeclared, up_renames
+from tests.translate.flatdiff import (
+    differences,
+    down_renames,
+    undeclared,
+    unexercised,
+    up_renames,
+)
 
 RENAMES_UP = up_renames(RENAMES)
 RENAMES_DOWN = down_renames(RENAMES)
@@ -135,3 +141,33 @@ def test_location_references_keep_what_both_versions_define() -> None:
     found = differences(references, translated, {})
     assert undeclared(found, LOSSES, "up", prefix="location_references.") == set()
     assert location_references_down({"location_id": "LOC1"}) == {"location_id": "LOC1"}
+
+
+def test_every_declared_loss_happens() -> None:
+    token = token_up(example("2.1.1", "token_example.json"), **OWNER)
+    asked = {"location_id": "LOC1", "evse_uids": ["3256"], "connector_ids": ["1"]}
+    answer_211 = {"allowed": "ALLOWED", "location": asked}
+    answer_221 = {"allowed": "ALLOWED", "token": token, "authorization_reference": "ref-1"}
+    answer_up = authorization_info_up(answer_211, token=token)
+    assert not isinstance(answer_up, Withheld)
+
+    def prefixed(prefix: str, found: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {(kind, prefix + path) for kind, path in found}
+
+    found: dict[Direction, set[tuple[str, str]]] = {
+        "up": differences(example("2.1.1", "token_example.json"), token, RENAMES_UP)
+        | prefixed("authorization.", differences(answer_211, answer_up, {}))
+        | prefixed("location_references.", differences(asked, location_references_up(asked), {})),
+        "down": set().union(
+            *(
+                differences(example("2.2.1", n), down(example("2.2.1", n)), RENAMES_DOWN)
+                for n in V221
+            )
+        )
+        | prefixed(
+            "authorization.", differences(answer_221, authorization_info_down(answer_221), {})
+        ),
+    }
+    assert undeclared(found["up"], LOSSES, "up") == set()
+    assert undeclared(found["down"], LOSSES, "down") == set()
+    assert unexercised(found, LOSSES) == set()
