@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from hub.ocpi.common import DisplayText
+from hub.translate.fields import clean
 from hub.translate.losses import Loss, Rename, Withheld
 
 JsonObject = dict[str, Any]
@@ -133,14 +135,17 @@ def authorization_info_up(info: JsonObject, *, token: JsonObject | None) -> Json
     up: JsonObject = {"allowed": info.get("allowed"), "token": token}
     if "location" in info:
         up["location"] = location_references_up(info["location"])
-    up.update(_pick(info, ("info",)))
+    if info.get("info") is not None:
+        up["info"] = clean(DisplayText, info["info"])
     return up
 
 
 def authorization_info_down(info: JsonObject) -> JsonObject:
     """A 2.2.1 AuthorizationInfo as 2.1.1 (mod_tokens.md §3.1): ``allowed``, ``location``,
     ``info``. The caller keeps ``authorization_reference`` if it needs it later."""
-    down = _pick(info, ("allowed", "info"))
+    down = _pick(info, ("allowed",))
+    if info.get("info") is not None:
+        down["info"] = clean(DisplayText, info["info"])
     if "location" in info:
         down["location"] = location_references_down(info["location"])
     return down

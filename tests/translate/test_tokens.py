@@ -171,3 +171,11 @@ def test_every_declared_loss_happens() -> None:
     assert undeclared(found["up"], LOSSES, "up") == set()
     assert undeclared(found["down"], LOSSES, "down") == set()
     assert unexercised(found, LOSSES) == set()
+
+
+def test_fields_the_target_does_not_define_are_not_forwarded() -> None:
+    token = {**example("2.1.1", "token_example.json"), "extension": "private"}
+    assert "extension" not in token_up(token, **OWNER)
+    assert "extension" not in down({**example("2.2.1", V221[0]), "extension": "private"})
+    info = {"allowed": "ALLOWED", "info": {"language": "en", "text": "Hi", "colour": "red"}}
+    assert authorization_info_down(info)["info"] == {"language": "en", "text": "Hi"}
