@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.ocpi import locations as v221
 from hub.ocpi.v211 import locations as v211
@@ -380,3 +382,26 @@ def test_a_coordinate_that_is_not_a_number_is_kept() -> None:
     assert t.location_patch_down(fragment) == {
         "coordinates": {"latitude": "north", "longitude": "3.100000"}
     }
+
+
+_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=36)
+_V211_CONNECTORS = st.fixed_dictionaries(
+    {
+        "id": _TEXT,
+        "standard": st.sampled_from(sorted(v211.CONNECTOR_TYPES)),
+        "format": st.sampled_from(sorted(v211.CONNECTOR_FORMATS)),
+        "power_type": st.sampled_from(sorted(v211.POWER_TYPES)),
+        "voltage": st.integers(0, 1000),
+        "amperage": st.integers(0, 1000),
+        "last_updated": st.just(NOW),
+    },
+    optional={"tariff_id": _TEXT, "terms_and_conditions": _TEXT},
+)
+
+
+@given(st.lists(_V211_CONNECTORS, min_size=1, max_size=3), st.sampled_from(sorted(v211.STATUSES)))
+def test_any_211_evse_of_2_1_1_values_comes_back_unchanged(
+    connectors: list[dict[str, Any]], status: str
+) -> None:
+    evse = {"uid": "1", "status": status, "connectors": connectors, "last_updated": NOW}
+    assert t.evse_down(whole(t.evse_up(evse))) == evse
