@@ -12,10 +12,12 @@ parameters), so that this module does not decide how Tariffs translate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
+from hub.translate.fields import JSON as JsonObject
 from hub.translate.losses import Loss, Rename, Withheld
 from hub.translate.sessions import (
+    AUTH_METHOD_DOWN,
     cdr_token,
     cut_location,
     location_references,
@@ -23,7 +25,6 @@ from hub.translate.sessions import (
     periods_up,
 )
 
-JsonObject = dict[str, Any]
 TariffMap = Callable[[JsonObject], JsonObject | Withheld]
 
 # Same name and meaning in both versions (2.1.1 mod_cdrs.md §3.1).
@@ -45,11 +46,6 @@ _CONNECTOR_FIELDS: Final = {
     "standard": "connector_standard",
     "format": "connector_format",
     "power_type": "connector_power_type",
-}
-_AUTH_METHOD_DOWN: Final = {
-    "AUTH_REQUEST": "AUTH_REQUEST",
-    "WHITELIST": "WHITELIST",
-    "COMMAND": "AUTH_REQUEST",
 }
 # 2.1.1 CDR ids are CiString(36); 2.2.1 allows 39 (room for credit CDR suffixes).
 MAX_ID_211: Final = 36
@@ -250,7 +246,7 @@ def cdr_down(
         return Withheld("a credit CDR: 2.1.1 has no credit (2.1.1 mod_cdrs.md §1.1)")
     if len(cdr.get("id", "")) > MAX_ID_211:
         return Withheld("a CDR id longer than 2.1.1 allows (36)")
-    method = _AUTH_METHOD_DOWN.get(cdr.get("auth_method", ""))
+    method = AUTH_METHOD_DOWN.get(cdr.get("auth_method", ""))
     if method is None:
         return Withheld(f"auth_method {cdr.get('auth_method')!r} has no 2.1.1 equivalent")
     where = location_down(cdr.get("cdr_location") or {}, location)

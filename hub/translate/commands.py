@@ -10,12 +10,11 @@ made it an object ("a breaking change", 2.1.1-d2 changelog): both are read, the 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
+from hub.translate.fields import JSON as JsonObject
 from hub.translate.losses import Loss, Rename, Withheld
 from hub.translate.tokens import token_down, token_up
-
-JsonObject = dict[str, Any]
 
 # 2.1.1 mod_commands.md §4.2 CommandType: no CANCEL_RESERVATION.
 COMMAND_TYPES_211: Final = frozenset(

@@ -8,11 +8,10 @@ copy of the Location, already in 2.1.1 form. Without them the session is withhel
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
+from hub.translate.fields import JSON as JsonObject
 from hub.translate.losses import Loss, Rename, Withheld
-
-JsonObject = dict[str, Any]
 
 # Same name and meaning in both versions (2.1.1 mod_sessions.md §3.1).
 _SHARED: Final = ("id", "kwh", "auth_method", "meter_id", "currency", "status", "last_updated")
@@ -26,7 +25,7 @@ DIMENSIONS_211: Final = frozenset(
 )
 _DIMENSIONS_UP: Final = DIMENSIONS_211 - {"FLAT"}
 # 2.1.1 mod_cdrs.md §4.1 AuthMethod; COMMAND (2.2.1) is closest to an eMSP-side authorization.
-_AUTH_METHOD_DOWN: Final = {
+AUTH_METHOD_DOWN: Final = {
     "AUTH_REQUEST": "AUTH_REQUEST",
     "WHITELIST": "WHITELIST",
     "COMMAND": "AUTH_REQUEST",
@@ -215,7 +214,7 @@ def session_down(session: JsonObject, *, location: JsonObject | None) -> JsonObj
     """A 2.2.1 Session as 2.1.1. ``location`` is the hub's copy of the session's Location in
     2.1.1 form; it is cut to the session's EVSE and connector here."""
     status = _STATUS_DOWN.get(session.get("status", ""))
-    method = _AUTH_METHOD_DOWN.get(session.get("auth_method", ""))
+    method = AUTH_METHOD_DOWN.get(session.get("auth_method", ""))
     if status is None or method is None:
         return Withheld("a status or auth_method 2.1.1 cannot name")
     cut = None
@@ -290,7 +289,7 @@ def session_patch_down(
             return Withheld(f"status {patch['status']!r} has no 2.1.1 equivalent")
         down["status"] = status
     if "auth_method" in patch:
-        method = _AUTH_METHOD_DOWN.get(patch["auth_method"])
+        method = AUTH_METHOD_DOWN.get(patch["auth_method"])
         if method is None:
             return Withheld(f"auth_method {patch['auth_method']!r} has no 2.1.1 equivalent")
         down["auth_method"] = method

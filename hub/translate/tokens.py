@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from hub.ocpi.common import DisplayText
+from hub.translate.fields import JSON as JsonObject
 from hub.translate.fields import clean
 from hub.translate.losses import Loss, Rename, Withheld
-
-JsonObject = dict[str, Any]
 
 # Fields both versions define with the same name and meaning (2.1.1 mod_tokens.md §3.2).
 _SHARED: Final = (
