@@ -85,9 +85,9 @@ def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
 def page() -> str:
     """docs/versions.md as the translate modules' tables make it."""
     # Imported here: the translate modules import this one for Loss.
-    from hub.translate import locations, tariffs
+    from hub.translate import cdrs, commands, locations, sessions, status, tariffs, tokens
 
-    modules = (locations, tariffs)
+    modules = (locations, tariffs, sessions, cdrs, tokens, commands, status)
     losses = tuple(loss for m in modules for loss in m.LOSSES)
     renames = tuple(rename for m in modules for rename in m.RENAMES)
     return render(losses, renames)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.translate import locations, tariffs
+from hub.translate import cdrs, commands, locations, sessions, status, tariffs, tokens
 from hub.translate.losses import KINDS, page
 
 PAGE = Path(__file__).parent.parent.parent / "docs" / "versions.md"
-MODULES = (locations, tariffs)
+MODULES = (locations, tariffs, sessions, cdrs, tokens, commands, status)
 
 
 def test_the_published_page_is_what_the_code_declares() -> None:
