@@ -1,9 +1,9 @@
-"""The loss convention of the translations, and the published loss table.
+"""The loss convention of the translations, and how the published loss table is written.
 
 Each translate module declares ``LOSSES: tuple[Loss, ...]``: every field its functions drop,
 synthesize, change or withhold, per direction. Tests compare what the functions actually do on
 the official examples with these tables, so the table cannot drift from the code, and
-docs/versions.md is generated from them: ``python -m hub.translate.losses > docs/versions.md``.
+docs/versions.md is generated from them: ``python -m hub.translate.table > docs/versions.md``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
         "# Translating between OCPI 2.1.1 and 2.2.1: what is lost",
         "",
         "Generated from the `LOSSES` tables in `hub/translate/` by "
-        "`python -m hub.translate.losses > docs/versions.md`; do not edit by hand.",
+        "`python -m hub.translate.table > docs/versions.md`; do not edit by hand.",
         "",
         "Kinds: *dropped* (the field does not reach the other side), *synthesized* (the hub "
         "fills a field the source lacks, from the caller's parameters or a fixed rule), "
@@ -80,18 +80,3 @@ def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
             lines += ["", f"## {module}, {title}", "", "| Field | Kind | Why |", "|---|---|---|"]
             lines += [f"| `{x.field}` | {x.kind} | {x.why} |" for x in rows]
     return "\n".join(lines) + "\n"
-
-
-def page() -> str:
-    """docs/versions.md as the translate modules' tables make it."""
-    # Imported here: the translate modules import this one for Loss.
-    from hub.translate import cdrs, commands, locations, sessions, status, tariffs, tokens
-
-    modules = (locations, tariffs, sessions, cdrs, tokens, commands, status)
-    losses = tuple(loss for m in modules for loss in m.LOSSES)
-    renames = tuple(rename for m in modules for rename in m.RENAMES)
-    return render(losses, renames)
-
-
-if __name__ == "__main__":
-    print(page(), end="")
