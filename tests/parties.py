@@ -1,7 +1,7 @@
-"""Simulated OCPI 2.2.1 platforms for end-to-end tests: real HTTP servers on 127.0.0.1.
+"""Simulated OCPI 2.2.1 and 2.1.1 platforms for end-to-end tests: real HTTP servers on 127.0.0.1.
 
 A `FakePlatform` is a Starlette app served by uvicorn in a background thread. It plays either
-side of the credentials handshake (OCPI 2.2.1, "Credentials module"):
+side of the credentials handshake (OCPI 2.2.1, "Credentials module"; 2.1.1 credentials.md):
 
 * Receiver: the hub registers AT it, calling its `versions_url` with `token_a`.
 * Sender: `register(hub_versions_url, hub_token_a)` registers it AT the hub.
@@ -9,6 +9,12 @@ side of the credentials handshake (OCPI 2.2.1, "Credentials module"):
 Tokens it accepts: `token_a` until a registration succeeds, then only the token it issued
 (`issued_token`: C as Receiver, B as Sender). After an unregister it accepts nothing until
 `reset_token_a()`. `issued_token`/`peer_token` keep their last values after an unregister.
+
+`version="2.1.1"` makes it a 2.1.1 platform of exactly one party: version details list one URL
+per module and no `role` (2.1.1 version_information_endpoint.md), the credentials object is flat
+(token, url, business_details, party_id, country_code; 2.1.1 credentials.md §2.1), tokens go out
+raw (2.1.1 transport_and_format.md, "Request format") and both encodings are accepted inbound, and
+its own calls carry no X-Request-ID/X-Correlation-ID (2.1.1 does not define them).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ DEFAULT_MODULES: dict[str, list[tuple[str, str]]] = {  # besides credentials, by
     + [(m, _SEND) for m in ("tokens", "commands")]
     + [("hubclientinfo", _RECV)],
 }
+# 2.1.1 version_information_endpoint.md, "ModuleID enum"
+MODULES_211 = ("cdrs", "commands", "credentials", "locations", "sessions", "tariffs", "tokens")
 
 # (request) -> (HTTP status, JSON body or raw bytes[, headers]), or None for the default answer
 Responder = Callable[["RecordedRequest"], tuple[Any, ...] | None]
@@ -80,12 +88,18 @@ def ocpi_timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def has_roles(version: str) -> bool:
+    """Whether version details of `version` name an interface role (2.2.1 §6.2: added in 2.2)."""
+    return not version.startswith(("2.0", "2.1"))
+
+
 def _ok(status: int, body: Any) -> bool:
     return 200 <= status < 300 and isinstance(body, dict) and body.get("status_code") == 1000
 
 
 class RegistrationError(RuntimeError):
-    """The peer's versions/details make a handshake impossible (no 2.2.1, no credentials)."""
+    """The peer's versions/details make a handshake impossible (no common version, no
+    credentials)."""
 
 
 @dataclass(frozen=True)
@@ -110,20 +124,28 @@ class FakePlatform:
         *,
         roles: list[tuple[str, str, str]],
         name: str = "Fake",
-        versions: list[str] | None = None,
+        version: str = OCPI_VERSION,
+        versions: list[str] | tuple[str, ...] | None = None,
         modules: list[tuple[str, str]] | None = None,
         with_credentials_endpoint: bool = True,
-        token_encoding: str = "base64",
+        token_encoding: str | None = None,
         versions_broken: bool = False,
         responder: Responder | None = None,
         timeout: float = 10.0,
         without_role: tuple[str, ...] = (),
     ) -> None:
+        if token_encoding is None:
+            # 2.2.1 §4.1.2 wants Base64; 2.1.1 sends the token as is, and its peers differ.
+            token_encoding = "base64" if has_roles(version) else "both"
         if token_encoding not in ("base64", "raw", "both"):
             raise ValueError(f"token_encoding must be base64, raw or both: {token_encoding!r}")
+        if not has_roles(version) and len(roles) != 1:
+            # 2.1.1 credentials carry one party and no role (2.1.1 credentials.md §2.1)
+            raise ValueError(f"a {version} platform is exactly one party: {roles!r}")
         self.roles = list(roles)
         self.name = name
-        self.versions = list(versions) if versions is not None else [OCPI_VERSION]
+        self.version = version  # spoken in its own handshakes and offered first
+        self.versions = list(versions) if versions is not None else [version]
         if modules is None:
             modules = []
             for _cc, _pid, role in self.roles:
@@ -157,7 +179,7 @@ class FakePlatform:
         self.port: int = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.versions_url = f"{self.base_url}/ocpi/versions"
-        self.credentials_url = f"{self.base_url}/ocpi/{OCPI_VERSION}/credentials"
+        self.credentials_url = f"{self.base_url}/ocpi/{version}/credentials"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -168,9 +190,9 @@ class FakePlatform:
                 Route(
                     "/ocpi/{version}/credentials", self._wrap(self._credentials), methods=methods
                 ),
-                Route("/ocpi/{version}/{module}/{role}", self._wrap(self._module), methods=methods),
+                Route("/ocpi/{version}/{module}", self._wrap(self._module), methods=methods),
                 Route(
-                    "/ocpi/{version}/{module}/{role}/{rest:path}",
+                    "/ocpi/{version}/{module}/{rest:path}",
                     self._wrap(self._module),
                     methods=methods,
                 ),
@@ -179,23 +201,48 @@ class FakePlatform:
         )
 
     # ---- URLs and objects -------------------------------------------------------------------
-    def module_url(self, identifier: str, role: str, version: str = OCPI_VERSION) -> str:
+    def module_url(self, identifier: str, role: str = "", version: str | None = None) -> str:
+        """A module's URL; without a role segment in versions that have no roles (2.1.1)."""
+        version = version or self.version
+        if not has_roles(version):
+            return f"{self.base_url}/ocpi/{version}/{identifier}"
         return f"{self.base_url}/ocpi/{version}/{identifier}/{role.lower()}"
 
-    def endpoints(self, version: str = OCPI_VERSION) -> list[dict[str, str]]:
+    def modules_of(self, version: str) -> list[tuple[str, str]]:
+        """The (module, role) pairs served in `version`: in 2.1.1 only its modules, and one
+        interface per module (a 2.1.1 version details document has one URL per identifier)."""
+        if has_roles(version):
+            return list(self.modules)
+        served: dict[str, str] = {}
+        for identifier, role in self.modules:
+            if identifier in MODULES_211:
+                served.setdefault(identifier, role)
+        return list(served.items())
+
+    def endpoints(self, version: str | None = None) -> list[dict[str, str]]:
+        version = version or self.version
         pairs = [("credentials", "SENDER")] if self.with_credentials_endpoint else []
         result = []
-        for identifier, role in pairs + self.modules:
+        for identifier, role in pairs + self.modules_of(version):
             url = self.module_url(identifier, role, version)
             if identifier == "credentials":
                 url = f"{self.base_url}/ocpi/{version}/credentials"
             endpoint = {"identifier": identifier, "role": role, "url": url}
-            if version.startswith(("2.1", "2.0")) or identifier in self.without_role:
+            if not has_roles(version) or identifier in self.without_role:
                 del endpoint["role"]  # 2.1.1 has no roles; some 2.2.1 platforms omit them
             result.append(endpoint)
         return result
 
-    def own_credentials(self, token: str) -> dict[str, Any]:
+    def own_credentials(self, token: str, version: str | None = None) -> dict[str, Any]:
+        if not has_roles(version or self.version):
+            country_code, party_id, _role = self.roles[0]
+            return {  # 2.1.1 credentials.md §2.1: one party, no role
+                "token": token,
+                "url": self.versions_url,
+                "business_details": {"name": self.name},
+                "party_id": party_id,
+                "country_code": country_code,
+            }
         roles = [
             {"role": r, "party_id": p, "country_code": c, "business_details": {"name": self.name}}
             for c, p, r in self.roles
@@ -245,7 +292,7 @@ class FakePlatform:
                 await asyncio.sleep(self.delay)  # a slow platform
 
             response: Response = await handler(request, record)
-            for name in ("X-Request-ID", "X-Correlation-ID"):
+            for name in self._id_headers():
                 if name in request.headers:
                     response.headers[name] = request.headers[name]
             return response
@@ -294,14 +341,19 @@ class FakePlatform:
             return self._reply(404, 2000, None, f"unknown version {version}")
         return self._reply(200, data={"version": version, "endpoints": self.endpoints(version)})
 
+    def _id_headers(self) -> tuple[str, ...]:
+        """The tracing headers it sends and echoes: 2.2.1 §4.2; 2.1.1 has none."""
+        return ("X-Request-ID", "X-Correlation-ID") if has_roles(self.version) else ()
+
     async def _credentials(self, request: Request, rec: RecordedRequest) -> Response:
         token = self._authorize(request)
         if token is None:
             return self._unauthorized()
-        if request.path_params["version"] not in self.versions:
+        version = request.path_params["version"]
+        if version not in self.versions:
             return self._reply(404, 2000, None, "unknown version")
         if request.method == "GET":
-            return self._reply(200, data=self.own_credentials(token))
+            return self._reply(200, data=self.own_credentials(token, version))
         if request.method == "PATCH":
             return self._reply(405, 2000, None, "PATCH not supported")
         if request.method == "POST" and self.registered:
@@ -314,14 +366,19 @@ class FakePlatform:
                 self._accepted = set()
             return self._reply(200)
         body = rec.body
+        # 2.2.1 §7.3.1 names the parties in `roles`; 2.1.1 credentials.md §2.1 is one flat party
+        party = ("roles",) if has_roles(version) else ("party_id", "country_code")
         if not (
             isinstance(body, dict)
             and isinstance(body.get("token"), str)
             and body.get("url")
-            and isinstance(body.get("roles"), list)
+            and all(body.get(key) for key in party)
+            and (has_roles(version) or isinstance(body.get("business_details"), dict))
+            and (not has_roles(version) or isinstance(body.get("roles"), list))
         ):
-            return self._reply(400, 2001, None, "credentials need token, url and roles")
-        endpoints, error = await self._fetch_peer(str(body["url"]), body["token"])
+            fields = ", ".join(party if has_roles(version) else (*party, "business_details"))
+            return self._reply(400, 2001, None, f"credentials need token, url, {fields}")
+        endpoints, error = await self._fetch_peer(str(body["url"]), body["token"], version)
         if error is not None:
             return self._reply(400, error[0], None, error[1])
         token_c = secrets.token_urlsafe(24)
@@ -333,17 +390,17 @@ class FakePlatform:
             self.peer_versions_url = str(body["url"])
             self.peer_credentials = body
             self.peer_endpoints = endpoints
-        return self._reply(200, data=self.own_credentials(token_c))
+        return self._reply(200, data=self.own_credentials(token_c, version))
 
     async def _fetch_peer(
-        self, versions_url: str, token: str
+        self, versions_url: str, token: str, version: str
     ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
         auth = {"Authorization": f"Token {encode_token(token, self._out_encoding())}"}
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session:
                 versions = await self._aget(session, versions_url, auth)
-                urls = [v["url"] for v in versions if v.get("version") == OCPI_VERSION]
+                urls = [v["url"] for v in versions if v.get("version") == version]
                 if not urls:
                     return [], (3002, f"no common version (peer offers {versions})")
                 details = await self._aget(session, urls[0], auth)
@@ -351,9 +408,8 @@ class FakePlatform:
         except Exception as exc:
             return [], (3001, f"cannot use the client's API: {exc!r}")
 
-    @staticmethod
-    async def _aget(session: aiohttp.ClientSession, url: str, auth: dict[str, str]) -> Any:
-        headers = {**auth, "X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": str(uuid.uuid4())}
+    async def _aget(self, session: aiohttp.ClientSession, url: str, auth: dict[str, str]) -> Any:
+        headers = {**auth, **{name: str(uuid.uuid4()) for name in self._id_headers()}}
         async with session.get(url, headers=headers) as resp:
             body = await resp.json(content_type=None)
             if not _ok(resp.status, body):
@@ -361,12 +417,17 @@ class FakePlatform:
             return body["data"]
 
     async def _module(self, request: Request, rec: RecordedRequest) -> Response:
-        params = request.path_params
+        version, module = request.path_params["version"], request.path_params["module"]
+        role = request.path_params.get("rest", "").partition("/")[0]
+        if has_roles(version) and not role:
+            return await self._not_found(request, rec)  # 2.2.1 module URLs name a role
         if self._authorize(request) is None or not self.registered:
             return self._unauthorized()
-        if params["version"] not in self.versions or (
-            (params["module"], params["role"].upper()) not in self.modules
-        ):
+        if has_roles(version):
+            known = (module, role.upper()) in self.modules
+        else:  # 2.1.1: one URL per module, objects right below it
+            known = any(m == module for m, _r in self.modules_of(version))
+        if version not in self.versions or not known:
             return self._reply(404, 2000, None, "no such module endpoint")
         if self.responder is not None and (result := self.responder(rec)) is not None:
             status, body, *extra = result
@@ -380,7 +441,10 @@ class FakePlatform:
 
     # ---- client side (sync, for test code) --------------------------------------------------
     def _out_encoding(self) -> str:
-        return "raw" if self.token_encoding == "raw" else "base64"
+        """How it sends tokens: its version's own form unless it accepts only the other."""
+        if has_roles(self.version):
+            return "raw" if self.token_encoding == "raw" else "base64"
+        return "base64" if self.token_encoding == "base64" else "raw"
 
     def call(
         self,
@@ -394,7 +458,7 @@ class FakePlatform:
     ) -> HttpResult:
         """One HTTP request (default token: `peer_token`); never raises on HTTP errors."""
         token = token if token is not None else self.peer_token
-        sent = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": str(uuid.uuid4())}
+        sent = {name: str(uuid.uuid4()) for name in self._id_headers()}
         if token is not None:
             sent["Authorization"] = f"Token {encode_token(token, encoding or self._out_encoding())}"
         sent.update(headers or {})
@@ -405,9 +469,9 @@ class FakePlatform:
         status, _, body = self.call("GET", hub_versions_url, token=token_a)
         if not _ok(status, body):
             return status, body
-        urls = [v["url"] for v in body["data"] if v.get("version") == OCPI_VERSION]
+        urls = [v["url"] for v in body["data"] if v.get("version") == self.version]
         if not urls:
-            raise RegistrationError(f"peer has no {OCPI_VERSION}: {body['data']}")
+            raise RegistrationError(f"peer has no {self.version}: {body['data']}")
         status, _, body = self.call("GET", urls[0], token=token_a)
         if not _ok(status, body):
             return status, body
