@@ -219,8 +219,8 @@ class FakePlatform:
                 served.setdefault(identifier, role)
         return list(served.items())
 
-    def endpoints(self, version: str | None = None) -> list[dict[str, str]]:
-        version = version or self.version
+    def endpoints(self, version: str = OCPI_VERSION) -> list[dict[str, str]]:
+        """The version details' endpoints of `version` (subclasses in tests override this)."""
         pairs = [("credentials", "SENDER")] if self.with_credentials_endpoint else []
         result = []
         for identifier, role in pairs + self.modules_of(version):
