@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
+# §3.4 StopSession and §3.5 UnlockConnector: the same as 2.2.1's.
+from hub.ocpi.commands import StopSession as StopSession
+from hub.ocpi.commands import UnlockConnector as UnlockConnector
 from hub.ocpi.v211.common import DateTime, Object
 from hub.ocpi.v211.tokens import Token
 
@@ -43,22 +46,6 @@ class StartSession(Object, kw_only=True):
     token: Token
     location_id: str
     evse_uid: str | None = None
-
-
-class StopSession(Object, kw_only=True):
-    """§3.4."""
-
-    response_url: str
-    session_id: str
-
-
-class UnlockConnector(Object, kw_only=True):
-    """§3.5."""
-
-    response_url: str
-    location_id: str
-    evse_uid: str
-    connector_id: str
 
 
 Command = ReserveNow | StartSession | StopSession | UnlockConnector

@@ -12,10 +12,10 @@ from typing import Final
 from hub.ocpi.common import DateTime as DateTime
 from hub.ocpi.common import Object as Object
 
-# 2.1.1 mod_locations.md §4.15 ImageCategory: the same seven values as 2.2.1.
-IMAGE_CATEGORIES: Final = frozenset(
-    {"CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER"}
-)
+# 2.1.1 mod_locations.md §4.6 EnergySource and §4.15 ImageCategory: the same as 2.2.1's.
+from hub.ocpi.locations import IMAGE_CATEGORIES as IMAGE_CATEGORIES
+from hub.ocpi.locations import EnergySource as EnergySource
+
 # 2.1.1 mod_locations.md §4.7 EnergySourceCategory and §4.9 EnvironmentalImpactCategory.
 ENERGY_SOURCE_CATEGORIES: Final = frozenset(
     {"NUCLEAR", "GENERAL_FOSSIL", "COAL", "GAS", "GENERAL_GREEN", "SOLAR", "WIND", "WATER"}
@@ -64,13 +64,6 @@ class BusinessDetails(Object, kw_only=True):
     name: str
     website: str | None = None
     logo: Image | None = None
-
-
-class EnergySource(Object, kw_only=True):
-    """2.1.1 mod_locations.md §4.6."""
-
-    source: str  # EnergySourceCategory
-    percentage: float
 
 
 class EnvironmentalImpact(Object, kw_only=True):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+# The same in both versions (2.1.1 mod_locations.md §4.20 and 2.2.1).
+from hub.ocpi.locations import STATUSES as STATUSES
 from hub.ocpi.v211.common import (
     AdditionalGeoLocation,
     BusinessDetails,
@@ -26,20 +28,7 @@ from hub.ocpi.v211.common import (
 LOCATION_TYPES: Final = frozenset(
     {"ON_STREET", "PARKING_GARAGE", "UNDERGROUND_GARAGE", "PARKING_LOT", "OTHER", "UNKNOWN"}
 )
-# §4.20 Status: the same nine values as 2.2.1.
-STATUSES: Final = frozenset(
-    {
-        "AVAILABLE",
-        "BLOCKED",
-        "CHARGING",
-        "INOPERATIVE",
-        "OUTOFORDER",
-        "PLANNED",
-        "REMOVED",
-        "RESERVED",
-        "UNKNOWN",
-    }
-)
+# §4.20 Status: the same nine values as 2.2.1 (STATUSES, imported above).
 # §4.2 Capability: 6 values (2.2.1 has 13).
 CAPABILITIES: Final = frozenset(
     {
