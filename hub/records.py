@@ -83,6 +83,9 @@ class Platform(msgspec.Struct, kw_only=True):
     # The operator's rate limits for this platform: module (or "*") -> a rate like "100/min"
     # (README: "Rate limits"); None: the hub's --rate-limit.
     rate_limits: dict[str, str] | None = None
+    # The operator's pin (README: "OCPI 2.1.1 platforms"): the version a handshake the hub
+    # starts must use; None: the highest both speak.
+    version_pin: str | None = None
 
     @property
     def registered(self) -> bool:

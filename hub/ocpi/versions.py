@@ -7,7 +7,10 @@ from typing import Annotated, Final
 
 import msgspec
 
+V2_1_1: Final = "2.1.1"
 V2_2_1: Final = "2.2.1"
+# The versions the hub speaks, highest first: a handshake picks the highest both speak.
+SPOKEN: Final = (V2_2_1, V2_1_1)
 
 # The functional modules the hub routes (2.2.1 "Modules"), and the configuration modules.
 FUNCTIONAL_MODULES: Final = (
@@ -26,6 +29,30 @@ SENDER: Final = "SENDER"
 RECEIVER: Final = "RECEIVER"
 # The word in a module URL (/ocpi/2.2.1/{sender|receiver}/{module}) -> the interface role.
 INTERFACES: Final = {"sender": SENDER, "receiver": RECEIVER}
+
+# The functional modules of 2.1.1 (2.1.1 version_information_endpoint.md, ModuleID).
+MODULES_211: Final = ("cdrs", "commands", "locations", "sessions", "tariffs", "tokens")
+# A 2.1.1 endpoint has no role: its interface follows from the role of the platform that
+# publishes it (each 2.1.1 module's "CPO interface" and "eMSP interface"). The hub publishes to
+# a 2.1.1 CPO the eMSP side of each module, and to a 2.1.1 eMSP the CPO side.
+_CPO_211: Final = {
+    "cdrs": SENDER,
+    "commands": RECEIVER,
+    "locations": SENDER,
+    "sessions": SENDER,
+    "tariffs": SENDER,
+    "tokens": RECEIVER,
+}
+PUBLISHED_211: Final = {
+    "CPO": _CPO_211,
+    "EMSP": {m: RECEIVER if i == SENDER else SENDER for m, i in _CPO_211.items()},
+}
+
+
+def other_side(role: str) -> str:
+    """The 2.1.1 role whose interfaces a platform of ``role`` calls: CPO <-> EMSP."""
+    return "EMSP" if role == "CPO" else "CPO"
+
 
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
