@@ -100,6 +100,11 @@ def owners(kind: str, object_id: str) -> str:
     return f"{PREFIX}:owner:{kind}:{object_id.upper()}"
 
 
+def contract(contract_id: str) -> str:
+    """String: the CdrToken (JSON) of the token with this contract id (2.1.1 ``auth_id``)."""
+    return f"{PREFIX}:contract:{contract_id.upper()}"
+
+
 # --- hub URLs that stand in for a platform's URL (callbacks, next pages, CDR locations) -----
 
 
