@@ -124,10 +124,12 @@ class Bridge:
         query: str,
         body: bytes,
         caller: PartyKey,
+        *,
+        time_zone: str | None = None,
     ) -> tuple[str, str, bytes] | Withheld:
         """A 2.1.1 platform's request as the 2.2.1 request the core routes: (method, query,
         body). A Tariff PATCH becomes the PUT of the merged tariff (2.1.1 has PATCH semantics
-        2.2.1 lacks)."""
+        2.2.1 lacks). ``time_zone``: the operator's default for the caller's Locations."""
         obj = _json.decode(body) if body else None
         if not isinstance(obj, dict):
             return method, query, body
@@ -137,7 +139,7 @@ class Bridge:
         received = now()
         if where == ("locations", RECEIVER, "PUT"):
             up = [
-                lambda: locations.location_up(obj, owner),
+                lambda: locations.location_up(obj, owner, time_zone=time_zone),
                 lambda: locations.evse_up(obj),
                 lambda: locations.connector_up(obj),
             ][min(_depth(segments), 2)]()

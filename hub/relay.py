@@ -22,7 +22,7 @@ import msgspec
 import orjson
 
 from hub import metrics
-from hub.bridge import Bridge, Withheld
+from hub.bridge import COMMAND_TIMEOUT, Bridge, Withheld
 from hub.broadcast import Broadcast
 from hub.errors import (
     InvalidParametersError,
@@ -39,6 +39,7 @@ from hub.forward import PlatformClient, PlatformResponse
 from hub.handouts import Handouts, is_proxy_id
 from hub.ocpi import headers as h
 from hub.ocpi.calls import inspect
+from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
@@ -66,6 +67,7 @@ from hub.store.directory import Directory
 from hub.store.limits import RateLimits
 from hub.store.platforms import Snapshot
 from hub.store.proxies import ProxyStore
+from hub.translate.commands import not_supported
 
 # The web layer checks the shape of a hub URL's id with ``is_proxy_id`` before anything else.
 __all__ = ["Answer", "Call", "Relay", "is_proxy_id"]
@@ -237,6 +239,19 @@ class Relay:
             down = await self._bridge.request_down(
                 call.module, call.interface, method, segments, query_string, body
             )
+            if isinstance(down, Withheld) and call.module == "commands":
+                # A command 2.1.1 lacks (CANCEL_RESERVATION, or one it cannot be told):
+                # NOT_SUPPORTED, and no result will follow (2.2.1 "Commands module").
+                log.info("command to %s not sent: %s", label(target.party), down.why)
+                content = envelope(not_supported(timeout=COMMAND_TIMEOUT))
+                return Answer(
+                    200,
+                    {"content-type": "application/json"},
+                    content,
+                    SUCCESS,
+                    label(party),
+                    label(target.party),
+                )
             if isinstance(down, Withheld):
                 raise InvalidParametersError(
                     f"receiver {label(target.party)} speaks OCPI 2.1.1, which cannot carry "

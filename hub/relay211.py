@@ -83,6 +83,7 @@ class Relay211:
                 call.query,
                 call.body,
                 party.key,
+                time_zone=caller.record.time_zone,
             )
         except msgspec.ValidationError as e:
             raise InvalidParametersError(f"the body is not a 2.1.1 {call.module[:-1]}: {e}") from e
