@@ -30,7 +30,7 @@ from hub.settings import Settings
 from hub.store.agreements import AgreementCache, AgreementStore
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
-from hub.store.contracts import Contracts
+from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
 from hub.store.limits import RateLimits
@@ -88,7 +88,7 @@ def create_app(
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
             held = HeldObjects(redis)
-            bridge = Bridge(held, Contracts(redis))
+            bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis))
             broadcast = Broadcast(settings, held, queue, deliverer.wake, bridge)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)

@@ -26,7 +26,7 @@ import orjson
 from hub import metrics
 from hub.ocpi.common import PartyKey
 from hub.ocpi.versions import RECEIVER, SENDER
-from hub.store.contracts import Contracts
+from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.held import HeldObjects
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
 from hub.translate.fields import JSON
@@ -77,9 +77,12 @@ def _type_of(query: str) -> str:
 
 
 class Bridge:
-    def __init__(self, held: HeldObjects, contracts: Contracts) -> None:
+    def __init__(
+        self, held: HeldObjects, contracts: Contracts, reservations: ReservationNumbers
+    ) -> None:
         self._held = held
         self._contracts = contracts
+        self._reservations = reservations
 
     # --- lookups in what the hub keeps ---------------------------------------------------
 
@@ -240,7 +243,10 @@ class Bridge:
             location = await self._location_211(cpo, location_id)
             down = cdrs.cdr_down(obj, location=location, tariff_down=tariffs.tariff_down)
         elif where == ("commands", RECEIVER, "POST") and segments:
-            down = commands.request_down(segments[0], obj)
+            number = None
+            if segments[0] == "RESERVE_NOW" and isinstance(obj.get("reservation_id"), str):
+                number = await self._reservations.number(obj["reservation_id"])
+            down = commands.request_down(segments[0], obj, reservation_number=number)
         elif where == ("commands", SENDER, "POST"):
             down = commands.result_down(obj)
         else:

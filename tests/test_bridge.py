@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from hub.bridge import COMMAND_TIMEOUT, Bridge, Withheld
 from hub.ocpi.versions import RECEIVER, SENDER
-from hub.store.contracts import Contracts
+from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.embedded import EmbeddedRedis
 from hub.store.held import HeldObjects
 from tests.e2e.objects import location, session, token
@@ -36,7 +36,7 @@ def run(url: str, scenario: Callable[[Bridge, HeldObjects], Awaitable[None]]) ->
         try:
             await redis.flushdb()
             held = HeldObjects(redis)
-            await scenario(Bridge(held, Contracts(redis)), held)
+            await scenario(Bridge(held, Contracts(redis), ReservationNumbers(redis)), held)
         finally:
             await redis.aclose()
 
@@ -212,5 +212,32 @@ def test_answers_change_status_codes_and_shapes_between_versions(url: str) -> No
             502,
             b"<html>",
         )
+
+    run(url, scenario)
+
+
+def test_a_reservation_id_is_one_number_toward_211(url: str) -> None:
+    async def scenario(bridge: Bridge, _: HeldObjects) -> None:
+        async def sent(reservation_id: str) -> Any:
+            request = {
+                "response_url": "https://emsp.example.com/r/1",
+                "token": token(EMSP, "U1"),
+                "expiry_date": "2026-11-24T12:00:00Z",
+                "reservation_id": reservation_id,
+                "location_id": "L1",
+            }
+            body = orjson.dumps(request)
+            path = ["RESERVE_NOW"]
+            return decoded(await bridge.request_down("commands", RECEIVER, "POST", path, "", body))
+
+        first, other, again = await sent("r-1"), await sent("r-2"), await sent("R-1")
+        assert isinstance(first["reservation_id"], int)
+        assert first["reservation_id"] == again["reservation_id"] != other["reservation_id"]
+        # 2.1.1 has no CANCEL_RESERVATION: the caller answers NOT_SUPPORTED.
+        cancel = orjson.dumps({"response_url": "https://e.example.com/r", "reservation_id": "r-1"})
+        withheld = await bridge.request_down(
+            "commands", RECEIVER, "POST", ["CANCEL_RESERVATION"], "", cancel
+        )
+        assert isinstance(withheld, Withheld)
 
     run(url, scenario)
