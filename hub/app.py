@@ -18,6 +18,7 @@ from hub.delivery.worker import Deliverer
 from hub.errors import HubError, StartupError
 from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
+from hub.kept import Kept
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
 from hub.partners import Partners
@@ -29,6 +30,7 @@ from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
+from hub.store.kept import KeptRecords
 from hub.store.limits import RateLimits
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
@@ -84,7 +86,8 @@ def create_app(
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
             held = HeldObjects(redis)
-            broadcast = Broadcast(settings, held, queue, deliverer.wake)
+            kept = KeptRecords(redis, retention=settings.cdr_retention_seconds)
+            broadcast = Broadcast(settings, held, kept, queue, deliverer.wake)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
@@ -93,6 +96,7 @@ def create_app(
                 platforms=store,
                 cache=cache,
                 queue=queue,
+                kept=kept,
                 registration=Registration(settings, store, client),
                 lifecycle=Lifecycle(settings, store, client, queue),
                 relay=Relay(
@@ -104,6 +108,7 @@ def create_app(
                     broadcast,
                     partners,
                     RateLimits(redis),
+                    Kept(kept),
                 ),
                 agreements=AgreementDesk(
                     settings,

@@ -27,6 +27,7 @@ RANK = {
     "relay": 3,
     "handouts": 4,
     "openrouting": 4,
+    "kept": 4,
     "replies": 4,
     "broadcast": 3,
     "hubclientinfo": 3,

@@ -16,6 +16,7 @@ from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
+from hub.store.kept import KeptRecords
 from hub.store.platforms import PlatformStore
 
 
@@ -25,6 +26,8 @@ class Services:
     platforms: PlatformStore
     cache: PlatformCache
     queue: Queue
+    # the sessions and CDRs kept for their eMSP, and the unrouted ones
+    kept: KeptRecords
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
