@@ -1,6 +1,6 @@
 """The admin commands of ``ocpi-hub`` (``platforms ...``, ``agreements ...``, ``queues``,
-``dead-letters``): thin calls to a running hub's admin API (README: "Admin API"), so that
-operators need neither curl nor the OpenAPI document.
+``dead-letters``, ``unrouted``): thin calls to a running hub's admin API (README: "Admin API"),
+so that operators need neither curl nor the OpenAPI document.
 
 The HTTP client is the standard library's, so the CLI works wherever the hub is installed, and
 requests never go through an environment proxy: the admin token must not reach a proxy by
@@ -42,6 +42,7 @@ QUEUE_COLUMNS = (
 )
 LETTER_COLUMNS = ("id", "platform", "module", "method", "path", "attempts", "parked_at", "reason")
 AGREEMENT_COLUMNS = ("id", "cpo", "partner", "modules", "created_at")
+UNROUTED_COLUMNS = ("id", "module", "cpo", "object_id", "kept_at", "reason")
 # What ``platforms set --rate-limit`` takes to give a platform the hub's --rate-limit again.
 NO_LIMITS = "none"
 TOKEN_A_NOTE = "note: token A is shown only this once; hand it to the platform with versions_url"
@@ -189,6 +190,35 @@ def _redriven(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
+def _unrouted_page(args: argparse.Namespace) -> dict[str, str]:
+    """The query of ``unrouted``: a page of the list (the API's default: the first 100)."""
+    if args.emsp is not None:
+        raise CliError("--emsp needs --assign", code=2)
+    given = {"offset": args.offset, "limit": args.limit}
+    return {key: str(value) for key, value in given.items() if value is not None}
+
+
+def _assignment(args: argparse.Namespace) -> dict[str, Any]:
+    """The body of ``unrouted --assign ID --emsp CC:PID``."""
+    if args.emsp is None:
+        raise CliError("--assign needs --emsp CC:PID, the eMSP the record is for", code=2)
+    return {"emsp": args.emsp}
+
+
+class _Assign(argparse.Action):
+    """``--assign ID`` switches ``unrouted`` from listing to assigning the record ``ID``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        namespace.id = values
+        namespace.admin_command = "assign"
+
+
 COMMANDS: dict[str, AdminCommand] = {
     "add": AdminCommand(
         "create a platform and print its token A",
@@ -267,6 +297,16 @@ QUEUE_COMMANDS: dict[str, AdminCommand] = {
     ),
     # dead-letters --redrive
     "redrive": AdminCommand("", "POST", "/dead-letters/redrive", _redriven),
+    "unrouted": AdminCommand(
+        "list the sessions and CDRs whose eMSP the hub could not find, or give one to its "
+        "eMSP (--assign)",
+        "GET",
+        "/unrouted",
+        query=_unrouted_page,
+        columns=UNROUTED_COLUMNS,
+    ),
+    # unrouted --assign ID --emsp CC:PID
+    "assign": AdminCommand("", "POST", "/unrouted/{id}/assign", _assignment),
 }
 # The commands of ``ocpi-hub GROUP ACTION`` by group; the top-level ones under "".
 GROUPS: dict[str, dict[str, AdminCommand]] = {
@@ -312,8 +352,8 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def add_commands(commands: Any) -> None:
-    """Add ``platforms ACTION``, ``agreements ACTION``, ``queues`` and ``dead-letters`` to the
-    ``ocpi-hub`` subcommands (``commands``)."""
+    """Add ``platforms ACTION``, ``agreements ACTION``, ``queues``, ``dead-letters`` and
+    ``unrouted`` to the ``ocpi-hub`` subcommands (``commands``)."""
     common = _common_options()
     _add_platform_options(
         _group(commands, "platforms", "manage platforms through the admin API", common)
@@ -322,7 +362,7 @@ def add_commands(commands: Any) -> None:
         _group(commands, "agreements", "manage roaming agreements through the admin API", common)
     )
     top: dict[str, argparse.ArgumentParser] = {}
-    for name in ("queues", "dead-letters"):
+    for name in ("queues", "dead-letters", "unrouted"):
         top[name] = commands.add_parser(name, help=QUEUE_COMMANDS[name].help, parents=[common])
         top[name].set_defaults(admin_group="", admin_command=name)
     letters = top["dead-letters"]
@@ -342,6 +382,19 @@ def add_commands(commands: Any) -> None:
         metavar="ID",
         action="append",
         help="with --redrive and --platform: only this dead letter (repeatable)",
+    )
+    unrouted = top["unrouted"]
+    unrouted.add_argument("--offset", type=int, metavar="N", help="skip the first N (oldest)")
+    unrouted.add_argument("--limit", type=int, metavar="N", help="list at most N (default: 100)")
+    unrouted.add_argument(
+        "--assign",
+        metavar="ID",
+        action=_Assign,
+        help="give the record ID to the eMSP named by --emsp: it is kept for that eMSP to pull, "
+        "and leaves this list",
+    )
+    unrouted.add_argument(
+        "--emsp", metavar="CC:PID", type=party, help="with --assign: the eMSP, like NL:EMA"
     )
 
 

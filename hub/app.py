@@ -16,13 +16,13 @@ from hub.bridge import Bridge
 from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
-from hub.errors import HubError, ServerError, StartupError
+from hub.errors import HubError, StartupError
 from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
+from hub.kept import Kept
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
 from hub.partners import Partners
-from hub.records import PartyKey
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.relay211 import Relay211
@@ -33,6 +33,7 @@ from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
+from hub.store.kept import KeptRecords
 from hub.store.limits import RateLimits
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
@@ -89,16 +90,13 @@ def create_app(
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
             held = HeldObjects(redis)
             bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis))
-            broadcast = Broadcast(settings, held, queue, deliverer.wake, bridge)
+            kept = KeptRecords(redis, retention=settings.cdr_retention_seconds)
+            broadcast = Broadcast(settings, held, kept, queue, deliverer.wake, bridge)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
 
-            async def park(
-                module: str, cpo: PartyKey, object_id: str, body: bytes, why: str
-            ) -> None:
-                raise ServerError(f"cannot keep {module} {object_id} of {cpo}: {why}")  # TODO kept
-
+            keeper = Kept(kept)
             relay = Relay(
                 settings,
                 cache,
@@ -109,16 +107,19 @@ def create_app(
                 partners,
                 RateLimits(redis),
                 bridge,
+                keeper,
             )
             app.state.services = Services(
                 settings=settings,
                 platforms=store,
                 cache=cache,
                 queue=queue,
+                kept=kept,
                 registration=Registration(settings, store, client),
                 lifecycle=Lifecycle(settings, store, client, queue),
                 relay=relay,
-                relay211=Relay211(relay, bridge, settings.base_url, park),
+                bridge=bridge,
+                relay211=Relay211(relay, bridge, settings.base_url, keeper.unroutable),
                 agreements=AgreementDesk(
                     settings,
                     agreements,

@@ -4,7 +4,9 @@ routing": Broadcast Push, GET All via Hub).
 A push to the hub is kept (for GET-all) and queued durably for every registered platform of the
 other side that has the module's RECEIVER endpoint; the sender is answered as soon as it is
 queued. A GET on the hub's SENDER interface is served from what the hub keeps: data pushed
-directly to one receiver is never kept, so it is never served to others.
+directly to one receiver is never kept for others, so it is never served to them. The sessions
+and CDRs delivered to an eMSP are kept for that eMSP alone, and served to it alone (README:
+"Kept sessions and CDRs").
 """
 
 from __future__ import annotations
@@ -38,10 +40,15 @@ from hub.records import Party, PartyKey, can_receive, label, party_key
 from hub.routing import PlatformEntry, RoutingTable
 from hub.settings import Settings
 from hub.store.held import HeldObjects
+from hub.store.kept import MODULES as KEPT_MODULES
+from hub.store.kept import KeptRecords
 
 log = logging.getLogger("hub.broadcast")
 
 BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
+# What a GET on the hub's SENDER interface lists: what was broadcast through the hub, and the
+# sessions and CDRs it delivered to the caller.
+SERVED_MODULES = BROADCAST_MODULES | KEPT_MODULES
 PUSH_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 # How many ids may follow the owner in a pushed object's URL: a Location, its EVSE, its
 # Connector; a Tariff; a Token (2.2.1, each module's Receiver interface).
@@ -53,6 +60,7 @@ class Broadcast:
         self,
         settings: Settings,
         held: HeldObjects,
+        kept: KeptRecords,
         queue: Queue,
         wake: Callable[[], None],
         bridge: Bridge,
@@ -60,6 +68,7 @@ class Broadcast:
         self._settings = settings
         self._bridge = bridge
         self._held = held
+        self._kept = kept
         self._queue = queue
         self._wake = wake
         self.hub = party_key(settings.country_code, settings.party_id)
@@ -193,10 +202,11 @@ class Broadcast:
         segments: list[str],
         query: str,
     ) -> tuple[int, dict[str, str], bytes]:
-        """GET-all and single objects from the hub's own copy."""
-        if method != "GET" or lane.module not in BROADCAST_MODULES:
+        """GET-all and single objects from the hub's own copy; the caller's own sessions and
+        CDRs."""
+        if method != "GET" or lane.module not in SERVED_MODULES:
             raise UnknownReceiverError(
-                f"the hub serves GET lists of {', '.join(sorted(BROADCAST_MODULES))} only"
+                f"the hub serves GET lists of {', '.join(sorted(SERVED_MODULES))} only"
             )
         headers = self._headers(sender.key)
         if segments:
@@ -227,14 +237,31 @@ class Broadcast:
             page = Page.of(query)
         except InvalidInputError as e:
             raise from_validation(e) from e
-        items, total = await self._held.page(
-            lane.module,
-            date_from=page.params.get("date_from"),
-            date_to=page.params.get("date_to"),
-            offset=page.offset,
-            limit=page.limit,
-            owners=policy.agreements.partners(sender.key, lane.module) if policy.required else None,
-        )
+        date_from, date_to = page.params.get("date_from"), page.params.get("date_to")
+        if lane.module in KEPT_MODULES:
+            # Everything the hub delivered to the caller, also from a CPO whose agreement has
+            # ended since: under --agreements required nothing was delivered without one, and
+            # an eMSP must still be able to bill the sessions its customers had (README: "Kept
+            # sessions and CDRs"). No one else's: the caller's party names the records.
+            items, total = await self._kept.page(
+                lane.module,
+                sender.key,
+                date_from=date_from,
+                date_to=date_to,
+                offset=page.offset,
+                limit=page.limit,
+            )
+        else:
+            items, total = await self._held.page(
+                lane.module,
+                date_from=date_from,
+                date_to=date_to,
+                offset=page.offset,
+                limit=page.limit,
+                owners=policy.agreements.partners(sender.key, lane.module)
+                if policy.required
+                else None,
+            )
         url = f"{self._settings.base_url}/ocpi/{V2_2_1}/sender/{lane.module}"
         headers.update(page.headers(url, len(items), total))
         return 200, headers, envelope([orjson.Fragment(i) for i in items])

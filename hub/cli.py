@@ -54,6 +54,8 @@ SETTING_HELP = {
     "keepalive_interval": "seconds of silence after which the hub GETs a platform's versions",
     "agreements": "off: every party reaches every other; required: only partners",
     "rate_limit": "calls per platform and module, like 6000/min (default: no limit)",
+    "cdr_retention": "days the hub keeps the sessions and CDRs it delivered, for the eMSP to "
+    "pull again",
 }
 
 

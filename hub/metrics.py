@@ -83,6 +83,19 @@ DELIVERIES = Counter(
     ["platform", "outcome"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
+KEPT = Counter(
+    "ocpi_hub_kept_total",
+    "Sessions and CDRs delivered to an eMSP and kept for it to pull again, by outcome: kept, "
+    "missing (a PATCH of a session the hub does not keep), failed (delivered, not kept)",
+    ["module", "outcome"],
+    registry=None,  # registered per scrape, not in a global registry at import
+)
+UNROUTED = Counter(
+    "ocpi_hub_unrouted_total",
+    "Sessions and CDRs whose eMSP the hub could not find, parked for the operator",
+    ["module"],
+    registry=None,  # registered per scrape, not in a global registry at import
+)
 HANDSHAKES = Counter(
     "ocpi_hub_handshakes_total",
     "Credentials handshakes and rotations, by who started them and how they ended",
@@ -92,15 +105,16 @@ HANDSHAKES = Counter(
 
 
 class SharedState(Collector):
-    """Queue depth and age, dead letters, platforms by status and the embedded Redis, read at
-    scrape time. ``snapshot`` is filled by the web layer just before each scrape (a collector
-    cannot await)."""
+    """Queue depth and age, dead letters, platforms by status, unrouted sessions and CDRs and
+    the embedded Redis, read at scrape time. ``snapshot`` is filled by the web layer just before
+    each scrape (a collector cannot await)."""
 
     def __init__(self) -> None:
         # (platform id, messages waiting, age of the oldest in seconds, dead letters)
         self.queues: list[tuple[str, int, float | None, int]] = []
         self.platforms: dict[str, int] = {}
         self.redis_up: bool | None = None
+        self.unrouted = 0
 
     def collect(self) -> Iterable[Metric]:
         depth = GaugeMetricFamily(
@@ -123,7 +137,12 @@ class SharedState(Collector):
             statuses.add_metric([status], self.platforms.get(status, 0))
         info = GaugeMetricFamily("ocpi_hub_build_info", "The hub's version", labels=["version"])
         info.add_metric([__version__], 1)
-        found = [depth, age, dead, statuses, info]
+        unrouted = GaugeMetricFamily(
+            "ocpi_hub_unrouted",
+            "Sessions and CDRs parked because the hub could not find their eMSP",
+        )
+        unrouted.add_metric([], self.unrouted)
+        found = [depth, age, dead, statuses, info, unrouted]
         if self.redis_up is not None:
             up = GaugeMetricFamily(
                 "ocpi_hub_embedded_redis_up", "1 when the embedded Redis answers"
@@ -150,6 +169,8 @@ def exposition(state: SharedState, *, multiprocess_mode: bool) -> bytes:
             WITHHELD,
             TRANSLATED,
             RATE_LIMITED,
+            KEPT,
+            UNROUTED,
         ):
             registry.register(metric)
     registry.register(state)

@@ -37,6 +37,7 @@ from hub.errors import (
 )
 from hub.forward import PlatformClient, PlatformResponse
 from hub.handouts import Handouts, is_proxy_id
+from hub.kept import Kept
 from hub.ocpi import headers as h
 from hub.ocpi.calls import inspect
 from hub.ocpi.envelope import envelope
@@ -126,9 +127,11 @@ class Relay:
         partners: Partners,
         limits: RateLimits,
         bridge: Bridge,
+        kept: Kept,
     ) -> None:
         self._settings = settings
         self._bridge = bridge
+        self._kept = kept
         self._partners = partners
         self._limits = limits
         self._default_rate = (
@@ -285,6 +288,11 @@ class Relay:
             await self._learn_contract(lane, call, party.key)
             if callback is not None:
                 await self._handouts.keep_callback(callback, facts, reply)
+            # Sessions and CDRs the eMSP took, kept for it to pull again (README: "Kept
+            # sessions and CDRs"); other calls pass without their body being read.
+            await self._kept.delivered(
+                lane, call.method, segments, call.body, party.key, target.party.key
+            )
         mode = "open" if named is None else "direct"
         metrics.ROUTING.labels(call.module, mode, "").inc()
         return dataclasses.replace(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import msgspec
 import orjson
@@ -40,9 +40,21 @@ log = logging.getLogger("hub.relay")
 
 # Headers the hub's answers carry for 2.2.1 that 2.1.1 does not define.
 _ROUTING = frozenset({h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID, h.TO_COUNTRY_CODE, h.TO_PARTY_ID})
+
+
 # Keeps a session or CDR whose eMSP the hub cannot find, for the operator (README: "Kept
 # sessions and CDRs"): (module, CPO, object id, body, reason).
-Park = Callable[[str, PartyKey, str, bytes, str], Awaitable[None]]
+class Park(Protocol):
+    async def __call__(
+        self,
+        module: str,
+        cpo: PartyKey,
+        object_id: str,
+        body: bytes,
+        reason: str,
+        *,
+        version: str = ...,
+    ) -> object: ...
 
 
 def party_of_211(roles: list[Party]) -> Party | None:
@@ -91,7 +103,7 @@ class Relay211:
             # OCPI forbids the sender to queue and retry (2.1.1 transport_and_format.md,
             # "Offline behaviour"): refused, the session or CDR would be lost.
             object_id = segments[-1] if call.module == "sessions" else _id_in(call.body)
-            await self._park(call.module, party.key, object_id, call.body, up.why)
+            await self._park(call.module, party.key, object_id, call.body, up.why, version=V2_1_1)
             log.warning(
                 "%s %s of %s kept for the operator: %s",
                 call.module[:-1],

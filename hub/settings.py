@@ -22,6 +22,7 @@ ENV_PREFIX = "HUB_"
 # Longer than anything sensible, short enough for every timer (asyncio's and threading's).
 _MAX_SECONDS = 10 * 365 * 24 * 3600.0
 _PORTS = range(1, 65536)
+_MAX_RETENTION_DAYS = 36500
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -66,6 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # "Rate limits"): a rate like 6000/min for each platform and module, none by default
     agreements: Literal["off", "required"] = "off"
     rate_limit: str | None = None
+    # days the hub keeps the sessions and CDRs it delivered, for their eMSP to pull again
+    # (README: "Kept sessions and CDRs")
+    cdr_retention: int = 90
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense, naming the setting (README: "Configuration")."""
@@ -109,6 +113,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         _check(self.retry_max >= self.retry_base, "retry_max", "at least retry_base")
         for name in ("max_body_size", "max_response_size", "max_connections", "offline_after"):
             _check(getattr(self, name) >= 1, name, "at least 1")
+        # A century at most: Redis refuses an expiry time it cannot represent.
+        _check(
+            1 <= self.cdr_retention <= _MAX_RETENTION_DAYS,
+            "cdr_retention",
+            f"a number of days, 1 to {_MAX_RETENTION_DAYS}",
+        )
         # OCPI 2.2.1 CredentialsRole: country_code CiString(2) (ISO 3166-1 alpha-2), party_id
         # CiString(3); BusinessDetails: name string(100), website URL (string(255)).
         _check(
@@ -138,6 +148,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def cdr_retention_seconds(self) -> float:
+        return self.cdr_retention * 24 * 3600.0
 
     @property
     def data_path(self) -> Path:

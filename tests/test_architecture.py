@@ -29,6 +29,7 @@ RANK = {
     "bridge": 4,
     "handouts": 4,
     "openrouting": 4,
+    "kept": 4,
     "replies": 4,
     "broadcast": 3,
     "hubclientinfo": 3,

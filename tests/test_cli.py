@@ -122,6 +122,9 @@ def serve_refused(*args: str, env: dict[str, str] | None = None) -> str:
         ([], {"HUB_PORT": "abc"}, "HUB_PORT"),
         ([], {"HUB_WORKERS": "0"}, "workers"),
         ([], {"HUB_REDIS_CLUSTER": "maybe"}, "HUB_REDIS_CLUSTER"),
+        (["--cdr-retention", "0"], {}, "cdr_retention"),
+        (["--cdr-retention", "ninety"], {}, "--cdr-retention"),
+        ([], {"HUB_CDR_RETENTION": "-5"}, "cdr_retention"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_code_2(
@@ -184,3 +187,7 @@ def test_help_shows_every_default() -> None:
             ), line
     assert "(default: 10)" in lines["--shutdown-timeout"]
     assert "(default: info)" in lines["--log-level"]
+    assert lines["--cdr-retention"].endswith(
+        "days the hub keeps the sessions and CDRs it delivered, for the eMSP to pull again "
+        "(default: 90)"
+    ), lines["--cdr-retention"]

@@ -46,6 +46,21 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert loaded.forward_timeout == 2.5
 
 
+def test_cdr_retention_from_each_source(tmp_path: Path) -> None:
+    """Days, as every setting: TOML cdr_retention, HUB_CDR_RETENTION, --cdr-retention."""
+    assert Settings().cdr_retention == 90
+    assert Settings().cdr_retention_seconds == 90 * 24 * 3600
+    config = tmp_path / "hub.toml"
+    config.write_text("cdr_retention = 30\n")
+    assert settings.load(config_file=config).cdr_retention == 30
+    loaded = settings.load(config_file=config, environ={"HUB_CDR_RETENTION": "7"})
+    assert loaded.cdr_retention == 7
+    loaded = settings.load(
+        config_file=config, environ={"HUB_CDR_RETENTION": "7"}, flags={"cdr_retention": 365}
+    )
+    assert loaded.cdr_retention == 365
+
+
 def test_environment_booleans(tmp_path: Path) -> None:
     assert settings.load(environ={"HUB_REDIS_CLUSTER": "true"}).redis_cluster is True
     assert settings.load(environ={"HUB_REDIS_CLUSTER": "0"}).redis_cluster is False

@@ -65,6 +65,10 @@ REFUSED: list[tuple[str, object]] = [
     ("rate_limit", "0/min"),
     ("rate_limit", "5/week"),
     ("agreements", "sometimes"),
+    ("cdr_retention", 0),
+    ("cdr_retention", -1),
+    ("cdr_retention", 36501),
+    ("cdr_retention", 1.5),
 ]
 
 
@@ -99,6 +103,8 @@ ACCEPTED: list[tuple[str, object]] = [
     ("rate_limit", "6000/min"),
     ("rate_limit", "100/10s"),
     ("agreements", "required"),
+    ("cdr_retention", 1),
+    ("cdr_retention", 36500),
 ]
 
 
@@ -127,7 +133,11 @@ def test_the_source_of_a_mistyped_value_is_named(tmp_path: Path) -> None:
 
 
 def test_out_of_range_values_from_the_environment_are_refused() -> None:
-    for variable, value in [("HUB_PORT", "70000"), ("HUB_CLIENT_TIMEOUT", "nan")]:
+    for variable, value in [
+        ("HUB_PORT", "70000"),
+        ("HUB_CLIENT_TIMEOUT", "nan"),
+        ("HUB_CDR_RETENTION", "0"),
+    ]:
         with pytest.raises(StartupError, match=variable[4:].lower()):
             settings.load(environ={variable: value})
 

@@ -168,3 +168,45 @@ def held_index(module: str) -> str:
 def held_ids(module: str) -> str:
     """Sorted set, all scores 0: "<ID>\\0<object key>", to find an object by id alone (lex)."""
     return f"{_held(module)}:ids"
+
+
+# --- sessions and CDRs the hub delivered, kept for their eMSP to pull again -----------------
+# Every key of one eMSP party shares the tag {kept:<CC>:<PID>}, so that a Lua script may change
+# a record and its two indexes together, also on Redis Cluster. Each key expires --cdr-retention
+# after its last write, so that the records of a party nobody writes to or reads vanish on
+# their own (README: "Kept sessions and CDRs").
+
+
+def _kept(emsp: tuple[str, str]) -> str:
+    # CiString: parties are case-insensitive, so a party's records sit under one spelling.
+    return f"{PREFIX}:{{kept:{emsp[0].upper()}:{emsp[1].upper()}}}"
+
+
+def kept_records(module: str, emsp: tuple[str, str]) -> str:
+    """Hash: record key ("<CPO CC>:<CPO PID>:<OBJECT ID>") -> the 2.2.1 object's JSON."""
+    return f"{_kept(emsp)}:{module}:records"
+
+
+def kept_index(module: str, emsp: tuple[str, str]) -> str:
+    """Sorted set: record key scored by the object's last_updated in epoch milliseconds."""
+    return f"{_kept(emsp)}:{module}:index"
+
+
+def kept_times(module: str, emsp: tuple[str, str]) -> str:
+    """Sorted set: record key scored by when the hub last kept it, in epoch milliseconds (what
+    retention prunes by)."""
+    return f"{_kept(emsp)}:{module}:kept"
+
+
+# Sessions and CDRs whose eMSP the hub could not find, one slot for the hub's whole list.
+_UNROUTED = f"{PREFIX}:{{unrouted}}"
+
+
+def unrouted_records() -> str:
+    """Hash: unrouted id -> the parked record's JSON (module, CPO, object id, reason, body)."""
+    return f"{_UNROUTED}:records"
+
+
+def unrouted_times() -> str:
+    """Sorted set: unrouted id scored by when the hub parked it, in epoch milliseconds."""
+    return f"{_UNROUTED}:kept"

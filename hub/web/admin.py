@@ -11,13 +11,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.agreements import Proposal
+from hub.bridge import Withheld
 from hub.delivery.queue import Message
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
-from hub.records import Agreement, Party, Platform, party_of
+from hub.ocpi import headers as h
+from hub.ocpi.lanes import LANES
+from hub.ocpi.versions import RECEIVER, V2_1_1
+from hub.records import Agreement, Party, Platform, label, party_key, party_of
+from hub.store.kept import Parked
 from hub.web import bodies, responses
 from hub.web.admin_types import (
     GRANTABLE_ROLES,
     AgreementView,
+    Assign,
     Connect,
     DeadLetterView,
     Imported,
@@ -30,14 +36,21 @@ from hub.web.admin_types import (
     Redriven,
     RoleGrant,
     TokenA,
+    UnroutedView,
     new_platform_view,
     platform_view,
 )
 from hub.web.context import Services, services
 from hub.web.openapi import ADMIN_OPENAPI
 
-# The shape of agreement ids (hub.store.agreements.new_agreement), checked before any lookup.
+# The shape of agreement ids (hub.store.agreements.new_agreement) and unrouted ids
+# (hub.store.kept.unrouted_id), checked before any lookup.
 _AGREEMENT_ID = re.compile(r"[0-9a-f]{16}")
+_UNROUTED_ID = re.compile(r"[0-9a-f]{16}")
+# Items on one page of a paginated admin list: by default, and at most.
+PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
+_WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 def _authorize(request: Request) -> Services:
@@ -257,6 +270,86 @@ async def redrive(request: Request) -> Response:
     return responses.admin(Redriven(redriven=count, skipped=skipped))
 
 
+# --- sessions and CDRs the hub could not route --------------------------------------------
+
+
+def _unrouted_view(parked: Parked) -> UnroutedView:
+    return UnroutedView(
+        id=parked.id,
+        module=parked.module,
+        cpo=PartyRef(country_code=parked.cpo[0], party_id=parked.cpo[1]),
+        object_id=parked.object_id,
+        reason=parked.reason,
+        kept_at=parked.kept_at,
+        body=parked.body,
+        version=parked.version,
+    )
+
+
+def _whole(request: Request, name: str, default: int) -> int:
+    given = request.query_params.get(name)
+    if given is None:
+        return default
+    if not _WHOLE.fullmatch(given):
+        raise InvalidParametersError(f"{name} must be a whole number below 10^9")
+    return int(given)
+
+
+async def unrouted(request: Request) -> Response:
+    """The parked sessions and CDRs, oldest first, a page at a time (``offset``, ``limit``);
+    X-Total-Count says how many there are in all."""
+    hub = _authorize(request)
+    offset = _whole(request, "offset", 0)
+    limit = min(_whole(request, "limit", PAGE_LIMIT), MAX_PAGE_LIMIT)
+    found, total = await hub.kept.unrouted(offset, limit)
+    return responses.admin([_unrouted_view(p) for p in found], headers={h.TOTAL_COUNT: str(total)})
+
+
+async def assign_unrouted(request: Request) -> Response:
+    """Give a parked session or CDR to the eMSP it is for: it moves to that eMSP's kept
+    records, for it to pull (README: "Unrouted sessions and CDRs")."""
+    hub = _authorize(request)
+    unrouted_id = request.path_params["id"]
+    if not _UNROUTED_ID.fullmatch(unrouted_id):
+        raise NotFoundError(f"no unrouted session or CDR {unrouted_id[:40]!r}")
+    wanted = await bodies.read(request, Assign)
+    emsp = party_key(wanted.emsp.country_code, wanted.emsp.party_id)
+    parked = await hub.kept.parked(unrouted_id)
+    if parked is None:
+        raise NotFoundError(f"no unrouted session or CDR {unrouted_id!r}")
+    # Only a party that can receive the module: another would be keeping records for nobody.
+    receivers = LANES[(parked.module, RECEIVER)].receivers
+    snapshot = await hub.cache.current()
+    if not any(p.key == emsp and p.role in receivers for p in snapshot.granted):
+        sides = ", ".join(sorted(receivers))
+        raise InvalidParametersError(
+            f"emsp: no platform is granted {label(emsp)} in a role that receives "
+            f"{parked.module} ({sides})"
+        )
+    body = None
+    if parked.version == V2_1_1:
+        # Kept as the 2.1.1 CPO sent it: written up now, with the token the hub may have
+        # learned since (README: "Unrouted sessions and CDRs").
+        up = await hub.bridge.request_up(
+            parked.module,
+            RECEIVER,
+            "PUT" if parked.module == "sessions" else "POST",
+            [*parked.cpo, parked.object_id] if parked.module == "sessions" else [],
+            "",
+            bytes(parked.body),
+            parked.cpo,
+        )
+        if isinstance(up, Withheld):
+            raise ConflictError(
+                f"this 2.1.1 {parked.module[:-1]} cannot be written as 2.2.1 yet: {up.why}"
+            )
+        body = up[2]
+    moved = await hub.kept.assign(unrouted_id, emsp, body=body)
+    if moved is None:
+        raise NotFoundError(f"no unrouted session or CDR {unrouted_id!r}")
+    return responses.admin(_unrouted_view(moved))
+
+
 def _raw(message: Message) -> msgspec.Raw:
     return msgspec.Raw(msgspec.json.encode(message))
 
@@ -297,4 +390,6 @@ def routes() -> list[Route]:
         Route("/admin/queues", queues, methods=["GET"]),
         Route("/admin/dead-letters", dead_letters, methods=["GET"]),
         Route("/admin/dead-letters/redrive", redrive, methods=["POST"]),
+        Route("/admin/unrouted", unrouted, methods=["GET"]),
+        Route("/admin/unrouted/{id}/assign", assign_unrouted, methods=["POST"]),
     ]

@@ -74,6 +74,12 @@ class NewAgreement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     modules: list[str] | None = None
 
 
+class Assign(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The eMSP an unrouted session or CDR is for: it is kept for that eMSP to pull."""
+
+    emsp: PartyRef
+
+
 class Redrive(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """All dead letters, a platform's, or some ids of a platform's (an empty body: all)."""
 
@@ -211,6 +217,27 @@ class Imported(msgspec.Struct, kw_only=True):
     agreements: list[AgreementView]
 
 
+class UnroutedView(msgspec.Struct, kw_only=True):
+    """A session or CDR whose eMSP the hub could not find, kept (for --cdr-retention days from
+    kept_at) until the operator assigns it to an eMSP."""
+
+    id: str
+    module: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["cdrs", "sessions"]})]
+    cpo: PartyRef
+    object_id: str
+    reason: str
+    kept_at: Annotated[str, msgspec.Meta(description="RFC 3339, UTC")]
+    version: Annotated[str, msgspec.Meta(description="the OCPI version of body")] = "2.2.1"
+    # Raw: the object as kept, for which msgspec can generate no schema.
+    body: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description="the session or CDR in its OCPI 2.2.1 form",
+            extra_json_schema={"type": "object"},
+        ),
+    ]
+
+
 class AdminError(msgspec.Struct, kw_only=True):
     """Every refusal of the admin API."""
 
@@ -226,6 +253,7 @@ DOCUMENTED: tuple[type[msgspec.Struct], ...] = (
     Connect,
     Redrive,
     NewAgreement,
+    Assign,
     PlatformView,
     NewPlatformView,
     TokenA,
@@ -234,5 +262,6 @@ DOCUMENTED: tuple[type[msgspec.Struct], ...] = (
     Redriven,
     AgreementView,
     Imported,
+    UnroutedView,
     AdminError,
 )

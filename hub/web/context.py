@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from hub.agreements import AgreementDesk
+from hub.bridge import Bridge
 from hub.delivery.queue import Queue
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
@@ -17,6 +18,7 @@ from hub.relay import Relay
 from hub.relay211 import Relay211
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
+from hub.store.kept import KeptRecords
 from hub.store.platforms import PlatformStore
 
 
@@ -26,10 +28,13 @@ class Services:
     platforms: PlatformStore
     cache: PlatformCache
     queue: Queue
+    # the sessions and CDRs kept for their eMSP, and the unrouted ones
+    kept: KeptRecords
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
     relay211: Relay211
+    bridge: Bridge
     agreements: AgreementDesk
     partners: Partners
     wake_delivery: Callable[[], None]

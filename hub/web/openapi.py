@@ -14,6 +14,7 @@ from hub.web import admin_types
 from hub.web.admin_types import (
     AdminError,
     AgreementView,
+    Assign,
     Connect,
     DeadLetterView,
     Imported,
@@ -26,6 +27,7 @@ from hub.web.admin_types import (
     Redrive,
     Redriven,
     TokenA,
+    UnroutedView,
 )
 
 _REF = "#/components/schemas/{name}"
@@ -253,6 +255,60 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                     "200": _json(_ref(Redriven), "how many were queued again"),
                     "409": _json(_ref(AdminError), "an id names a letter that holds no message"),
                     **_ERRORS,
+                },
+            }
+        },
+        "/admin/unrouted": {
+            "get": {
+                "summary": "Sessions and CDRs whose eMSP the hub could not find (kept, not "
+                "lost), oldest first; X-Total-Count: how many in all",
+                "parameters": [
+                    {
+                        "name": "offset",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 1000,
+                            "default": 100,
+                        },
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        **_json(_array(UnroutedView), "unrouted sessions and CDRs"),
+                        "headers": {
+                            "X-Total-Count": {
+                                "description": "how many there are in all",
+                                "schema": {"type": "integer"},
+                            }
+                        },
+                    },
+                    "400": _ERRORS["400"],
+                    "401": _ERRORS["401"],
+                },
+            }
+        },
+        "/admin/unrouted/{id}/assign": {
+            "post": {
+                "summary": "Give an unrouted session or CDR to its eMSP: it is kept for the eMSP "
+                "to pull, and leaves the unrouted list",
+                "parameters": _ID,
+                "requestBody": _body(Assign),
+                "responses": {
+                    "200": _json(_ref(UnroutedView), "what was assigned"),
+                    "400": _json(
+                        _ref(AdminError), "the eMSP is not a party that receives the module"
+                    ),
+                    "401": _ERRORS["401"],
+                    "404": _json(_ref(AdminError), "no such unrouted session or CDR"),
                 },
             }
         },

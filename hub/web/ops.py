@@ -43,6 +43,7 @@ async def exposition(hub: Services) -> bytes:
             stats = await hub.queue.stats(platform.id)
             queues.append((platform.id, stats.depth, stats.oldest_age, stats.dead_letters))
     state.platforms, state.queues = counts, queues
+    state.unrouted = await hub.kept.unrouted_count()
     if hub.embedded_redis:
         state.redis_up = await hub.platforms.ping()
     return metrics.exposition(state, multiprocess_mode=hub.settings.workers > 1)

@@ -53,8 +53,10 @@ def ocpi(
     )
 
 
-def admin(data: Any, *, http_status: int = 200) -> Response:
-    return Response(_json.encode(data), status_code=http_status, media_type=JSON)
+def admin(
+    data: Any, *, http_status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(_json.encode(data), status_code=http_status, media_type=JSON, headers=headers)
 
 
 def is_admin(path: str) -> bool:

@@ -182,7 +182,8 @@ def test_tariffs_are_served_a_page_at_a_time_with_the_filters_kept(net: Network)
         ("cpo", "DELETE", "/receiver/tariffs/HH/CPO/TA-1/X", 400, 2001, "must end in"),
         ("cpo", "DELETE", "/receiver/tariffs/HH/CPO", 400, 2001, "must end in"),
         ("emsp", "GET", "/sender/locations/L-NONE", 404, 2003, "holds no location L-NONE"),
-        ("emsp", "GET", "/sender/sessions", 404, 4001, "serves GET lists of"),
+        # Only GET lists: an authorization names the eMSP of the token, not the hub.
+        ("cpo", "POST", "/sender/tokens/T-1/authorize", 404, 4001, "serves GET lists of"),
         ("emsp", "GET", "/sender/tariffs/TA-1", 404, 2000, "no single-object GET"),
         ("emsp", "GET", "/sender/locations/L-1/E-1/1/X", 400, 2001, "/{location_id}"),
         ("emsp", "GET", "/sender/locations?date_from=yesterday", 400, 2001, "RFC 3339"),
