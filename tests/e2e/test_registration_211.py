@@ -24,7 +24,8 @@ Platforms = Callable[..., FakePlatform]
 # What the hub's default settings make of it in 2.1.1 (2.1.1 credentials.md §2.1).
 HUB_PARTY = {"business_details": {"name": "ocpi-hub"}, "party_id": "HUB", "country_code": "NL"}
 MODULES_211 = ("cdrs", "commands", "locations", "sessions", "tariffs", "tokens")
-# The interface behind each endpoint a 2.1.1 platform of the role publishes (versions.md §1.2).
+# The interface behind each endpoint a 2.1.1 platform of the role publishes: each 2.1.1 module's
+# "CPO interface" or "eMSP interface" as the 2.2.1 Sender or Receiver of that module.
 ENDPOINTS = {
     "CPO": {
         ("credentials", None),
@@ -175,6 +176,25 @@ def test_a_2_1_1_platform_registers_itself(
             {"token": token_c, "url": hub.versions_url, **HUB_PARTY},
         )
     assert fake.call("GET", f"{hub.url}/ocpi/2.1.1")[0] == 200  # as the platform sends it
+
+
+def test_a_company_that_is_both_registers_two_platforms(
+    hub: Hub, party_id: NewParty, platforms: Platforms
+) -> None:
+    """One party id, one platform per role (README: "OCPI 2.1.1 platforms"; 2.2.1 §17 changelog:
+    one version endpoint for both roles came with 2.2), each with its own tokens and endpoints."""
+    pid = party_id()
+    found = {}
+    for role in ("CPO", "EMSP"):
+        created = hub.add_platform(f"Both {role}", ("NL", pid, role))
+        fake = platforms(("NL", pid, role), version="2.1.1")
+        assert fake.register(hub.versions_url, created["token_a"])[0] == 200
+        found[role] = (hub.platform(created["id"]), fake.peer_token)
+    for role, (platform, _token) in found.items():
+        assert (platform["status"], platform["version"]) == ("CONNECTED", "2.1.1")
+        assert endpoints(platform) == ENDPOINTS[role]
+        assert platform["registered_roles"][0]["role"] == role
+    assert found["CPO"][1] != found["EMSP"][1]
 
 
 def test_an_emsp_without_commands_or_tokens_is_enough(
