@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 import msgspec
 
+from hub.bridge import Bridge, Withheld
 from hub.delivery.queue import Message, Queue
 from hub.delivery.worker import AGREEMENT_ENDED
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError
 from hub.hubclientinfo import Announcer
 from hub.ocpi.lanes import CPO, LANES
-from hub.ocpi.paths import encode_segments
-from hub.ocpi.versions import RECEIVER
+from hub.ocpi.paths import decode_segments, encode_segments
+from hub.ocpi.versions import RECEIVER, V2_1_1
 from hub.partners import Partners
 from hub.policy import PARTNER_ROLES, check_modules
 from hub.records import Agreement, PartyKey, can_receive, label
@@ -64,8 +65,10 @@ class AgreementDesk:
         wake: Callable[[], None],
         announcer: Announcer,
         partners: Partners,
+        bridge: Bridge,
     ) -> None:
         self._settings = settings
+        self._bridge = bridge
         self._store = store
         self._cache = cache
         self._held = held
@@ -143,12 +146,30 @@ class AgreementDesk:
                     continue
                 for body in await self._held.of_owner(module, owner):
                     message = _full_state(module, owner, receiver, body, self._hub)
+                    if message is not None and snapshot.platforms[to].version == V2_1_1:
+                        message = await self._down(message)
                     if message is not None:
                         items.append((to, message))
         await self._queue.put(items)
         if items:
             self._wake()
         await self._announcer.agreement_changed(agreement.cpo, agreement.partner, ended=False)
+
+    async def _down(self, message: Message) -> Message | None:
+        """The message as a 2.1.1 receiver takes it (README: "OCPI 2.1.1 platforms"); None
+        when 2.1.1 cannot carry it."""
+        down = await self._bridge.request_down(
+            message.module,
+            RECEIVER,
+            message.method,
+            decode_segments(message.path),
+            message.query,
+            bytes(message.body),
+        )
+        if isinstance(down, Withheld):
+            return None
+        query, body = down
+        return msgspec.structs.replace(message, query=query, body=msgspec.Raw(body))
 
     async def _farewell(self, agreement: Agreement) -> None:
         if not self._partners.required:

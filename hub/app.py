@@ -12,21 +12,25 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from hub.agreements import AgreementDesk
+from hub.bridge import Bridge
 from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
-from hub.errors import HubError, StartupError
+from hub.errors import HubError, ServerError, StartupError
 from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
 from hub.partners import Partners
+from hub.records import PartyKey
 from hub.registration import Registration
 from hub.relay import Relay
+from hub.relay211 import Relay211
 from hub.settings import Settings
 from hub.store.agreements import AgreementCache, AgreementStore
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
+from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.directory import Directory
 from hub.store.held import HeldObjects
 from hub.store.limits import RateLimits
@@ -84,10 +88,28 @@ def create_app(
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
             held = HeldObjects(redis)
-            broadcast = Broadcast(settings, held, queue, deliverer.wake)
+            bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis))
+            broadcast = Broadcast(settings, held, queue, deliverer.wake, bridge)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
+
+            async def park(
+                module: str, cpo: PartyKey, object_id: str, body: bytes, why: str
+            ) -> None:
+                raise ServerError(f"cannot keep {module} {object_id} of {cpo}: {why}")  # TODO kept
+
+            relay = Relay(
+                settings,
+                cache,
+                Directory(redis),
+                ProxyStore(redis),
+                client,
+                broadcast,
+                partners,
+                RateLimits(redis),
+                bridge,
+            )
             app.state.services = Services(
                 settings=settings,
                 platforms=store,
@@ -95,16 +117,8 @@ def create_app(
                 queue=queue,
                 registration=Registration(settings, store, client),
                 lifecycle=Lifecycle(settings, store, client, queue),
-                relay=Relay(
-                    settings,
-                    cache,
-                    Directory(redis),
-                    ProxyStore(redis),
-                    client,
-                    broadcast,
-                    partners,
-                    RateLimits(redis),
-                ),
+                relay=relay,
+                relay211=Relay211(relay, bridge, settings.base_url, park),
                 agreements=AgreementDesk(
                     settings,
                     agreements,
@@ -114,6 +128,7 @@ def create_app(
                     deliverer.wake,
                     announcer,
                     partners,
+                    bridge,
                 ),
                 partners=partners,
                 wake_delivery=deliverer.wake,

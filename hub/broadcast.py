@@ -9,6 +9,7 @@ directly to one receiver is never kept, so it is never served to others.
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import msgspec
 import orjson
 
+from hub.bridge import Bridge, Withheld
 from hub.delivery.queue import Message, Queue
 from hub.errors import (
     InvalidParametersError,
@@ -30,12 +32,14 @@ from hub.ocpi.lanes import Lane
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import InvalidInputError
-from hub.ocpi.versions import RECEIVER, V2_2_1
+from hub.ocpi.versions import RECEIVER, V2_1_1, V2_2_1
 from hub.policy import Policy
 from hub.records import Party, PartyKey, can_receive, label, party_key
 from hub.routing import PlatformEntry, RoutingTable
 from hub.settings import Settings
 from hub.store.held import HeldObjects
+
+log = logging.getLogger("hub.broadcast")
 
 BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
 PUSH_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
@@ -46,9 +50,15 @@ OBJECT_DEPTH = {"locations": 3, "tariffs": 1, "tokens": 1}
 
 class Broadcast:
     def __init__(
-        self, settings: Settings, held: HeldObjects, queue: Queue, wake: Callable[[], None]
+        self,
+        settings: Settings,
+        held: HeldObjects,
+        queue: Queue,
+        wake: Callable[[], None],
+        bridge: Bridge,
     ) -> None:
         self._settings = settings
+        self._bridge = bridge
         self._held = held
         self._queue = queue
         self._wake = wake
@@ -66,7 +76,11 @@ class Broadcast:
         query: str,
         body: bytes,
         correlation_id: str,
+        *,
+        original: tuple[str, str, bytes] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
+        """``body`` is 2.2.1; ``original`` is the (method, query, body) a 2.1.1 sender sent,
+        which 2.1.1 receivers get as it is."""
         if lane.interface != RECEIVER or method not in PUSH_METHODS:
             raise UnknownReceiverError("only pushes (PUT, PATCH, DELETE) can be broadcast")
         if lane.module not in BROADCAST_MODULES:
@@ -93,33 +107,67 @@ class Broadcast:
         elif method == "DELETE":
             await self._held.delete(lane.module, owner, path)
         now = time.time()
-        items = [
-            (
-                platform.id,
-                Message(
-                    module=lane.module,
-                    interface=RECEIVER,
-                    method=method,
-                    path=encode_segments(segments),
-                    query=query,
-                    body=msgspec.Raw(body or b"null"),
-                    sender=self.hub,
-                    receiver=party,
-                    owner=owner,
-                    object=f"{lane.module}:{'/'.join(segments).upper()}",
-                    full_state=method == "PUT",
-                    correlation_id=correlation_id,
-                    enqueued_at=now,
-                ),
+        # Each receiver gets the call in its version (README: "OCPI 2.1.1 platforms"), written
+        # once per version; None: that version cannot carry it.
+        calls: dict[str | None, tuple[str, str, bytes] | None] = {V2_2_1: (method, query, body)}
+        items = []
+        for platform, party in self._receivers(table, lane, caller_id):
+            if not policy.reaches(owner, party, module=lane.module):
+                continue
+            version = platform.record.version
+            if version not in calls:
+                calls[version] = await self._in_version(
+                    version, lane.module, method, segments, query, body, original
+                )
+            written = calls[version]
+            if written is None:
+                continue
+            sent_method, sent_query, sent_body = written
+            items.append(
+                (
+                    platform.id,
+                    Message(
+                        module=lane.module,
+                        interface=RECEIVER,
+                        method=sent_method,
+                        path=encode_segments(segments),
+                        query=sent_query,
+                        body=msgspec.Raw(sent_body or b"null"),
+                        sender=self.hub,
+                        receiver=party,
+                        owner=owner,
+                        object=f"{lane.module}:{'/'.join(segments).upper()}",
+                        full_state=sent_method == "PUT",
+                        correlation_id=correlation_id,
+                        enqueued_at=now,
+                    ),
+                )
             )
-            for platform, party in self._receivers(table, lane, caller_id)
-            if policy.reaches(owner, party, module=lane.module)
-        ]
         await self._queue.put(items)
         if items:
             self._wake()
         headers = self._headers(owner)
         return 200, headers, envelope()
+
+    async def _in_version(
+        self,
+        version: str | None,
+        module: str,
+        method: str,
+        segments: list[str],
+        query: str,
+        body: bytes,
+        original: tuple[str, str, bytes] | None,
+    ) -> tuple[str, str, bytes] | None:
+        if version != V2_1_1:
+            return method, query, body
+        if original is not None:
+            return original
+        down = await self._bridge.request_down(module, RECEIVER, method, segments, query, body)
+        if isinstance(down, Withheld):
+            log.info("%s %s not sent to 2.1.1 receivers: %s", method, module, down.why)
+            return None
+        return method, *down
 
     def _receivers(
         self, table: RoutingTable, lane: Lane, caller_id: str

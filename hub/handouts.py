@@ -101,12 +101,17 @@ class Handouts:
         proxy_id = await self._proxies.create(
             route, self._settings.forward_timeout + CALLBACK_MARGIN
         )
+        query, body = self.put_response_url(query, body, facts, proxy_id)
+        return query, body, proxy_id
+
+    def put_response_url(
+        self, query: str, body: bytes, facts: Facts, proxy_id: str
+    ) -> tuple[str, bytes]:
+        """The call's query and body with the hub URL ``proxy_id`` as its ``response_url``."""
         hub_url = self.url(proxy_id)
         if facts.response_url_in_query:
-            query = _replace_query(query, "response_url", hub_url)
-        else:
-            body = _replace_field(body, "response_url", hub_url)
-        return query, body, proxy_id
+            return _replace_query(query, "response_url", hub_url), body
+        return query, _replace_field(body, "response_url", hub_url)
 
     async def keep_callback(self, proxy_id: str, facts: Facts, reply: Reply) -> None:
         """Keep a callback as long as its result may come, now that the answer tells."""

@@ -70,6 +70,13 @@ WITHHELD = Counter(
     ["module"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
+TRANSLATED = Counter(
+    "ocpi_hub_translated_total",
+    "Objects translated between OCPI versions, by module, direction (up: 2.1.1 to 2.2.1; "
+    "down: 2.2.1 to 2.1.1) and outcome (ok, or withheld: it could not be carried)",
+    ["module", "direction", "outcome"],
+    registry=None,  # registered per scrape, not in a global registry at import
+)
 DELIVERIES = Counter(
     "ocpi_hub_deliveries_total",
     "Queued messages handled, by outcome: delivered, retried, parked, superseded",
@@ -142,6 +149,7 @@ def exposition(state: SharedState, *, multiprocess_mode: bool) -> bytes:
             DELIVERIES,
             HANDSHAKES,
             WITHHELD,
+            TRANSLATED,
             RATE_LIMITED,
         ):
             registry.register(metric)

@@ -86,6 +86,9 @@ class Platform(msgspec.Struct, kw_only=True):
     # The operator's pin (README: "OCPI 2.1.1 platforms"): the version a handshake the hub
     # starts must use; None: the highest both speak.
     version_pin: str | None = None
+    # The operator's default time zone for a 2.1.1 CPO's Locations that give none (2.1.1 makes
+    # `time_zone` optional, 2.2.1 requires it); None: such a Location does not reach 2.2.1.
+    time_zone: str | None = None
 
     @property
     def registered(self) -> bool:

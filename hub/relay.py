@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from functools import partial
 
 import msgspec
+import orjson
 
 from hub import metrics
+from hub.bridge import COMMAND_TIMEOUT, Bridge, Withheld
 from hub.broadcast import Broadcast
 from hub.errors import (
+    InvalidParametersError,
     NotFoundError,
     ReceiverBrokenError,
     ReceiverTimeoutError,
@@ -36,11 +39,12 @@ from hub.forward import PlatformClient, PlatformResponse
 from hub.handouts import Handouts, is_proxy_id
 from hub.ocpi import headers as h
 from hub.ocpi.calls import inspect
+from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
-from hub.ocpi.versions import RECEIVER, SENDER
+from hub.ocpi.versions import RECEIVER, SENDER, V2_1_1, V2_2_1
 from hub.openrouting import OpenRouting
 from hub.partners import Partners
 from hub.policy import CHECKED_ANSWERS, limit_for, retry_after, visible
@@ -63,6 +67,7 @@ from hub.store.directory import Directory
 from hub.store.limits import RateLimits
 from hub.store.platforms import Snapshot
 from hub.store.proxies import ProxyStore
+from hub.translate.commands import not_supported
 
 # The web layer checks the shape of a hub URL's id with ``is_proxy_id`` before anything else.
 __all__ = ["Answer", "Call", "Relay", "is_proxy_id"]
@@ -89,6 +94,10 @@ class Call:
     headers: Mapping[str, str]  # lower-case names
     body: bytes
     correlation_id: str
+    # The version the platform spoke (its URL's), and, for a 2.1.1 call read up into 2.2.1,
+    # what it sent: (method, query, body), passed as it is to 2.1.1 receivers.
+    version: str = V2_2_1
+    original: tuple[str, str, bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class Answer:
     sender: str = ""
     receiver: str = ""
     forward_seconds: float | None = None
+    # The version the body is in: a 2.1.1 receiver's answer to a 2.1.1 call passes as it is.
+    version: str = V2_2_1
 
 
 class Relay:
@@ -114,8 +125,10 @@ class Relay:
         broadcast: Broadcast,
         partners: Partners,
         limits: RateLimits,
+        bridge: Bridge,
     ) -> None:
         self._settings = settings
+        self._bridge = bridge
         self._partners = partners
         self._limits = limits
         self._default_rate = (
@@ -128,6 +141,11 @@ class Relay:
         self._client = client
         self._hub = party_key(settings.country_code, settings.party_id)
         self._table: tuple[Snapshot, RoutingTable] | None = None
+
+    @property
+    def hub(self) -> PartyKey:
+        """The hub's own party, as OCPI-to names it for broadcasts and GET-all."""
+        return self._hub
 
     async def table(self) -> tuple[Snapshot, RoutingTable]:
         snapshot = await self._cache.current()
@@ -177,8 +195,10 @@ class Relay:
                     call.query,
                     call.body,
                     call.correlation_id,
+                    original=call.original if call.version == V2_1_1 else None,
                 )
                 await self._open.learn_owner(lane, call.method, segments, facts, party.key)
+                await self._learn_contract(lane, call, party.key)
             else:
                 status, headers, content = await self._broadcast.serve(
                     policy, lane, party, call.method, segments, call.query
@@ -199,35 +219,96 @@ class Relay:
             raise ReceiverUnreachableError(f"receiver {label(wanted)} has no token for the hub")
 
         url = join(target.url, segments)
-        body, query_string = call.body, call.query
+        method, body, query_string = call.method, call.body, call.query
         callback: str | None = None
         if facts.response_url:
             query_string, body, callback = await self._handouts.swap_response_url(
                 query_string, body, facts, caller, party, target
             )
+        # The version layer (README: "OCPI 2.1.1 platforms"): a 2.1.1 receiver gets a 2.1.1
+        # call, the very one a 2.1.1 sender sent, else the 2.2.1 call written down.
+        to_211 = target.platform.record.version == V2_1_1
+        passed = to_211 and call.version == V2_1_1 and call.original is not None
+        if passed and call.original is not None:
+            method, query_string, body = call.original
+            if callback is not None:
+                query_string, body = self._handouts.put_response_url(
+                    query_string, body, facts, callback
+                )
+        elif to_211:
+            down = await self._bridge.request_down(
+                call.module, call.interface, method, segments, query_string, body
+            )
+            if isinstance(down, Withheld) and call.module == "commands":
+                # A command 2.1.1 lacks (CANCEL_RESERVATION, or one it cannot be told):
+                # NOT_SUPPORTED, and no result will follow (2.2.1 "Commands module").
+                log.info("command to %s not sent: %s", label(target.party), down.why)
+                content = envelope(not_supported(timeout=COMMAND_TIMEOUT))
+                return Answer(
+                    200,
+                    {"content-type": "application/json"},
+                    content,
+                    SUCCESS,
+                    label(party),
+                    label(target.party),
+                )
+            if isinstance(down, Withheld):
+                raise InvalidParametersError(
+                    f"receiver {label(target.party)} speaks OCPI 2.1.1, which cannot carry "
+                    f"this call: {down.why}"
+                )
+            query_string, body = down
         if query_string:
             url = f"{url}?{query_string}"
         began = time.perf_counter()
-        response = await self._forward(call, url, body, token, target, party)
+        response = await self._forward(call, url, body, token, target, party, method=method)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
+        if to_211 and not passed:
+            status, content = await self._bridge.answer_up(
+                call.module,
+                call.interface,
+                call.method,
+                segments,
+                call.query,
+                response.status,
+                response.body,
+                target.party.key,
+            )
+            response = msgspec.structs.replace(response, status=status, body=content)
         reply = read_reply(response, target.party)
         if call.method == "GET" and lane.interface == SENDER:
             response = _only_visible(response, reply, lane.module, party.key, target.party.key)
         answer = await self._answer(response, lane, call, caller, party, target)
         if 200 <= response.status < 300 and reply.status_code == SUCCESS:
             await self._open.learn(lane, call.method, segments, facts, party.key, target.party.key)
+            await self._learn_contract(lane, call, party.key)
             if callback is not None:
                 await self._handouts.keep_callback(callback, facts, reply)
         mode = "open" if named is None else "direct"
         metrics.ROUTING.labels(call.module, mode, "").inc()
         return dataclasses.replace(
             answer,
+            version=V2_1_1 if passed else V2_2_1,
             ocpi_status=reply.status_code,
             sender=label(party),
             receiver=label(target.party),
             forward_seconds=forwarded,
         )
+
+    async def _learn_contract(self, lane: Lane, call: Call, owner: PartyKey) -> None:
+        """Keep the CdrToken of every token pushed and every session or CDR relayed: a 2.1.1
+        Session or CDR names its token by contract id only (``hub.bridge``)."""
+        if lane.interface != RECEIVER or call.method not in ("PUT", "POST"):
+            return
+        if lane.module not in ("tokens", "sessions", "cdrs"):
+            return
+        try:
+            found = orjson.loads(call.body)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(found, dict):
+            await self._bridge.learn(lane.module, owner, found)
 
     async def _within_limit(self, caller: PlatformEntry, module: str) -> None:
         """429 when the caller is over its rate limit for ``module`` (README: "Rate limits");
@@ -253,19 +334,20 @@ class Relay:
         party: Party,
         *,
         given: bool = False,
+        method: str | None = None,
     ) -> PlatformResponse:
         """One forwarded call. ``given``: ``url`` came in an earlier answer or call (a next page,
         a CDR location, a response_url) rather than from the receiver's endpoints."""
-        sent = {
-            h.CORRELATION_ID: call.correlation_id,
-            h.FROM_COUNTRY_CODE: party.country_code,
-            h.FROM_PARTY_ID: party.party_id,
-            h.TO_COUNTRY_CODE: target.party.country_code,
-            h.TO_PARTY_ID: target.party.party_id,
-        }
+        sent = {h.CORRELATION_ID: call.correlation_id}
+        if target.platform.record.version != V2_1_1:
+            # 2.1.1 has no routing headers: the owner is in the URL (2.1.1 transport_and_format.md).
+            sent[h.FROM_COUNTRY_CODE] = party.country_code
+            sent[h.FROM_PARTY_ID] = party.party_id
+            sent[h.TO_COUNTRY_CODE] = target.party.country_code
+            sent[h.TO_PARTY_ID] = target.party.party_id
         try:
             return await self._client.request(
-                call.method,
+                method or call.method,
                 url,
                 token=token,
                 base64_encoded=target.platform.base64,
@@ -336,12 +418,47 @@ class Relay:
         party = Party(route.sender[0], route.sender[1], "")
         receiving = Party(route.receiver[0], route.receiver[1], "")
         destination = Target(target, receiving, route.url)
+        # The version layer: a command result between a 2.1.1 and a 2.2.1 platform, a page or
+        # a CDR of a 2.1.1 platform for a 2.2.1 one, or the reverse (README: "OCPI 2.1.1
+        # platforms").
+        from_211 = table.platforms[caller_id].record.version == V2_1_1
+        to_211 = target.record.version == V2_1_1
+        interface = SENDER if route.kind == "callback" else RECEIVER
+        body = call.body
+        if route.kind == "callback" and from_211 != to_211 and body:
+            translated: tuple[str, str, bytes] | tuple[str, bytes] | Withheld
+            if from_211:
+                translated = await self._bridge.request_up(
+                    route.module, SENDER, "POST", [], "", body, route.sender
+                )
+            else:
+                translated = await self._bridge.request_down(
+                    route.module, SENDER, "POST", [], "", body
+                )
+            if isinstance(translated, Withheld):
+                raise InvalidParametersError(f"the result cannot be carried: {translated.why}")
+            body = translated[-1]
         began = time.perf_counter()
-        response = await self._forward(
-            call, route.url, call.body, token, destination, party, given=True
-        )
+        response = await self._forward(call, route.url, body, token, destination, party, given=True)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
+        if to_211 and not from_211:
+            status, content = await self._bridge.answer_up(
+                route.module,
+                interface,
+                call.method,
+                [],
+                "",
+                response.status,
+                response.body,
+                route.receiver,
+            )
+            response = msgspec.structs.replace(response, status=status, body=content)
+        elif from_211 and not to_211:
+            status, content = await self._bridge.answer_down(
+                route.module, interface, call.method, response.status, response.body
+            )
+            response = msgspec.structs.replace(response, status=status, body=content)
         reply = read_reply(response, receiving)
         if route.kind in ("page", "location"):
             response = _only_visible(response, reply, route.module, route.sender, route.receiver)

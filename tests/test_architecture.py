@@ -25,6 +25,8 @@ RANK = {
     "lifecycle": 3,
     "agreements": 3,
     "relay": 3,
+    "relay211": 3,
+    "bridge": 4,
     "handouts": 4,
     "openrouting": 4,
     "replies": 4,

@@ -34,6 +34,7 @@ from hub.ocpi import headers as h
 from hub.ocpi.paths import decode_segments, join
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.validation import InvalidInputError
+from hub.ocpi.versions import V2_1_1
 from hub.partners import Partners
 from hub.records import CONNECTED, OFFLINE, Platform, deliverable, endpoint_url
 from hub.settings import Settings
@@ -315,9 +316,11 @@ class Deliverer:
         if message.query:
             target += f"?{message.query}"
         headers = {h.CORRELATION_ID: message.correlation_id}
-        if message.sender is not None:
+        if platform.version == V2_1_1:
+            pass  # 2.1.1 has no routing headers: the owner is in the path
+        elif message.sender is not None:
             headers[h.FROM_COUNTRY_CODE], headers[h.FROM_PARTY_ID] = message.sender
-        if message.receiver is not None:
+        if message.receiver is not None and platform.version != V2_1_1:
             headers[h.TO_COUNTRY_CODE], headers[h.TO_PARTY_ID] = message.receiver
         token = (await self._cache.current()).outbound.get(platform.id)
         if token is None:

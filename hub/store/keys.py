@@ -100,6 +100,21 @@ def owners(kind: str, object_id: str) -> str:
     return f"{PREFIX}:owner:{kind}:{object_id.upper()}"
 
 
+def contract(contract_id: str) -> str:
+    """String: the CdrToken (JSON) of the token with this contract id (2.1.1 ``auth_id``)."""
+    return f"{PREFIX}:contract:{contract_id.upper()}"
+
+
+def reservation_number(reservation_id: str) -> str:
+    """String with a TTL: the 2.1.1 int that stands for a 2.2.1 reservation id."""
+    return f"{PREFIX}:reservation-number:{reservation_id.upper()}"
+
+
+def reservation_counter() -> str:
+    """Counter: the last 2.1.1 reservation number handed out."""
+    return f"{PREFIX}:reservation-numbers"
+
+
 # --- hub URLs that stand in for a platform's URL (callbacks, next pages, CDR locations) -----
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from hub.translate.fields import JSON as JsonObject
+from hub.translate.fields import same_contract
 from hub.translate.losses import Loss, Rename, Withheld
 from hub.translate.sessions import (
     AUTH_METHOD_DOWN,
@@ -194,7 +195,7 @@ def cdr_up(
 ) -> JsonObject | Withheld:
     """A 2.1.1 CDR as 2.2.1. ``country_code``/``party_id`` are the CPO's; ``token`` is the
     hub's 2.2.1 Token (or CdrToken) whose ``contract_id`` is the CDR's ``auth_id``."""
-    if token is None or token.get("contract_id") != cdr.get("auth_id"):
+    if token is None or not same_contract(token, cdr.get("auth_id")):
         return Withheld(f"no token known for auth_id {cdr.get('auth_id')!r}")
     location = cdr_location_up(cdr.get("location") or {})
     if location is None:

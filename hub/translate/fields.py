@@ -57,3 +57,12 @@ def six_decimals(degrees: str) -> str:
         return str(Decimal(degrees).quantize(Decimal("0.000001")))
     except InvalidOperation:
         return degrees
+
+
+def same_contract(token: Mapping[str, Any], auth_id: object) -> bool:
+    """``token`` is the one a 2.1.1 ``auth_id`` names: 2.2.1 ``contract_id`` is a CiString
+    (2.2.1 "Tokens module"), so case does not tell two contracts apart."""
+    contract_id = token.get("contract_id")
+    if not isinstance(contract_id, str) or not isinstance(auth_id, str):
+        return False
+    return contract_id.upper() == auth_id.upper()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from hub.translate.fields import JSON as JsonObject
+from hub.translate.fields import same_contract
 from hub.translate.losses import Loss, Rename, Withheld
 
 # Same name and meaning in both versions (2.1.1 mod_sessions.md §3.1).
@@ -193,7 +194,7 @@ def session_up(
 ) -> JsonObject | Withheld:
     """A 2.1.1 Session as 2.2.1. ``country_code``/``party_id`` are the CPO's; ``token`` is the
     hub's 2.2.1 Token (or CdrToken) whose ``contract_id`` is the session's ``auth_id``."""
-    if token is None or token.get("contract_id") != session.get("auth_id"):
+    if token is None or not same_contract(token, session.get("auth_id")):
         return Withheld(f"no token known for auth_id {session.get('auth_id')!r}")
     references = location_references(session.get("location") or {})
     if references is None:
@@ -252,7 +253,7 @@ def session_patch_up(
     up = _pick(patch, _SHARED)
     up.update(_renamed(patch, _RENAMED_UP))
     if "auth_id" in patch:
-        if token is None or token.get("contract_id") != patch["auth_id"]:
+        if token is None or not same_contract(token, patch["auth_id"]):
             return Withheld(f"no token known for auth_id {patch['auth_id']!r}")
         up["cdr_token"] = cdr_token(token)
     if "location" in patch:

@@ -14,6 +14,7 @@ from hub.metrics import SharedState
 from hub.partners import Partners
 from hub.registration import Registration
 from hub.relay import Relay
+from hub.relay211 import Relay211
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.platforms import PlatformStore
@@ -28,6 +29,7 @@ class Services:
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
+    relay211: Relay211
     agreements: AgreementDesk
     partners: Partners
     wake_delivery: Callable[[], None]

@@ -38,7 +38,9 @@ from hub.ocpi.versions import (
     FUNCTIONAL_MODULES,
     HUBCLIENTINFO,
     INTERFACES,
+    MODULES_211,
     PUBLISHED_211,
+    RECEIVER,
     SENDER,
     V2_1_1,
     V2_2_1,
@@ -50,6 +52,7 @@ from hub.ocpi.versions import (
 from hub.records import SUSPENDED, Party, Platform, party_211, versions_for
 from hub.registration import Offer
 from hub.relay import Answer, Call, is_proxy_id
+from hub.relay211 import party_of_211
 from hub.web import bodies, responses
 from hub.web.context import services
 
@@ -249,6 +252,29 @@ async def functional_module(request: Request) -> Response:
     return _respond(answer)
 
 
+async def functional_module_211(request: Request) -> Response:
+    """A functional module of a 2.1.1 platform: one URL per module, the interface the one its
+    role calls (2.1.1 has no roles on endpoints: a CPO calls the hub's eMSP interfaces and the
+    reverse, see ``PUBLISHED_211``)."""
+    module = request.path_params["module"]
+    if module not in MODULES_211:
+        raise NotFoundError("no such endpoint")
+    _allow(request, LANES[(module, SENDER)].methods | LANES[(module, RECEIVER)].methods)
+    caller = await authenticate(request)
+    party = party_of_211(caller.platform.roles)
+    if party is None:
+        raise NotFoundError("OCPI 2.1.1 is for platforms of one party, a CPO or an eMSP")
+    interface = PUBLISHED_211[other_side(party.role)][module]
+    _allow(request, LANES[(module, interface)].methods)
+    call = await _call(request, module, interface, _ids_below(request, depth=3))
+    try:
+        answer = await services(request).relay211.relay(caller.platform.id, call)
+    except HubError as e:
+        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
+        raise
+    return _respond(answer)
+
+
 async def via(request: Request) -> Response:
     """A hub URL that stands for a platform's URL (a command result's response_url, the next
     page of a list, a CDR's Location)."""
@@ -365,4 +391,6 @@ def routes() -> list[Route]:
         Route(base + "/via/{id}", _AnyMethod(via)),
         Route(base + "/{interface}/{module}", _AnyMethod(functional_module)),
         Route(base + "/{interface}/{module}/{rest:path}", _AnyMethod(functional_module)),
+        Route(f"/ocpi/{V2_1_1}/{{module}}", _AnyMethod(functional_module_211)),
+        Route(f"/ocpi/{V2_1_1}/{{module}}/{{rest:path}}", _AnyMethod(functional_module_211)),
     ]

@@ -25,11 +25,15 @@ from hub.errors import (
 from hub.logs import EXCHANGE
 from hub.ocpi.envelope import envelope
 from hub.ocpi.status import SUCCESS
+from hub.ocpi.versions import V2_1_1
+from hub.translate.status import Status, status_down
 from hub.web.admin_types import AdminError
 
 log = logging.getLogger("hub.web")
 
 JSON = "application/json"
+# Where the hub serves 2.1.1 platforms: errors there are written in 2.1.1 status codes.
+OCPI_211 = f"/ocpi/{V2_1_1}/"
 _json = msgspec.json.Encoder()
 
 
@@ -77,10 +81,16 @@ async def render_error(request: Request, exc: Exception) -> Response:
         response = admin(body, http_status=status)
         response.headers.update(headers)
         return response
+    shown = Status(error.http_status, error.ocpi_status, error.message)
+    if request.url.path.startswith(OCPI_211):
+        # 2.1.1 has no 2004 and no 4xxx: the code a 2.1.1 platform reads (2.1.1 status_codes.md).
+        path = request.url.path
+        location = "/commands/" in path and not path.endswith("/STOP_SESSION")
+        shown = status_down(shown, command_location=location)
     return ocpi(
-        status_code=error.ocpi_status,
-        message=error.message,
-        http_status=error.http_status,
+        status_code=shown.code,
+        message=shown.message,
+        http_status=shown.http_status,
         headers=headers,
     )
 

@@ -1,0 +1,163 @@
+"""Calls of 2.1.1 platforms (README: "OCPI 2.1.1 platforms").
+
+A 2.1.1 platform is one party (a CPO or an eMSP) and its calls carry no routing headers. Each
+call is read up into the 2.2.1 call the core routes (``hub.bridge``), routed as a 2.2.1 call
+would be, and its answer written down again. Where a 2.2.1 call would name its receiver, the
+receiver follows from the module (OCPI 2.2.1 "Open routing request" applied to every call):
+
+- locations and tariffs of a CPO, tokens of an eMSP: broadcast to its partners, and kept for
+  GET-all; GETs of the other side are served from what the hub keeps;
+- sessions and CDRs: to the eMSP of the token (``auth_id``); one the hub cannot place is kept
+  for the operator (``GET /admin/unrouted``) and answered as taken;
+- an authorization: to the token's eMSP; a command: to the CPO of the location, STOP_SESSION to
+  the CPO of the session.
+
+OCPI-to headers, when a 2.1.1 platform sends them, are honoured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import orjson
+
+from hub.bridge import Bridge, Withheld
+from hub.broadcast import BROADCAST_MODULES
+from hub.errors import InvalidParametersError, NotFoundError
+from hub.ocpi import headers as h
+from hub.ocpi.envelope import envelope
+from hub.ocpi.versions import RECEIVER, V2_1_1
+from hub.records import Party, PartyKey, label
+from hub.relay import Answer, Call, Relay
+from hub.routing import header_party
+
+__all__ = ["Relay211", "party_of_211"]
+
+log = logging.getLogger("hub.relay")
+
+# Headers the hub's answers carry for 2.2.1 that 2.1.1 does not define.
+_ROUTING = frozenset({h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID, h.TO_COUNTRY_CODE, h.TO_PARTY_ID})
+# Keeps a session or CDR whose eMSP the hub cannot find, for the operator (README: "Kept
+# sessions and CDRs"): (module, CPO, object id, body, reason).
+Park = Callable[[str, PartyKey, str, bytes, str], Awaitable[None]]
+
+
+def party_of_211(roles: list[Party]) -> Party | None:
+    """The one party of a platform that may speak 2.1.1: exactly one role, CPO or EMSP (a 2.1.1
+    connection is one party, 2.1.1 credentials.md §2.1)."""
+    if len(roles) != 1 or roles[0].role not in ("CPO", "EMSP"):
+        return None
+    return roles[0]
+
+
+class Relay211:
+    def __init__(self, relay: Relay, bridge: Bridge, base_url: str, park: Park) -> None:
+        self._relay = relay
+        self._bridge = bridge
+        self._base_url = base_url
+        self._park = park
+
+    async def relay(self, caller_id: str, call: Call) -> Answer:
+        """``call`` as the 2.1.1 platform sent it, with the interface its role gives the
+        module; the answer in 2.1.1."""
+        _, table = await self._relay.table()
+        caller = table.platforms[caller_id]
+        party = party_of_211(sorted(caller.parties))
+        if party is None:
+            raise NotFoundError("OCPI 2.1.1 is for platforms of one party, a CPO or an eMSP")
+        segments = list(call.segments)
+        headers = dict(call.headers)
+        named = header_party(headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+        if named is None and _to_hub(call):
+            # Implicit routing (see the module's docstring): the hub takes it.
+            headers[h.TO_COUNTRY_CODE], headers[h.TO_PARTY_ID] = self._relay.hub
+        try:
+            up = await self._bridge.request_up(
+                call.module,
+                call.interface,
+                call.method,
+                segments,
+                call.query,
+                call.body,
+                party.key,
+                time_zone=caller.record.time_zone,
+            )
+        except msgspec.ValidationError as e:
+            raise InvalidParametersError(f"the body is not a 2.1.1 {call.module[:-1]}: {e}") from e
+        if isinstance(up, Withheld) and _parked(call):
+            # OCPI forbids the sender to queue and retry (2.1.1 transport_and_format.md,
+            # "Offline behaviour"): refused, the session or CDR would be lost.
+            object_id = segments[-1] if call.module == "sessions" else _id_in(call.body)
+            await self._park(call.module, party.key, object_id, call.body, up.why)
+            log.warning(
+                "%s %s of %s kept for the operator: %s",
+                call.module[:-1],
+                object_id,
+                label(party),
+                up.why,
+            )
+            return Answer(200, {"content-type": "application/json"}, envelope(), 1000, label(party))
+        if isinstance(up, Withheld):
+            raise InvalidParametersError(
+                f"this {call.module[:-1]} cannot be carried to OCPI 2.2.1: {up.why}"
+            )
+        method, query, body = up
+        translated = dataclasses.replace(
+            call,
+            method=method,
+            query=query,
+            body=body,
+            headers=headers,
+            version=V2_1_1,
+            original=(call.method, call.query, call.body),
+        )
+        answer = await self._relay.relay(caller_id, translated)
+        if answer.version == V2_1_1:
+            status, content = answer.status, answer.body
+        else:
+            status, content = await self._bridge.answer_down(
+                call.module,
+                call.interface,
+                call.method,
+                answer.status,
+                answer.body,
+                command_location=call.module == "commands" and segments != ["STOP_SESSION"],
+            )
+        shown = {k: v for k, v in answer.headers.items() if k not in _ROUTING}
+        if "link" in shown:
+            shown["link"] = self._link(shown["link"], call.module)
+        return dataclasses.replace(
+            answer, status=status, body=content, headers=shown, version=V2_1_1
+        )
+
+    def _link(self, link: str, module: str) -> str:
+        """The next page of a list the hub serves, on the 2.1.1 URL of the module."""
+        served = f"{self._base_url}/ocpi/2.2.1/sender/{module}"
+        return link.replace(served, f"{self._base_url}/ocpi/{V2_1_1}/{module}")
+
+
+def _parked(call: Call) -> bool:
+    """A session or CDR push (PUT of a session, POST of a CDR)."""
+    if call.interface != RECEIVER:
+        return False
+    return (call.module, call.method) in (("sessions", "PUT"), ("cdrs", "POST"))
+
+
+def _id_in(body: bytes) -> str:
+    try:
+        found = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    value = found.get("id") if isinstance(found, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _to_hub(call: Call) -> bool:
+    """The calls a 2.1.1 platform addresses to the hub itself: pushes of broadcast data and
+    GETs of lists the hub keeps."""
+    if call.interface == RECEIVER:
+        return call.module in BROADCAST_MODULES and call.method in ("PUT", "PATCH", "DELETE")
+    return call.method == "GET" and call.module in (*BROADCAST_MODULES, "sessions", "cdrs")
