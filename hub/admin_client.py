@@ -29,6 +29,9 @@ from hub.records import party_of
 
 DEFAULT_HUB_URL = "http://127.0.0.1:8080"
 ENCODINGS = ("auto", "base64", "raw")
+# What ``platforms set --version`` takes: a version to pin, or auto (the highest both speak).
+AUTO_VERSION = "auto"
+VERSIONS = ("2.2.1", "2.1.1", AUTO_VERSION)
 # The columns (API field names) of the tables that answers which are lists are printed as.
 PLATFORM_COLUMNS = ("id", "name", "status", "roles", "version", "last_seen")
 QUEUE_COLUMNS = (
@@ -123,9 +126,12 @@ def _change(args: argparse.Namespace) -> dict[str, Any]:
     change = {key: value for key, value in change.items() if value is not None}
     if args.rate_limits is not None:
         change["rate_limits"] = _rate_limits(args.rate_limits)
+    if args.version_pin is not None:
+        change["version"] = None if args.version_pin == AUTO_VERSION else args.version_pin
     if not change:
         raise CliError(
-            "nothing to change: give --name, --token-encoding and/or --rate-limit", code=2
+            "nothing to change: give --name, --token-encoding, --rate-limit and/or --version",
+            code=2,
         )
     return change
 
@@ -230,7 +236,7 @@ COMMANDS: dict[str, AdminCommand] = {
     "list": AdminCommand("list the platforms", "GET", "/platforms", columns=PLATFORM_COLUMNS),
     "show": AdminCommand("show one platform", "GET", "/platforms/{id}"),
     "set": AdminCommand(
-        "change a platform's name, token encoding or rate limits",
+        "change a platform's name, token encoding, rate limits or pinned OCPI version",
         "PATCH",
         "/platforms/{id}",
         _change,
@@ -437,6 +443,14 @@ def _add_platform_options(subs: dict[str, argparse.ArgumentParser]) -> None:
         action="append",
         help="at most RATE calls of MODULE (* for every module), like tokens=100/min or "
         f"'*=3000/min' (repeatable); {NO_LIMITS}: the hub's --rate-limit again",
+    )
+    subs["set"].add_argument(
+        "--version",
+        dest="version_pin",
+        choices=VERSIONS,
+        help="the OCPI version the hub registers in when it connects to the platform; "
+        f"{AUTO_VERSION}: the highest both speak (2.1.1 only for a platform of one CPO or "
+        "eMSP role)",
     )
     subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
     subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")

@@ -9,9 +9,19 @@ import msgspec
 from hub.delivery.queue import Queue
 from hub.errors import ConflictError, HubError, InvalidParametersError, NotFoundError
 from hub.forward import PlatformClient
-from hub.ocpi.versions import CREDENTIALS
+from hub.ocpi.versions import CREDENTIALS, V2_1_1
 from hub.policy import parse_limits
-from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform, TokenEncoding, endpoint_url
+from hub.records import (
+    CONNECTED,
+    PLANNED,
+    SUSPENDED,
+    Party,
+    Platform,
+    TokenEncoding,
+    endpoint_url,
+    label,
+    party_211,
+)
 from hub.settings import Settings
 from hub.store.platforms import Change, PlatformStore
 
@@ -48,9 +58,12 @@ class Lifecycle:
         name: str | None,
         encoding: TokenEncoding | None,
         rate_limits: dict[str, str] | msgspec.UnsetType | None = msgspec.UNSET,
+        version_pin: str | msgspec.UnsetType | None = msgspec.UNSET,
     ) -> Platform:
         """``rate_limits``: module (or ``*``) -> rate, checked here; empty or None: the hub's
-        ``--rate-limit`` again; UNSET: unchanged."""
+        ``--rate-limit`` again; UNSET: unchanged. ``version_pin``: the version the hub registers
+        in when it starts the handshake (README: "OCPI 2.1.1 platforms"); None: the highest
+        both speak; UNSET: unchanged."""
         limits: dict[str, str] | None = None
         if rate_limits is not msgspec.UNSET and rate_limits:
             try:
@@ -66,6 +79,14 @@ class Lifecycle:
                 platform.token_encoding = encoding
             if rate_limits is not msgspec.UNSET:
                 platform.rate_limits = limits
+            if version_pin is not msgspec.UNSET:
+                if version_pin == V2_1_1 and party_211(platform) is None:
+                    roles = ", ".join(f"{label(p)}/{p.role}" for p in platform.roles)
+                    raise InvalidParametersError(
+                        "version: 2.1.1 is for a platform of exactly one CPO or eMSP role; "
+                        f"this one has {roles}"
+                    )
+                platform.version_pin = version_pin
             return platform
 
         return await self._change(platform_id, rename)

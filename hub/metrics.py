@@ -98,8 +98,9 @@ UNROUTED = Counter(
 )
 HANDSHAKES = Counter(
     "ocpi_hub_handshakes_total",
-    "Credentials handshakes and rotations, by who started them and how they ended",
-    ["kind", "initiator", "outcome"],
+    "Credentials handshakes and rotations, by who started them, how they ended and their OCPI "
+    "version",
+    ["kind", "initiator", "outcome", "version"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
 

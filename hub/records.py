@@ -13,7 +13,7 @@ import msgspec
 from hub.ocpi.common import PartyKey, party_key
 from hub.ocpi.credentials import CredentialsRole
 from hub.ocpi.hubclientinfo import CONNECTED, OFFLINE, PLANNED, SUSPENDED
-from hub.ocpi.versions import Endpoint, find_endpoint
+from hub.ocpi.versions import ROLES_211, SPOKEN, V2_1_1, Endpoint, find_endpoint
 
 __all__ = [
     "CONNECTED",
@@ -127,6 +127,25 @@ def endpoint_url(platform: Platform, module: str, interface: str | None) -> str 
     None for credentials, where the role means nothing), else None. The rule is
     ``hub.ocpi.versions.find_endpoint``'s."""
     return find_endpoint(platform.endpoints, module, interface)
+
+
+def party_211(platform: Platform) -> Party | None:
+    """The one party a platform is in OCPI 2.1.1, or None when it cannot use 2.1.1.
+
+    2.1.1 carries no role (2.1.1 credentials.md §2.1: one ``party_id`` and ``country_code``),
+    and its version details hold one URL per module, each a "CPO interface" or an "eMSP
+    interface": a 2.1.1 platform is one CPO or one eMSP, so only a platform granted exactly one
+    role, CPO or EMSP, can use it (README: "OCPI 2.1.1 platforms"; a company that is both gets
+    two platforms)."""
+    if len(platform.roles) != 1 or platform.roles[0].role not in ROLES_211:
+        return None
+    return platform.roles[0]
+
+
+def versions_for(platform: Platform) -> list[str]:
+    """The versions the hub offers ``platform``, highest first (``SPOKEN``)."""
+    usable_211 = party_211(platform) is not None
+    return [v for v in SPOKEN if v != V2_1_1 or usable_211]
 
 
 def deliverable(platform: Platform) -> bool:

@@ -1,15 +1,23 @@
-"""The credentials handshake in both directions, and token rotation (2.2.1 "Credentials module").
+"""The credentials handshake in both directions, and token rotation (2.2.1 "Credentials module";
+2.1.1 credentials.md).
 
 Tokens: a platform registers with token A (issued by the operator), then calls with token C, the
 one the hub issues in the handshake. When the hub starts the handshake, the token it gives the
 platform (B in the spec's words) plays the part of C here. The token the hub calls a platform with
 is the platform's B (or C), kept as the platform's "outbound" token.
+
+Versions: a platform that registers itself uses the version of the credentials URL it calls; when
+the hub registers, it takes the highest version both speak, or the one the operator pinned. A
+2.1.1 platform is one party (``hub.records.party_211``): its flat credentials are stored as that
+granted party's CredentialsRole, and its roleless endpoints with the interface each stands for
+(``hub.ocpi.versions.endpoints_211``), so that routing reads them as a 2.2.1 platform's.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -30,23 +38,48 @@ from hub.errors import (
 from hub.forward import PlatformClient
 from hub.ocpi.credentials import BusinessDetails, Credentials, CredentialsRole
 from hub.ocpi.status import SUCCESS
+from hub.ocpi.v211.credentials import Credentials as Credentials211
 from hub.ocpi.versions import (
     CREDENTIALS,
     FUNCTIONAL_MODULES,
+    REQUIRED_211,
+    V2_1_1,
     V2_2_1,
     Endpoint,
     Version,
     VersionDetails,
+    endpoints_211,
     find_endpoint,
 )
-from hub.records import CONNECTED, PLANNED, SUSPENDED, Party, Platform, endpoint_url
+from hub.records import (
+    CONNECTED,
+    PLANNED,
+    SUSPENDED,
+    Party,
+    Platform,
+    endpoint_url,
+    party_211,
+    versions_for,
+)
 from hub.settings import Settings
 from hub.store.platforms import Change, PlatformStore
 
+# A credentials object of either version: which one says which version the handshake is in.
+Offer = Credentials | Credentials211
+
 _versions = msgspec.json.Decoder(list[Version])
 _details = msgspec.json.Decoder(VersionDetails)
-_credentials = msgspec.json.Decoder(Credentials)
+_credentials: dict[str, msgspec.json.Decoder[Offer]] = {
+    V2_2_1: msgspec.json.Decoder(Credentials),
+    V2_1_1: msgspec.json.Decoder(Credentials211),
+}
 _encode = msgspec.json.Encoder()
+# The label of a handshake that ended before a version was chosen.
+NO_VERSION = "none"
+
+
+def version_of(offer: Offer) -> str:
+    return V2_1_1 if isinstance(offer, Credentials211) else V2_2_1
 
 
 class Discovery(msgspec.Struct, frozen=True):
@@ -63,15 +96,24 @@ class Discovery(msgspec.Struct, frozen=True):
         return url
 
 
+@dataclass
+class _Count:
+    """The version a handshake is in, once known (its metric's ``version`` label)."""
+
+    version: str = NO_VERSION
+
+
 @contextlib.asynccontextmanager
-async def _counted(kind: str, initiator: str) -> AsyncIterator[None]:
-    """Count a handshake or rotation by how it ended (ok, or the error's OCPI status)."""
+async def _counted(kind: str, initiator: str, version: str | None) -> AsyncIterator[_Count]:
+    """Count a handshake or rotation by how it ended (ok, or the error's OCPI status) and the
+    version it was in."""
+    count = _Count(version or NO_VERSION)
     try:
-        yield
+        yield count
     except HubError as e:
-        metrics.HANDSHAKES.labels(kind, initiator, str(e.ocpi_status)).inc()
+        metrics.HANDSHAKES.labels(kind, initiator, str(e.ocpi_status), count.version).inc()
         raise
-    metrics.HANDSHAKES.labels(kind, initiator, "ok").inc()
+    metrics.HANDSHAKES.labels(kind, initiator, "ok", count.version).inc()
 
 
 class Registration:
@@ -80,21 +122,30 @@ class Registration:
         self._store = store
         self._client = client
 
-    def hub_credentials(self, token: str) -> Credentials:
-        """The hub's own credentials: in 2.2.1 a hub reports only itself, with role HUB."""
+    def hub_credentials(self, token: str, version: str = V2_2_1) -> Offer:
+        """The hub's own credentials: in 2.2.1 a hub reports only itself, with role HUB; in
+        2.1.1 it is the one flat party (2.1.1 credentials.md §2.1) with its own country code,
+        party id and business details."""
         s = self._settings
         details = BusinessDetails(name=s.business_name, website=s.business_website)
+        url = f"{s.base_url}/ocpi/versions"
+        if version == V2_1_1:
+            return Credentials211(
+                token=token,
+                url=url,
+                business_details=details,
+                party_id=s.party_id,
+                country_code=s.country_code,
+            )
         role = CredentialsRole("HUB", details, s.party_id, s.country_code)
-        return Credentials(token=token, url=f"{s.base_url}/ocpi/versions", roles=[role])
+        return Credentials(token=token, url=url, roles=[role])
 
     # --- the platform starts (hub as credentials receiver) ----------------------------
 
-    async def accept(self, platform_id: str, offer: Credentials, *, caller_base64: bool) -> str:
-        """Credentials POST with token A: register the platform; returns its new token C."""
-        async with (
-            _counted("register", "platform"),
-            self._store.handshake(platform_id, self._lock_ttl),
-        ):
+    async def accept(self, platform_id: str, offer: Offer, *, caller_base64: bool) -> str:
+        """Credentials POST with token A: register the platform in the offer's version; returns
+        its new token C."""
+        async with self._handshake(platform_id, "register", "platform", version_of(offer)):
             platform = await self._load(platform_id)
             if platform.registered:
                 raise MethodNotAllowedError(
@@ -102,12 +153,11 @@ class Registration:
                 )
             return await self._register_offer(platform, offer, caller_base64, by="platform")
 
-    async def update(self, platform_id: str, offer: Credentials, *, caller_base64: bool) -> str:
-        """Credentials PUT: re-read the platform's endpoints and rotate its token."""
-        async with (
-            _counted("update", "platform"),
-            self._store.handshake(platform_id, self._lock_ttl),
-        ):
+    async def update(self, platform_id: str, offer: Offer, *, caller_base64: bool) -> str:
+        """Credentials PUT: re-read the platform's endpoints and rotate its token. On another
+        version's credentials URL it switches to that version (2.1.1 credentials.md §1.3;
+        2.2.1 "Credentials module", PUT)."""
+        async with self._handshake(platform_id, "update", "platform", version_of(offer)):
             platform = await self._load(platform_id)
             if not platform.registered:
                 raise MethodNotAllowedError("this platform is not registered; use POST to register")
@@ -115,33 +165,41 @@ class Registration:
 
     async def unregister(self, platform_id: str) -> None:
         """Credentials DELETE: forget the relationship; a new token A is needed to return."""
-        async with (
-            _counted("unregister", "platform"),
-            self._store.handshake(platform_id, self._lock_ttl),
-        ):
+        async with self._handshake(platform_id, "unregister", "platform") as count:
             platform = await self._load(platform_id)
             if not platform.registered:
                 raise MethodNotAllowedError("this platform is not registered")
+            count.version = platform.version or NO_VERSION
             await self._store.revoke_tokens(platform_id)
             await self._store.update(platform_id, _forget_registration, outbound=None)
 
     async def _register_offer(
         self,
         platform: Platform,
-        offer: Credentials,
+        offer: Offer,
         caller_base64: bool,
         *,
         by: Literal["platform"] | None,
     ) -> str:
-        self._check_roles(platform, offer.roles)
+        version = version_of(offer)
+        roles = self._roles(platform, offer)
+        self._check_roles(platform, roles)
+        # Toward a 2.1.1 platform the raw token first, whatever the caller sent (README: "OCPI
+        # 2.1.1 platforms"): 2.1.1 tokens are not Base64-encoded (2.1.1 transport_and_format.md,
+        # "Request format").
+        preferred_base64 = caller_base64 if version == V2_2_1 else False
         found = await self.discover(
-            offer.url, offer.token, self._encodings(platform, caller_base64)
+            offer.url,
+            offer.token,
+            self._encodings(platform, preferred_base64),
+            platform=platform,
+            version=version,
         )
         token = await self._store.issue_token(platform.id, "C")
         await self._commit(
             platform.id,
             token,
-            _learned(found, offer.roles, by=by, removed=UnauthorizedError),
+            _learned(found, roles, by=by, removed=UnauthorizedError),
             outbound=offer.token,
         )
         return token
@@ -149,8 +207,9 @@ class Registration:
     # --- the hub starts (hub as credentials sender) -----------------------------------
 
     async def connect(self, platform_id: str, versions_url: str, token_a: str) -> Platform:
-        """Run the handshake towards a platform that gave the operator its token A."""
-        async with self._handshake(platform_id, "register", "hub"):
+        """Run the handshake towards a platform that gave the operator its token A, in the
+        highest version both speak or the one the operator pinned."""
+        async with self._handshake(platform_id, "register", "hub") as count:
             platform = await self._load(platform_id)
             if platform.deleted:
                 raise ConflictError("this platform was removed")
@@ -160,26 +219,37 @@ class Registration:
                 raise ConflictError(
                     "this platform is registered already; rotate or remove it first"
                 )
-            found = await self.discover(versions_url, token_a, self._encodings(platform, True))
+            # The version is known only once the versions are read: Base64 first (2.2.1 §4.1.2)
+            # unless the platform is pinned to 2.1.1; discover() tries raw first on the version
+            # details when 2.1.1 is chosen.
+            found = await self.discover(
+                versions_url,
+                token_a,
+                self._encodings(platform, platform.version_pin != V2_1_1),
+                platform=platform,
+                version=None,
+            )
+            count.version = found.version
             url = found.url_of(CREDENTIALS)
-            theirs, token = await self._offer(platform, found, url, "POST", token_a)
-            learned = _learned(found, theirs.roles, by="hub", removed=ConflictError)
+            roles, theirs, token = await self._offer(platform, found, url, "POST", token_a)
+            learned = _learned(found, roles, by="hub", removed=ConflictError)
             return await self._commit(
                 platform.id,
                 token,
                 learned,
-                outbound=theirs.token,
-                goodbye=(url, theirs.token, found.base64_encoded),
+                outbound=theirs,
+                goodbye=(url, theirs, found.base64_encoded),
             )
 
     async def rotate(self, platform_id: str) -> Platform:
         """Send a credentials PUT: the platform gets a new token for the hub and hands back a
-        new one of its own."""
-        async with self._handshake(platform_id, "rotate", "hub"):
+        new one of its own, in the platform's current version and its credentials form."""
+        async with self._handshake(platform_id, "rotate", "hub") as count:
             platform = await self._load(platform_id)
             outbound = await self._store.outbound_token(platform_id)
             if not platform.registered or outbound is None:
                 raise ConflictError("this platform is not registered")
+            count.version = platform.version or V2_2_1
             url = endpoint_url(platform, CREDENTIALS, None)
             if url is None:
                 raise ConflictError("this platform has no credentials endpoint")
@@ -189,19 +259,19 @@ class Registration:
                 endpoints=platform.endpoints,
                 base64_encoded=platform.sends_base64,
             )
-            theirs, token = await self._offer(platform, found, url, "PUT", outbound)
+            roles, theirs, token = await self._offer(platform, found, url, "PUT", outbound)
 
             def rotated(fresh: Platform) -> Platform:
                 _check_present(fresh, ConflictError)
-                fresh.registered_roles = list(theirs.roles)
+                fresh.registered_roles = list(roles)
                 return fresh
 
             return await self._commit(
                 platform.id,
                 token,
                 rotated,
-                outbound=theirs.token,
-                goodbye=(url, theirs.token, found.base64_encoded),
+                outbound=theirs,
+                goodbye=(url, theirs, found.base64_encoded),
             )
 
     async def _commit(
@@ -233,15 +303,17 @@ class Registration:
 
     async def _offer(
         self, platform: Platform, found: Discovery, url: str, method: str, token: str
-    ) -> tuple[Credentials, str]:
-        """Send the hub's credentials with a freshly issued token; revoke it if that fails.
+    ) -> tuple[list[CredentialsRole], str, str]:
+        """Send the hub's credentials (in ``found.version``'s form) with a freshly issued token;
+        revoke it if that fails. Returns the roles the platform answered with, its token, and
+        the token issued.
 
         The new token is valid before the request leaves: the platform calls the hub's versions
         endpoint with it while it handles the request.
         """
         issued = await self._store.issue_token(platform.id, "C")
         try:
-            body = _encode.encode(self.hub_credentials(issued))
+            body = _encode.encode(self.hub_credentials(issued, found.version))
             response, envelope = await self._client.ocpi(
                 method,
                 url,
@@ -256,18 +328,19 @@ class Registration:
                     f"OCPI {envelope.status_code} {envelope.status_message or ''}".rstrip()
                 )
             try:
-                theirs = _credentials.decode(envelope.data)
+                theirs = _credentials[found.version].decode(envelope.data)
             except msgspec.ValidationError as e:
                 raise PlatformError(f"credentials {method} to {url}: invalid answer: {e}") from e
+            roles = self._roles(platform, theirs)
             try:
-                self._check_roles(platform, theirs.roles)
+                self._check_roles(platform, roles)
             except ForbiddenError:
                 await self._say_goodbye(url, theirs.token, found.base64_encoded)
                 raise
         except BaseException:
             await self._store.revoke_token(platform.id, issued)
             raise
-        return theirs, issued
+        return roles, theirs.token, issued
 
     async def _say_goodbye(self, url: str, token: str, base64_encoded: bool) -> None:
         """Undo a registration the platform made but the hub will not keep (best effort)."""
@@ -282,18 +355,30 @@ class Registration:
 
     # --- shared steps -----------------------------------------------------------------
 
-    async def discover(self, versions_url: str, token: str, encodings: Iterable[bool]) -> Discovery:
-        """Read versions (trying the token encodings in order), pick 2.2.1, read its details.
+    async def discover(
+        self,
+        versions_url: str,
+        token: str,
+        encodings: Sequence[bool],
+        *,
+        platform: Platform,
+        version: str | None,
+    ) -> Discovery:
+        """Read versions (trying the token encodings in order), pick the version (``version``,
+        else the operator's pin, else the highest both speak), read its details.
 
-        3001 when the platform's API cannot be used, 3002 without 2.2.1, 3003 when endpoints
-        the hub needs are missing (2.2.1 "Credentials module", registration errors).
+        3001 when the platform's API cannot be used, 3002 without a common version, 3003 when
+        endpoints the hub needs are missing (2.2.1 "Credentials module", registration errors;
+        2.1.1 credentials.md §3.5, §3.6).
         """
         failure = "no attempt"
+        refused: list[bool] = []
         for base64_encoded in encodings:
             try:
                 versions = await self._fetch(versions_url, token, base64_encoded)
             except PlatformError as e:
                 failure = str(e)
+                refused.append(base64_encoded)
                 continue
             break
         else:
@@ -302,22 +387,32 @@ class Registration:
             offered = _versions.decode(versions)
         except msgspec.ValidationError as e:
             raise ClientApiUnusableError(f"the versions at {versions_url} are invalid: {e}") from e
-        chosen = next((v for v in offered if v.version == V2_2_1), None)
-        if chosen is None:
-            listed = ", ".join(v.version for v in offered) or "none"
-            raise UnsupportedVersionError(
-                f"no common version: the hub speaks 2.2.1, you offer {listed}"
-            )
+        chosen = _choose(platform, offered, version)
+        tries = [base64_encoded]
+        if chosen.version == V2_1_1 and platform.token_encoding == "auto":
+            # Toward 2.1.1 the raw token first (2.1.1 transport_and_format.md, "Request
+            # format": no Base64), also when the versions answered to Base64 (a hub-started
+            # handshake tries Base64 first, before it knows the version): what works here is
+            # what the hub sends from now on.
+            tries = [e for e in (False, True) if e not in refused]
         try:
-            details = _details.decode(await self._fetch(chosen.url, token, base64_encoded))
+            raw_details, base64_encoded = await self._fetch_any(chosen.url, token, tries)
+            details = _details.decode(raw_details)
         except (PlatformError, msgspec.ValidationError) as e:
             raise ClientApiUnusableError(
                 f"cannot read the version details at {chosen.url}: {e}"
             ) from e
-        missing = _missing_endpoints(details.endpoints)
+        if chosen.version == V2_1_1:
+            party = party_211(platform)
+            assert party is not None, "_choose() offers 2.1.1 only to a platform that can use it"
+            endpoints = endpoints_211(details.endpoints, party.role)
+            missing = _missing_211(endpoints, party.role)
+        else:
+            endpoints = details.endpoints
+            missing = _missing_endpoints(endpoints)
         if missing:
             raise NoMatchingEndpointsError(f"the version details at {chosen.url} lack {missing}")
-        for endpoint in details.endpoints:
+        for endpoint in endpoints:
             # The hub calls these later with its token: refuse now what it would never call.
             try:
                 self._client.check(endpoint.url)
@@ -325,7 +420,19 @@ class Registration:
                 raise ClientApiUnusableError(
                     f"the {endpoint.identifier} endpoint's URL is refused: {e.reason}"
                 ) from e
-        return Discovery(V2_2_1, versions_url, details.endpoints, base64_encoded)
+        return Discovery(chosen.version, versions_url, endpoints, base64_encoded)
+
+    async def _fetch_any(
+        self, url: str, token: str, encodings: Sequence[bool]
+    ) -> tuple[msgspec.Raw, bool]:
+        """The first answer of ``url`` to one of the token encodings, and that encoding."""
+        failure = PlatformError("no token encoding left to try")
+        for base64_encoded in encodings:
+            try:
+                return await self._fetch(url, token, base64_encoded), base64_encoded
+            except PlatformError as e:
+                failure = e
+        raise failure
 
     async def _fetch(self, url: str, token: str, base64_encoded: bool) -> msgspec.Raw:
         try:
@@ -347,6 +454,23 @@ class Registration:
         if response.status >= 300 or envelope.status_code != SUCCESS:
             raise PlatformError(f"HTTP {response.status}, OCPI status {envelope.status_code}")
         return envelope.data
+
+    @staticmethod
+    def _roles(platform: Platform, offer: Offer) -> list[CredentialsRole]:
+        """The roles an offer claims. A 2.1.1 offer names one party and no role: it claims the
+        platform's one granted role, with the offer's party and business details, so that what
+        is stored is what a 2.2.1 registration of that party stores."""
+        if isinstance(offer, Credentials):
+            return list(offer.roles)
+        party = party_211(platform)
+        if party is None:
+            raise ForbiddenError(
+                "OCPI 2.1.1 is for a platform of exactly one CPO or eMSP role; this platform "
+                "has other roles"
+            )
+        return [
+            CredentialsRole(party.role, offer.business_details, offer.party_id, offer.country_code)
+        ]
 
     @staticmethod
     def _check_roles(platform: Platform, roles: Iterable[CredentialsRole]) -> None:
@@ -373,15 +497,51 @@ class Registration:
         return platform
 
     @contextlib.asynccontextmanager
-    async def _handshake(self, platform_id: str, kind: str, initiator: str) -> AsyncIterator[None]:
-        """One handshake per platform at a time, counted by how it ended."""
-        async with _counted(kind, initiator), self._store.handshake(platform_id, self._lock_ttl):
-            yield
+    async def _handshake(
+        self, platform_id: str, kind: str, initiator: str, version: str | None = None
+    ) -> AsyncIterator[_Count]:
+        """One handshake per platform at a time, counted by how it ended and its version."""
+        async with (
+            _counted(kind, initiator, version) as count,
+            self._store.handshake(platform_id, self._lock_ttl),
+        ):
+            yield count
 
     @property
     def _lock_ttl(self) -> float:
         # Long enough for the slowest handshake: several calls, each bounded by the timeout.
         return self._settings.handshake_timeout * 4 + 5
+
+
+def _choose(platform: Platform, offered: list[Version], version: str | None) -> Version:
+    """The version of the handshake among those the platform ``offered``: ``version`` (the one
+    of the credentials URL the platform called), else the operator's pin, else the highest the
+    hub offers this platform (``versions_for``); 3002 when the platform does not offer it."""
+    usable = versions_for(platform)
+    if version is not None:
+        wanted, why = [version], f"you registered at the hub's {version} credentials endpoint"
+    elif platform.version_pin is not None:
+        pin = platform.version_pin
+        wanted, why = [pin], f"the hub's operator pinned this platform to {pin}"
+    else:
+        wanted, why = usable, f"the hub speaks {', '.join(usable)} with this platform"
+    listed = {v.version: v for v in reversed(offered)}  # the first of a version listed twice
+    for candidate in wanted:
+        if candidate in usable and candidate in listed:
+            return listed[candidate]
+    shown = ", ".join(v.version for v in offered) or "none"
+    raise UnsupportedVersionError(f"no common version: {why}, you offer {shown}")
+
+
+def _missing_211(endpoints: list[Endpoint], role: str) -> str:
+    """What a 2.1.1 platform of ``role`` lacks (``REQUIRED_211``), or ""."""
+    identifiers = {e.identifier for e in endpoints}
+    if CREDENTIALS not in identifiers:
+        return "the credentials endpoint"
+    needed = REQUIRED_211[role]
+    if not identifiers.intersection(needed):
+        return f"the {' or '.join(needed)} endpoint a 2.1.1 {role} must publish"
+    return ""
 
 
 def _missing_endpoints(endpoints: list[Endpoint]) -> str:

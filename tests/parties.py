@@ -486,14 +486,36 @@ class FakePlatform:
         self._settle(status, body, token_b, endpoints)
         return status, body
 
-    def update_credentials(self) -> tuple[int, Any]:
-        """PUT fresh credentials (new B) with `peer_token`; on success the peer's new C."""
-        credentials_url = self._credentials_url(self.peer_endpoints)
+    def update_credentials(self, version: str | None = None) -> tuple[int, Any]:
+        """PUT fresh credentials (new B) with `peer_token`; on success the peer's new C.
+
+        `version`: PUT them, in that version's form, at the peer's credentials endpoint of that
+        version (read from its versions with `peer_token`), which switches the connection to
+        it (2.1.1 credentials.md §1.3; 2.2.1 §7.1.2); on success the platform speaks it."""
+        endpoints = self.peer_endpoints
+        if version is not None and version != self.version:
+            status, _, body = self.call("GET", str(self.peer_versions_url))
+            if not _ok(status, body):
+                return status, body
+            urls = [v["url"] for v in body["data"] if v.get("version") == version]
+            if not urls:
+                raise RegistrationError(f"peer has no {version}: {body['data']}")
+            status, _, body = self.call("GET", urls[0])
+            if not _ok(status, body):
+                return status, body
+            endpoints = list(body["data"]["endpoints"])
+        version = version or self.version
+        credentials_url = self._credentials_url(endpoints)
         token_b = secrets.token_urlsafe(24)
         with self._lock:
             self._accepted.add(token_b)
-        status, _, body = self.call("PUT", credentials_url, body=self.own_credentials(token_b))
-        self._settle(status, body, token_b, self.peer_endpoints)
+        status, _, body = self.call(
+            "PUT", credentials_url, body=self.own_credentials(token_b, version)
+        )
+        self._settle(status, body, token_b, endpoints)
+        if _ok(status, body):
+            self.version = version
+            self.credentials_url = f"{self.base_url}/ocpi/{version}/credentials"
         return status, body
 
     def unregister(self) -> tuple[int, Any]:

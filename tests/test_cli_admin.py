@@ -132,6 +132,7 @@ def test_list_show_set_suspend_resume_token_a(hub: Hub, party_id: PartyIds) -> N
     assert changed["token_encoding"] == "base64" and changed["name"] == "Renamed"
     nothing = run_cli("platforms", "set", platform_id, hub=hub)
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    assert "--version" in nothing.stderr
 
     suspended = run_cli("platforms", "suspend", platform_id, hub=hub)
     assert suspended.returncode == 0, suspended.stderr
@@ -184,6 +185,42 @@ def test_connect_rotate_remove(hub: Hub, party_id: PartyIds) -> None:
         listed = run_cli("platforms", "list", hub=hub).stdout.splitlines()
         (row,) = [line for line in listed if line.startswith(platform_id)]
         assert re.search(r"  Fake CPO +SUSPENDED \(removed\)  ", row), row
+
+
+def test_set_version_pins_and_unpins(hub: Hub, party_id: PartyIds) -> None:
+    """``platforms set ID --version`` (README: "OCPI 2.1.1 platforms"); a 2.1.1 platform
+    connected so shows 2.1.1 in the list."""
+    pid = party_id()
+    with FakePlatform(roles=[("NL", pid, "CPO")], versions=["2.2.1", "2.1.1"]) as fake:
+        platform_id = add(hub, "Old CPO", "--role", f"NL:{pid}:CPO")["id"]
+        pinned = run_cli("platforms", "set", platform_id, "--version", "2.1.1", hub=hub)
+        assert pinned.returncode == 0, pinned.stderr
+        assert fields(pinned.stdout)["version_pin"] == "2.1.1"
+        connected = run_json(
+            "platforms",
+            "connect",
+            platform_id,
+            "--versions-url",
+            fake.versions_url,
+            "--token",
+            fake.token_a,
+            hub=hub,
+        )
+        assert connected["version"] == "2.1.1"
+        listed = run_cli("platforms", "list", hub=hub).stdout.splitlines()
+        (row,) = [line for line in listed if line.startswith(platform_id)]
+        assert row.split()[3:6] == ["CONNECTED", f"NL:{pid}:CPO", "2.1.1"]
+
+        unpinned = run_json("platforms", "set", platform_id, "--version", "auto", hub=hub)
+        assert unpinned["version_pin"] is None and unpinned["version"] == "2.1.1"
+        wrong = run_cli("platforms", "set", platform_id, "--version", "2.0", hub=hub)
+        assert wrong.returncode == 2 and "invalid choice: '2.0'" in wrong.stderr
+
+    both = add(hub, "Both", "--role", f"NL:{party_id()}:CPO", "--role", f"NL:{party_id()}:EMSP")
+    refused = run_cli("platforms", "set", both["id"], "--version", "2.1.1", hub=hub)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: version: 2.1.1 is for a platform of exactly one")
+    assert "(HTTP 400)" in refused.stderr
 
 
 def test_remove_with_json_prints_nothing(hub: Hub, party_id: PartyIds) -> None:

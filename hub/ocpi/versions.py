@@ -54,6 +54,18 @@ def other_side(role: str) -> str:
     return "EMSP" if role == "CPO" else "CPO"
 
 
+# The roles a 2.1.1 platform can have: 2.1.1 defines only a "CPO interface" and an "eMSP
+# interface" per module.
+ROLES_211: Final = frozenset(PUBLISHED_211)
+
+# What a 2.1.1 platform must publish besides credentials, else the handshake ends in 3003 (2.1.1
+# credentials.md §3.6, "Required endpoints not available"): at least one of these modules. A CPO
+# without Locations has nothing to roam with; an eMSP needs Tokens (its drivers' tokens, which
+# CPOs pull) or CDRs (what it is billed by; §3.6's own example). Commands are not required: many
+# 2.1.1 eMSPs do not list them.
+REQUIRED_211: Final = {"CPO": ("locations",), "EMSP": ("tokens", "cdrs")}
+
+
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
@@ -90,3 +102,21 @@ def find_endpoint(endpoints: Iterable[Endpoint], module: str, interface: str | N
         if endpoint.role is None and roleless is None:
             roleless = endpoint.url
     return roleless
+
+
+def endpoints_211(endpoints: Iterable[Endpoint], role: str) -> list[Endpoint]:
+    """A 2.1.1 platform's endpoints, each with the interface it stands for, read from the role
+    of the platform that publishes it (``PUBLISHED_211``): stored so, they are found by
+    ``find_endpoint`` as a 2.2.1 platform's are. Credentials keep no role. Identifiers 2.1.1
+    does not define are left out: the hub would call them with 2.2.1 objects (a "hubclientinfo"
+    listed by a 2.1.1 platform would get HubClientInfo pushes)."""
+    published = PUBLISHED_211[role]
+    found: list[Endpoint] = []
+    for endpoint in endpoints:
+        if endpoint.identifier == CREDENTIALS:
+            found.append(Endpoint(CREDENTIALS, endpoint.url))
+        elif endpoint.identifier in published:
+            found.append(
+                Endpoint(endpoint.identifier, endpoint.url, published[endpoint.identifier])
+            )
+    return found

@@ -118,6 +118,7 @@ async def platform(request: Request) -> Response:
             name=change.name,
             encoding=change.token_encoding,
             rate_limits=change.rate_limits,
+            version_pin=change.version,
         )
     else:
         found = await hub.lifecycle.get(platform_id)

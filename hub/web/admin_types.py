@@ -7,7 +7,7 @@ The answers are encode-only: their ``Annotated`` metadata documents them, nothin
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -46,11 +46,26 @@ class NewPlatform(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 RateText = Annotated[str, msgspec.Meta(examples=["6000/min", "100/10s", "5/s"])]
 
 
+# The OCPI versions a platform can be pinned to: every version the hub speaks
+# (hub.ocpi.versions.SPOKEN; README: "OCPI 2.1.1 platforms").
+PinnedVersion = Literal["2.2.1", "2.1.1"]
+
+
 class PlatformChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name | None = None
     token_encoding: TokenEncoding | None = None
     # module (or "*" for every module) -> rate; {} or null: the hub's --rate-limit again
     rate_limits: dict[str, RateText] | msgspec.UnsetType | None = msgspec.UNSET
+    # The version the hub registers in when it starts the handshake (stored as version_pin);
+    # null: the highest both speak again.
+    version: Annotated[
+        PinnedVersion | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="the OCPI version the hub uses when it registers at the platform "
+            "(connect), stored as version_pin; null: the highest both speak. 2.1.1 only for a "
+            "platform of one CPO or eMSP role"
+        ),
+    ] = msgspec.UNSET
 
 
 class Connect(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

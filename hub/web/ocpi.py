@@ -1,4 +1,5 @@
-"""OCPI endpoints: versions, credentials, and the functional modules' entry points."""
+"""OCPI endpoints: versions, credentials (2.2.1 and 2.1.1), and the functional modules' entry
+points."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from hub.ocpi.credentials import Credentials
 from hub.ocpi.lanes import LANES
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import decode_segments
+from hub.ocpi.v211.credentials import Credentials as Credentials211
+from hub.ocpi.v211.versions import Endpoint as Endpoint211
+from hub.ocpi.v211.versions import VersionDetails as VersionDetails211
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import (
     CREDENTIALS,
@@ -45,7 +49,8 @@ from hub.ocpi.versions import (
     VersionDetails,
     other_side,
 )
-from hub.records import SUSPENDED, Platform
+from hub.records import SUSPENDED, Party, Platform, party_211, versions_for
+from hub.registration import Offer
 from hub.relay import Answer, Call, is_proxy_id
 from hub.relay211 import party_of_211
 from hub.web import bodies, responses
@@ -119,9 +124,13 @@ def _base(request: Request) -> str:
 
 
 async def versions(request: Request) -> Response:
+    """The versions the caller can use: 2.1.1 only for a platform that is one CPO or one eMSP
+    (``hub.records.party_211``); any other would meet a version details document it cannot
+    read as its own, and credentials it cannot register in."""
     _allow(request, GET_ONLY)
-    await authenticate(request, token_a_allowed=True)
-    return responses.ocpi([Version(V2_2_1, f"{_base(request)}/{V2_2_1}")])
+    caller = await authenticate(request, token_a_allowed=True)
+    base = _base(request)
+    return responses.ocpi([Version(v, f"{base}/{v}") for v in versions_for(caller.platform)])
 
 
 def version_details_of(base: str) -> VersionDetails:
@@ -144,6 +153,38 @@ async def version_details(request: Request) -> Response:
     return responses.ocpi(version_details_of(_base(request)))
 
 
+def version_details_211(base: str, role: str) -> VersionDetails211:
+    """The hub's 2.1.1 endpoints for a platform of ``role`` (CPO or EMSP): one URL per module
+    and no ``role`` (2.1.1 version_information_endpoint.md). Behind each URL is the interface
+    of the other side (``PUBLISHED_211[other_side(role)]``): a CPO is shown the hub's eMSP
+    interfaces (Locations receiver, Tokens sender, ...) and an eMSP the hub's CPO interfaces;
+    the URLs are the same for both, the caller's role tells which interface a call is for."""
+    root = f"{base}/{V2_1_1}"
+    endpoints = [Endpoint211(CREDENTIALS, f"{root}/{CREDENTIALS}")]
+    for module in sorted(PUBLISHED_211[other_side(role)]):
+        endpoints.append(Endpoint211(module, f"{root}/{module}"))
+    return VersionDetails211(V2_1_1, endpoints)
+
+
+def _party_211(caller: Caller) -> Party:
+    """The caller's one 2.1.1 party; 404 for a platform the hub does not offer 2.1.1 (it is
+    not in its versions list, as an unknown version is not)."""
+    party = party_211(caller.platform)
+    if party is None:
+        raise NotFoundError(
+            "OCPI 2.1.1 is offered only to a platform of exactly one CPO or eMSP role "
+            "(README: OCPI 2.1.1 platforms)"
+        )
+    return party
+
+
+async def version_details_v211(request: Request) -> Response:
+    _allow(request, GET_ONLY)
+    caller = await authenticate(request, token_a_allowed=True)
+    party = _party_211(caller)
+    return responses.ocpi(version_details_211(_base(request), party.role))
+
+
 # --- credentials (2.2.1 "Credentials module") ---------------------------------------------
 
 
@@ -151,30 +192,42 @@ CREDENTIALS_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 
 
 async def credentials(request: Request) -> Response:
+    return await _credentials(request, V2_2_1, Credentials)
+
+
+async def credentials_211(request: Request) -> Response:
+    """2.1.1 credentials.md §1: the same methods and refusals as 2.2.1's, with the flat
+    one-party object, for a platform that can use 2.1.1."""
+    return await _credentials(request, V2_1_1, Credentials211)
+
+
+async def _credentials(request: Request, version: str, kind: type[Offer]) -> Response:
     # Checked first and exhaustively: DELETE unregisters, so no other method may end up there.
     _allow(request, CREDENTIALS_METHODS)
     caller = await authenticate(request, token_a_allowed=True)
+    if version == V2_1_1:
+        _party_211(caller)
     hub = services(request)
     method = request.method
     if method == "GET":
         # The credentials the caller uses to reach the hub: the token it just presented.
-        return responses.ocpi(hub.registration.hub_credentials(caller.token))
+        return responses.ocpi(hub.registration.hub_credentials(caller.token, version))
     if method == "POST":
         if not caller.token_a:
             raise MethodNotAllowedError("this platform is registered already; use PUT to update")
-        offer = await bodies.read(request, Credentials)
+        offer = await bodies.read(request, kind)
         token = await hub.registration.accept(
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
-        return responses.ocpi(hub.registration.hub_credentials(token))
+        return responses.ocpi(hub.registration.hub_credentials(token, version))
     if caller.token_a:
         raise MethodNotAllowedError("this platform is not registered; POST with token A first")
     if method == "PUT":
-        offer = await bodies.read(request, Credentials)
+        offer = await bodies.read(request, kind)
         token = await hub.registration.update(
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
-        return responses.ocpi(hub.registration.hub_credentials(token))
+        return responses.ocpi(hub.registration.hub_credentials(token, version))
     assert method == "DELETE"
     await hub.registration.unregister(caller.platform.id)
     return responses.ocpi(message="unregistered")
@@ -325,8 +378,13 @@ class _AnyMethod:
 
 def routes() -> list[Route]:
     base = f"/ocpi/{V2_2_1}"
+    # 2.1.1: version details and credentials here; its module URLs (/ocpi/2.1.1/{module}) are
+    # served beside them by the functional routes.
+    base_211 = f"/ocpi/{V2_1_1}"
     return [
         Route("/ocpi/versions", _AnyMethod(versions)),
+        Route(base_211, _AnyMethod(version_details_v211)),
+        Route(f"{base_211}/{CREDENTIALS}", _AnyMethod(credentials_211)),
         Route(base, _AnyMethod(version_details)),
         Route(f"{base}/{CREDENTIALS}", _AnyMethod(credentials)),
         Route(f"{base}/{HUBCLIENTINFO}", _AnyMethod(hubclientinfo)),

@@ -138,8 +138,8 @@ ADMIN_OPENAPI: Final[dict[str, Any]] = {
                 "responses": {"200": _json(_ref(PlatformView), "the platform"), **_ERRORS},
             },
             "patch": {
-                "summary": "Rename, set how the hub encodes its token towards the platform, or "
-                "set its rate limits",
+                "summary": "Rename, set how the hub encodes its token towards the platform, "
+                "set its rate limits, or pin the OCPI version the hub registers in",
                 "parameters": _ID,
                 "requestBody": _body(PlatformChange),
                 "responses": {"200": _json(_ref(PlatformView), "the platform"), **_ERRORS},

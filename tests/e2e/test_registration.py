@@ -216,7 +216,7 @@ def test_connect_to_a_platform_without_a_common_version(
 ) -> None:
     pid = party_id()
     created = hub.add_platform("Old", ("BE", pid, "CPO"))
-    old = platforms(("BE", pid, "CPO"), versions=["2.1.1"])
+    old = platforms(("BE", pid, "CPO"), versions=["2.0"])
 
     status, _, error = hub.admin(
         "POST",
@@ -226,7 +226,7 @@ def test_connect_to_a_platform_without_a_common_version(
 
     assert status == 502
     assert error["ocpi_status"] == 3002
-    assert "2.1.1" in error["error"]
+    assert "2.0" in error["error"]
     assert hub.platform(created["id"])["status"] == "PLANNED"
 
 

@@ -91,3 +91,12 @@ def test_a_platform_view_is_the_record_without_its_bookkeeping() -> None:
     expected["last_seen"] = "2026-01-03T00:00:00Z"
     expected["sends_base64"] = False
     assert list(view.items()) == list(expected.items())
+
+
+def test_the_version_pin_is_documented() -> None:
+    change = SCHEMAS["PlatformChange"]["properties"]["version"]
+    assert change["anyOf"] == [{"enum": ["2.1.1", "2.2.1"]}, {"type": "null"}]
+    assert "connect" in change["description"]
+    assert "version_pin" in SCHEMAS["PlatformView"]["properties"]
+    patch = ADMIN_OPENAPI["paths"]["/admin/platforms/{id}"]["patch"]
+    assert "pin the OCPI version" in patch["summary"]
