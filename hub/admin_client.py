@@ -33,6 +33,8 @@ ENCODINGS = ("auto", "base64", "raw")
 AUTO_VERSION = "auto"
 VERSIONS = ("2.2.1", "2.1.1", AUTO_VERSION)
 # The columns (API field names) of the tables that answers which are lists are printed as.
+# What ``platforms set --time-zone`` takes to clear the default.
+NO_TIME_ZONE = "none"
 PLATFORM_COLUMNS = ("id", "name", "status", "roles", "version", "last_seen")
 QUEUE_COLUMNS = (
     "platform",
@@ -128,9 +130,12 @@ def _change(args: argparse.Namespace) -> dict[str, Any]:
         change["rate_limits"] = _rate_limits(args.rate_limits)
     if args.version_pin is not None:
         change["version"] = None if args.version_pin == AUTO_VERSION else args.version_pin
+    if args.time_zone is not None:
+        change["time_zone"] = None if args.time_zone == NO_TIME_ZONE else args.time_zone
     if not change:
         raise CliError(
-            "nothing to change: give --name, --token-encoding, --rate-limit and/or --version",
+            "nothing to change: give --name, --token-encoding, --rate-limit, --version "
+            "and/or --time-zone",
             code=2,
         )
     return change
@@ -451,6 +456,11 @@ def _add_platform_options(subs: dict[str, argparse.ArgumentParser]) -> None:
         help="the OCPI version the hub registers in when it connects to the platform; "
         f"{AUTO_VERSION}: the highest both speak (2.1.1 only for a platform of one CPO or "
         "eMSP role)",
+    )
+    subs["set"].add_argument(
+        "--time-zone",
+        help="the time zone of a 2.1.1 CPO's Locations that name none, like Europe/Brussels "
+        f"(2.2.1 requires one); {NO_TIME_ZONE}: none",
     )
     subs["connect"].add_argument("--versions-url", required=True, help="the platform's versions")
     subs["connect"].add_argument("--token", required=True, help="the token A the platform issued")

@@ -59,11 +59,13 @@ class Lifecycle:
         encoding: TokenEncoding | None,
         rate_limits: dict[str, str] | msgspec.UnsetType | None = msgspec.UNSET,
         version_pin: str | msgspec.UnsetType | None = msgspec.UNSET,
+        time_zone: str | msgspec.UnsetType | None = msgspec.UNSET,
     ) -> Platform:
         """``rate_limits``: module (or ``*``) -> rate, checked here; empty or None: the hub's
         ``--rate-limit`` again; UNSET: unchanged. ``version_pin``: the version the hub registers
         in when it starts the handshake (README: "OCPI 2.1.1 platforms"); None: the highest
-        both speak; UNSET: unchanged."""
+        both speak; UNSET: unchanged. ``time_zone``: the default of a 2.1.1 CPO's Locations
+        (README: "OCPI 2.1.1 platforms"); None: none; UNSET: unchanged."""
         limits: dict[str, str] | None = None
         if rate_limits is not msgspec.UNSET and rate_limits:
             try:
@@ -87,6 +89,8 @@ class Lifecycle:
                         f"this one has {roles}"
                     )
                 platform.version_pin = version_pin
+            if time_zone is not msgspec.UNSET:
+                platform.time_zone = time_zone
             return platform
 
         return await self._change(platform_id, rename)

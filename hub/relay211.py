@@ -30,11 +30,11 @@ from hub.errors import InvalidParametersError, NotFoundError
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
 from hub.ocpi.versions import RECEIVER, V2_1_1
-from hub.records import Party, PartyKey, label
+from hub.records import PartyKey, label, party_211
 from hub.relay import Answer, Call, Relay
 from hub.routing import header_party
 
-__all__ = ["Relay211", "party_of_211"]
+__all__ = ["Relay211"]
 
 log = logging.getLogger("hub.relay")
 
@@ -57,14 +57,6 @@ class Park(Protocol):
     ) -> object: ...
 
 
-def party_of_211(roles: list[Party]) -> Party | None:
-    """The one party of a platform that may speak 2.1.1: exactly one role, CPO or EMSP (a 2.1.1
-    connection is one party, 2.1.1 credentials.md §2.1)."""
-    if len(roles) != 1 or roles[0].role not in ("CPO", "EMSP"):
-        return None
-    return roles[0]
-
-
 class Relay211:
     def __init__(self, relay: Relay, bridge: Bridge, base_url: str, park: Park) -> None:
         self._relay = relay
@@ -77,7 +69,7 @@ class Relay211:
         module; the answer in 2.1.1."""
         _, table = await self._relay.table()
         caller = table.platforms[caller_id]
-        party = party_of_211(sorted(caller.parties))
+        party = party_211(caller.record)
         if party is None:
             raise NotFoundError("OCPI 2.1.1 is for platforms of one party, a CPO or an eMSP")
         segments = list(call.segments)

@@ -469,3 +469,15 @@ def test_an_expired_message_is_listed_and_redriven(tmp_path: Path, party_id: Par
             lambda: emsp.received("PUT", f"/ocpi/2.2.1/tariffs/receiver/{path}"), what="redrive"
         )
         assert tariff_letters() == []
+
+
+def test_set_time_zone_of_a_211_cpo(hub: Hub, party_id: PartyIds) -> None:
+    """``platforms set ID --time-zone`` (README: "OCPI 2.1.1 platforms"): the default time zone
+    of a 2.1.1 CPO's Locations; ``none`` clears it; a name that is no time zone is refused."""
+    platform_id = add(hub, "Zoned CPO", "--role", f"BE:{party_id()}:CPO")["id"]
+    zoned = run_json("platforms", "set", platform_id, "--time-zone", "Europe/Brussels", hub=hub)
+    assert zoned["time_zone"] == "Europe/Brussels"
+    cleared = run_json("platforms", "set", platform_id, "--time-zone", "none", hub=hub)
+    assert cleared["time_zone"] is None
+    wrong = run_cli("platforms", "set", platform_id, "--time-zone", "../etc", hub=hub)
+    assert wrong.returncode == 1 and "time_zone" in wrong.stderr and "(HTTP 400)" in wrong.stderr

@@ -119,6 +119,7 @@ async def platform(request: Request) -> Response:
             encoding=change.token_encoding,
             rate_limits=change.rate_limits,
             version_pin=change.version,
+            time_zone=change.time_zone,
         )
     else:
         found = await hub.lifecycle.get(platform_id)

@@ -51,6 +51,17 @@ RateText = Annotated[str, msgspec.Meta(examples=["6000/min", "100/10s", "5/s"])]
 PinnedVersion = Literal["2.2.1", "2.1.1"]
 
 
+# An IANA time zone name like Europe/Brussels (2.2.1 Location ``time_zone``).
+TimeZone = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(UTC|[A-Za-z][A-Za-z_-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){1,2})$",
+        max_length=64,
+        examples=["Europe/Brussels"],
+    ),
+]
+
+
 class PlatformChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name | None = None
     token_encoding: TokenEncoding | None = None
@@ -64,6 +75,13 @@ class PlatformChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             description="the OCPI version the hub uses when it registers at the platform "
             "(connect), stored as version_pin; null: the highest both speak. 2.1.1 only for a "
             "platform of one CPO or eMSP role"
+        ),
+    ] = msgspec.UNSET
+    time_zone: Annotated[
+        TimeZone | msgspec.UnsetType | None,
+        msgspec.Meta(
+            description="the time zone of a 2.1.1 CPO's Locations that name none (2.2.1 "
+            "requires one); null: such a Location is refused"
         ),
     ] = msgspec.UNSET
 

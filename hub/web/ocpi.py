@@ -52,7 +52,6 @@ from hub.ocpi.versions import (
 from hub.records import SUSPENDED, Party, Platform, party_211, versions_for
 from hub.registration import Offer
 from hub.relay import Answer, Call, is_proxy_id
-from hub.relay211 import party_of_211
 from hub.web import bodies, responses
 from hub.web.context import services
 
@@ -261,7 +260,7 @@ async def functional_module_211(request: Request) -> Response:
         raise NotFoundError("no such endpoint")
     _allow(request, LANES[(module, SENDER)].methods | LANES[(module, RECEIVER)].methods)
     caller = await authenticate(request)
-    party = party_of_211(caller.platform.roles)
+    party = party_211(caller.platform)
     if party is None:
         raise NotFoundError("OCPI 2.1.1 is for platforms of one party, a CPO or an eMSP")
     interface = PUBLISHED_211[other_side(party.role)][module]
