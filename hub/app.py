@@ -89,8 +89,9 @@ def create_app(
             queue = Queue(redis)
             deliverer = Deliverer(settings, cache, store, queue, client, partners)
             held = HeldObjects(redis)
-            bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis))
             kept = KeptRecords(redis, retention=settings.cdr_retention_seconds)
+            directory = Directory(redis)
+            bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis), kept, directory)
             broadcast = Broadcast(settings, held, kept, queue, deliverer.wake, bridge)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
@@ -100,7 +101,7 @@ def create_app(
             relay = Relay(
                 settings,
                 cache,
-                Directory(redis),
+                directory,
                 ProxyStore(redis),
                 client,
                 broadcast,

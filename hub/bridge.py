@@ -26,8 +26,11 @@ import orjson
 from hub import metrics
 from hub.ocpi.common import PartyKey
 from hub.ocpi.versions import RECEIVER, SENDER
+from hub.openrouting import SESSION
 from hub.store.contracts import Contracts, ReservationNumbers
+from hub.store.directory import Directory
 from hub.store.held import HeldObjects
+from hub.store.kept import KeptRecords
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
 from hub.translate.fields import JSON
 from hub.translate.losses import Withheld
@@ -78,11 +81,18 @@ def _type_of(query: str) -> str:
 
 class Bridge:
     def __init__(
-        self, held: HeldObjects, contracts: Contracts, reservations: ReservationNumbers
+        self,
+        held: HeldObjects,
+        contracts: Contracts,
+        reservations: ReservationNumbers,
+        kept: KeptRecords,
+        directory: Directory,
     ) -> None:
         self._held = held
         self._contracts = contracts
         self._reservations = reservations
+        self._kept = kept
+        self._directory = directory
 
     # --- lookups in what the hub keeps ---------------------------------------------------
 
@@ -103,6 +113,22 @@ class Bridge:
             return None
         down = locations.location_down(held)
         return None if isinstance(down, Withheld) else down
+
+    async def _kept_session(
+        self, cpo: PartyKey, session_id: str, emsp: PartyKey | None = None
+    ) -> JSON | None:
+        """The 2.2.1 session as the hub last delivered it to its eMSP (``hub.kept``): the eMSP
+        from the hub's memory of the session when not given."""
+        if emsp is None:
+            found = {e for c, e in await self._directory.recall(SESSION, session_id) if c == cpo}
+            if len(found) != 1:
+                return None
+            (emsp,) = found
+        raw = await self._kept.get("sessions", emsp, cpo, session_id)
+        if raw is None:
+            return None
+        found_session = _json.decode(raw)
+        return found_session if isinstance(found_session, dict) else None
 
     async def cdr_token(self, contract_id: object) -> JSON | None:
         if not isinstance(contract_id, str) or not contract_id:
@@ -170,9 +196,19 @@ class Bridge:
         elif where == ("sessions", RECEIVER, "PUT"):
             token = await self.cdr_token(obj.get("auth_id"))
             up = sessions.session_up(obj, country_code=owner[0], party_id=owner[1], token=token)
-        elif where == ("sessions", RECEIVER, "PATCH"):
+        elif where == ("sessions", RECEIVER, "PATCH") and len(segments) == 3:
             token = await self.cdr_token(obj.get("auth_id")) if "auth_id" in obj else None
-            up = sessions.session_patch_up(obj, received=received, kept=None, token=token)
+            kept = await self._kept_session(owner, segments[2])
+            up = sessions.session_patch_up(obj, received=received, kept=kept, token=token)
+            if isinstance(up, Withheld) and kept is not None and "charging_periods" in obj:
+                # The periods replace relayed ones, which a 2.2.1 PATCH cannot say: the
+                # merged session is PUT instead (2.2.1 "Sessions module", PUT).
+                rest = {k: v for k, v in obj.items() if k != "charging_periods"}
+                changed = sessions.session_patch_up(rest, received=received, kept=kept, token=token)
+                if not isinstance(changed, Withheld):
+                    periods = sessions.periods_up(obj["charging_periods"] or [])
+                    up = {**kept, **changed, "charging_periods": periods}
+                    method = "PUT"
         elif where == ("cdrs", RECEIVER, "POST"):
             token = await self.cdr_token(obj.get("auth_id"))
             up = cdrs.cdr_up(
@@ -202,8 +238,11 @@ class Bridge:
         segments: list[str],
         query: str,
         body: bytes,
+        *,
+        receiver: PartyKey | None = None,
     ) -> tuple[str, bytes] | Withheld:
-        """A 2.2.1 request as the one a 2.1.1 receiver takes: (query, body)."""
+        """A 2.2.1 request as the one a 2.1.1 receiver takes: (query, body). ``receiver``: the
+        party it goes to (a session PATCH needs the session the hub kept for it)."""
         if module == "tokens":
             query = _without_type(query)
         obj = _json.decode(body) if body else None
@@ -234,8 +273,12 @@ class Bridge:
             location = await self._location_211(owner, obj.get("location_id"))
             down = sessions.session_down(obj, location=location)
         elif where == ("sessions", RECEIVER, "PATCH") and owner is not None:
-            location = await self._location_211(owner, obj.get("location_id"))
-            down = sessions.session_patch_down(obj, kept=None, location=location)
+            kept = None
+            if len(segments) == 3:
+                kept = await self._kept_session(owner, segments[2], receiver)
+            wanted = obj.get("location_id", (kept or {}).get("location_id"))
+            location = await self._location_211(owner, wanted)
+            down = sessions.session_patch_down(obj, kept=kept, location=location)
         elif where == ("cdrs", RECEIVER, "POST"):
             cpo = (str(obj.get("country_code", "")).upper(), str(obj.get("party_id", "")).upper())
             cdr_location = obj.get("cdr_location")

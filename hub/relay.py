@@ -240,7 +240,13 @@ class Relay:
                 )
         elif to_211:
             down = await self._bridge.request_down(
-                call.module, call.interface, method, segments, query_string, body
+                call.module,
+                call.interface,
+                method,
+                segments,
+                query_string,
+                body,
+                receiver=target.party.key,
             )
             if isinstance(down, Withheld) and call.module == "commands":
                 # A command 2.1.1 lacks (CANCEL_RESERVATION, or one it cannot be told):

@@ -16,8 +16,10 @@ from redis.asyncio import Redis
 from hub.bridge import COMMAND_TIMEOUT, Bridge, Withheld
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.store.contracts import Contracts, ReservationNumbers
+from hub.store.directory import Directory
 from hub.store.embedded import EmbeddedRedis
 from hub.store.held import HeldObjects
+from hub.store.kept import KeptRecords
 from tests.e2e.objects import location, session, token
 
 EXAMPLES = Path(__file__).parent / "examples" / "2.1.1"
@@ -36,7 +38,11 @@ def run(url: str, scenario: Callable[[Bridge, HeldObjects], Awaitable[None]]) ->
         try:
             await redis.flushdb()
             held = HeldObjects(redis)
-            await scenario(Bridge(held, Contracts(redis), ReservationNumbers(redis)), held)
+            kept = KeptRecords(redis, retention=3600)
+            bridge = Bridge(
+                held, Contracts(redis), ReservationNumbers(redis), kept, Directory(redis)
+            )
+            await scenario(bridge, held)
         finally:
             await redis.aclose()
 

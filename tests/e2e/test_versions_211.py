@@ -504,3 +504,68 @@ def test_translations_are_counted_per_module_and_direction(net: Network) -> None
         outcome="ok",
     )
     assert after == before + 1
+
+
+def test_ocpi_to_from_a_211_platform_is_honoured(net: Network) -> None:
+    """A 2.1.1 CPO that names its receiver gets a direct call, not a broadcast."""
+    pushed = location_211("LOC-TO")
+    status, _, answer = net.cp1.call(
+        "PUT",
+        f"{net.hub.url}/ocpi/2.1.1/locations/BE/CP1/LOC-TO",
+        body=pushed,
+        headers={"OCPI-to-country-code": "NL", "OCPI-to-party-id": "EM2"},
+    )
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    up = one(net.em2.fake, "PUT", f"{V2}/locations/receiver/BE/CP1/LOC-TO").body
+    assert up["party_id"] == "CP1" and up["time_zone"] == "Europe/Brussels"
+    assert not net.em1.find_requests("PUT", "/ocpi/2.1.1/locations/BE/CP1/LOC-TO")
+
+
+def test_session_patches_with_charging_periods_both_ways(net: Network) -> None:
+    """2.1.1 PATCH replaces charging_periods, 2.2.1 PATCH appends them: the hub reconciles
+    them with the session it kept for the eMSP."""
+    period = {"start_date_time": NOW, "dimensions": [{"type": "ENERGY", "volume": 1}]}
+    later = {
+        "start_date_time": "2026-11-24T10:30:00Z",
+        "dimensions": [{"type": "ENERGY", "volume": 2}],
+    }
+    # 2.2.1 CPO -> 2.1.1 eMSP: the appended period arrives as the whole list.
+    ok(
+        net.cp2.call(
+            "PUT",
+            f"{V2}/receiver/locations/NL/CP2/LOC-1",
+            body=location_with_evse(CP2, "LOC-1"),
+            to=HUB,
+        )
+    )
+    pushed = session(CP2, "S-P1", EM1) | {"charging_periods": [period]}
+    ok(net.cp2.call("PUT", f"{V2}/receiver/sessions/NL/CP2/S-P1", body=pushed, to=EM1))
+    patch = {"charging_periods": [later], "kwh": 3, "last_updated": "2026-11-24T10:31:00Z"}
+    ok(net.cp2.call("PATCH", f"{V2}/receiver/sessions/NL/CP2/S-P1", body=patch, to=EM1))
+    down = one(net.em1, "PATCH", "/ocpi/2.1.1/sessions/NL/CP2/S-P1").body
+    assert [p["start_date_time"] for p in down["charging_periods"]] == [NOW, "2026-11-24T10:30:00Z"]
+    assert down["kwh"] == 3
+
+    # 2.1.1 CPO -> 2.2.1 eMSP: only the new period is appended.
+    emsp_token = token(EM2, "EM2-P") | {"contract_id": "NL-EM2-P"}
+    ok(net.em2.call("PUT", f"{V2}/receiver/tokens/NL/EM2/EM2-P?type=RFID", body=emsp_token, to=HUB))
+    started = example("session_example_1_simple_start.json") | {
+        "id": "S-P2",
+        "auth_id": "NL-EM2-P",
+        "charging_periods": [period],
+    }
+    ok(call211(net.cp1, net.hub, "PUT", "sessions/BE/CP1/S-P2", started))
+    both = {"charging_periods": [period, later], "kwh": 3}
+    ok(call211(net.cp1, net.hub, "PATCH", "sessions/BE/CP1/S-P2", both))
+    up = one(net.em2.fake, "PATCH", f"{V2}/sessions/receiver/BE/CP1/S-P2").body
+    assert [p["start_date_time"] for p in up["charging_periods"]] == ["2026-11-24T10:30:00Z"]
+    assert up["kwh"] == 3 and "last_updated" in up
+    # Periods that do not extend what was relayed: the hub PUTs the merged session.
+    other = {"charging_periods": [later]}
+    ok(call211(net.cp1, net.hub, "PATCH", "sessions/BE/CP1/S-P2", other))
+    puts = [r for r in net.em2.fake.find_requests("PUT", f"{V2}/sessions/receiver/BE/CP1/S-P2")]
+    assert len(puts) == 2
+    assert [p["start_date_time"] for p in puts[-1].body["charging_periods"]] == [
+        "2026-11-24T10:30:00Z"
+    ]
+    assert puts[-1].body["kwh"] == 3 and puts[-1].body["cdr_token"]["uid"] == "EM2-P"
