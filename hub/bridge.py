@@ -18,13 +18,20 @@ import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 import orjson
 
 from hub import metrics
 from hub.ocpi.common import PartyKey
+from hub.ocpi.v211 import cdrs as v211_cdrs
+from hub.ocpi.v211 import commands as v211_commands
+from hub.ocpi.v211 import locations as v211_locations
+from hub.ocpi.v211 import sessions as v211_sessions
+from hub.ocpi.v211 import tariffs as v211_tariffs
+from hub.ocpi.v211 import tokens as v211_tokens
+from hub.ocpi.validation import InvalidInputError, decode
 from hub.ocpi.versions import RECEIVER, SENDER
 from hub.openrouting import SESSION
 from hub.store.contracts import Contracts, ReservationNumbers
@@ -32,7 +39,7 @@ from hub.store.directory import Directory
 from hub.store.held import HeldObjects
 from hub.store.kept import KeptRecords
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
-from hub.translate.fields import JSON
+from hub.translate.fields import JSON, clean
 from hub.translate.losses import Withheld
 from hub.translate.status import Status, status_down, status_up
 
@@ -59,9 +66,12 @@ def envelope_of(body: bytes) -> dict[str, Any] | None:
     """An answer's OCPI envelope, or None when the body is not one (passed on as it is)."""
     try:
         found = _json.decode(body) if body else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
-    return found if isinstance(found, dict) and "status_code" in found else None
+    if not isinstance(found, dict):
+        return None
+    code = found.get("status_code")
+    return found if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def _depth(segments: list[str]) -> int:
@@ -159,9 +169,17 @@ class Bridge:
         """A 2.1.1 platform's request as the 2.2.1 request the core routes: (method, query,
         body). A Tariff PATCH becomes the PUT of the merged tariff (2.1.1 has PATCH semantics
         2.2.1 lacks). ``time_zone``: the operator's default for the caller's Locations."""
-        obj = _json.decode(body) if body else None
-        if not isinstance(obj, dict):
+        if (module, interface, method) == ("commands", SENDER, "POST") and body:
+            # The 2.1.1 tag's result was a bare CommandResponseType (2.1.1 mod_commands.md §4.1).
+            bare = _json.decode(body)
+            if isinstance(bare, str):
+                body = orjson.dumps({"result": bare})
+        kind = _kind_211(module, interface, method, segments)
+        if kind is None or not body:
             return method, query, body
+        # Read as the 2.1.1 object it must be, strict on types and required fields, as the core
+        # reads 2.2.1 bodies (InvalidInputError: 2001 naming the field).
+        obj = _read_211(body, kind, whole=method in ("PUT", "POST"))
         owner = (segments[0].upper(), segments[1].upper()) if len(segments) >= 2 else caller
         up: JSON | Withheld
         where = (module, interface, method)
@@ -353,11 +371,13 @@ class Bridge:
             token = await self._held_json("tokens", owner, [uid, _type_of(query)])
 
             async def one(item: JSON) -> JSON | Withheld:
+                msgspec.convert(item, v211_tokens.AuthorizationInfo)
                 return tokens.authorization_info_up(item, token=token)
 
         elif (module, interface, method) == ("commands", RECEIVER, "POST"):
 
             async def one(item: JSON) -> JSON | Withheld:
+                msgspec.convert(item, v211_commands.CommandResponse)
                 return commands.response_up(item, timeout=COMMAND_TIMEOUT)
 
         else:
@@ -367,7 +387,14 @@ class Bridge:
     async def _object_up(
         self, module: str, item: JSON, owner: PartyKey, depth: int
     ) -> JSON | Withheld:
-        """One object of a 2.1.1 sender's GET answer (list item or single object) as 2.2.1."""
+        """One object of a 2.1.1 sender's GET answer (list item or single object) as 2.2.1;
+        one that is not a valid 2.1.1 object raises ``msgspec.ValidationError``."""
+        # ``depth``: the ids in the GET's URL (a location, its EVSE, its connector).
+        kind = _ANSWERED.get(module)
+        if module == "locations":
+            kind = _LOCATION_AT.get(depth, v211_locations.Location)
+        if kind is not None:
+            msgspec.convert(item, kind)
         if module == "locations":
             if depth == 2:
                 return locations.evse_up(item)
@@ -462,6 +489,64 @@ class Bridge:
             location = await self._location_211(owner, location_id)
             return cdrs.cdr_down(item, location=location, tariff_down=tariffs.tariff_down)
         return item
+
+
+# The 2.1.1 objects a 2.1.1 sender answers a GET with; a location GET's by its ids in the URL.
+_ANSWERED: Final[dict[str, type[msgspec.Struct]]] = {
+    "tariffs": v211_tariffs.Tariff,
+    "tokens": v211_tokens.Token,
+    "sessions": v211_sessions.Session,
+    "cdrs": v211_cdrs.CDR,
+}
+_LOCATION_AT: Final[dict[int, type[msgspec.Struct]]] = {
+    2: v211_locations.EVSE,
+    3: v211_locations.Connector,
+}
+
+
+def _kind_211(
+    module: str, interface: str, method: str, segments: list[str]
+) -> type[msgspec.Struct] | None:
+    """The 2.1.1 object a 2.1.1 platform's request body holds, by the call's shape; None for a
+    call without one (a GET, a DELETE) or one the routing core refuses anyway."""
+    if method in ("GET", "DELETE"):
+        return None
+    if interface == RECEIVER and module == "locations":
+        depths: list[type[msgspec.Struct]] = [
+            v211_locations.Location,
+            v211_locations.EVSE,
+            v211_locations.Connector,
+        ]
+        return depths[min(_depth(segments), 2)]
+    if interface == RECEIVER:
+        found: dict[str, type[msgspec.Struct]] = {
+            "tariffs": v211_tariffs.Tariff,
+            "tokens": v211_tokens.Token,
+            "sessions": v211_sessions.Session,
+            "cdrs": v211_cdrs.CDR,
+        }
+        if module == "commands" and segments:
+            return v211_commands.COMMAND_REQUESTS.get(segments[0])
+        return found.get(module)
+    if module == "tokens":
+        return v211_tokens.LocationReferences
+    if module == "commands":
+        return v211_commands.CommandResponse
+    return None
+
+
+def _read_211(body: bytes, kind: type[msgspec.Struct], *, whole: bool) -> JSON:
+    """``body`` checked as a 2.1.1 ``kind``: a whole one (PUT, POST), or a PATCH fragment whose
+    fields have their types. Raises ``InvalidInputError``."""
+    if whole:
+        checked = decode(body, kind)
+        return cast(JSON, msgspec.to_builtins(checked))
+    fragment = decode(body, dict[str, Any])
+    try:
+        clean(kind, fragment)
+    except msgspec.ValidationError as e:
+        raise InvalidInputError("$", str(e)) from e
+    return fragment
 
 
 async def _each(

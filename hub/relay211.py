@@ -26,9 +26,10 @@ import orjson
 
 from hub.bridge import Bridge, Withheld
 from hub.broadcast import BROADCAST_MODULES
-from hub.errors import InvalidParametersError, NotFoundError
+from hub.errors import InvalidParametersError, NotFoundError, from_validation
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
+from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, V2_1_1
 from hub.records import PartyKey, label, party_211
 from hub.relay import Answer, Call, Relay
@@ -89,6 +90,8 @@ class Relay211:
                 party.key,
                 time_zone=caller.record.time_zone,
             )
+        except InvalidInputError as e:
+            raise from_validation(e) from e
         except msgspec.ValidationError as e:
             raise InvalidParametersError(f"the body is not a 2.1.1 {call.module[:-1]}: {e}") from e
         if isinstance(up, Withheld) and _parked(call):

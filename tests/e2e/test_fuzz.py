@@ -10,6 +10,9 @@ import string
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ from tests import client
 from tests.e2e.network import Pair, cpo_and_emsp
 from tests.e2e.objects import cdr, location, session, token
 from tests.hubproc import HubProcess
-from tests.parties import b64
+from tests.parties import FakePlatform, b64
 
 CPO, EMSP = ("FZ", "CPO"), ("FZ", "EMS")
 MODULES = ["cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens"]
@@ -146,10 +149,12 @@ header_value = st.text(
 def _allowed(status: int, answer: Any) -> bool:
     if status < 500:
         return True
-    # A hub routing error about a receiver (2.2.1 status codes 4000-4003) is a 502 or 504.
-    return (
-        status in (502, 504) and isinstance(answer, dict) and 4000 <= answer["status_code"] < 4100
-    )
+    # A hub routing error about a receiver (2.2.1 status codes 4000-4003) is a 502 or 504;
+    # toward a 2.1.1 platform, which has no 4xxx, it is 3000 naming the 2.2.1 code.
+    if status not in (502, 504) or not isinstance(answer, dict):
+        return False
+    code, message = answer["status_code"], answer.get("status_message") or ""
+    return 4000 <= code < 4100 or (code == 3000 and "(OCPI 400" in message)
 
 
 def _send(url: str, method: str, target: str, headers: dict[str, str], raw: bytes | None) -> None:
@@ -266,3 +271,165 @@ def test_admin_endpoints_never_answer_5xx(
     if authorized:
         headers["Authorization"] = f"Bearer {fuzzed.cpo.hub.admin_token}"
     _send(fuzzed.cpo.hub.url, method, path, headers, body)
+
+
+# --- 2.1.1 platforms ----------------------------------------------------------------------
+
+EXAMPLES_211 = Path(__file__).parent.parent / "examples" / "2.1.1"
+
+
+@dataclass
+class Pair211:
+    cpo: FakePlatform
+    emsp: FakePlatform
+
+
+@pytest.fixture(scope="module")
+def fuzzed_211(hub: HubProcess) -> Iterator[Pair211]:
+    """A 2.1.1 CPO and a 2.1.1 eMSP, each registered with the hub by its own handshake."""
+    with ExitStack() as stack:
+        found = []
+        for cc, pid, role in (("FY", "CPO", "CPO"), ("FY", "EMS", "EMSP")):
+            created = hub.add_platform(f"2.1.1 {role}", (cc, pid, role))
+            fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version="2.1.1"))
+            status, answer = fake.register(hub.versions_url, created["token_a"])
+            assert status == 200, answer
+            found.append(fake)
+        yield Pair211(*found)
+
+
+def _example(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EXAMPLES_211 / name).read_text())
+    return loaded
+
+
+LOCATION_211 = _example("location_example.json") | {"time_zone": "Europe/Brussels"}
+TOKEN_211 = _example("token_example.json")
+CPO_211, EMSP_211 = "cpo", "emsp"
+# Calls a 2.1.1 CPO and eMSP make (who, method, path below /ocpi/2.1.1/, body), each valid as it
+# stands, so that the examples reach the translation; the strategy then breaks their bodies.
+CALLS_211: list[tuple[str, str, str, Any]] = [
+    (CPO_211, "PUT", "locations/FY/CPO/LOC1", LOCATION_211),
+    (CPO_211, "PUT", "locations/FY/CPO/LOC1/3256", LOCATION_211["evses"][0]),
+    (CPO_211, "PUT", "locations/FY/CPO/LOC1/3256/1", LOCATION_211["evses"][0]["connectors"][0]),
+    (CPO_211, "PATCH", "locations/FY/CPO/LOC1/3256", {"status": "CHARGING"}),
+    (CPO_211, "PATCH", "locations/FY/CPO/LOC1", {"name": "x", "evses": LOCATION_211["evses"]}),
+    (CPO_211, "PUT", "tariffs/FY/CPO/11", _example("tariff_4_complex.json")),
+    (CPO_211, "PATCH", "tariffs/FY/CPO/11", {"currency": "USD"}),
+    (CPO_211, "DELETE", "tariffs/FY/CPO/11", None),
+    (CPO_211, "PUT", "sessions/FY/CPO/101", _example("session_example_2_short_finished.json")),
+    (CPO_211, "PATCH", "sessions/FY/CPO/101", {"kwh": 1, "charging_periods": []}),
+    (CPO_211, "POST", "cdrs", {**_example("session_example_2_short_finished.json")}),
+    (CPO_211, "GET", "tokens", None),
+    (CPO_211, "POST", "tokens/012345678/authorize", {"location_id": "LOC1"}),
+    (EMSP_211, "PUT", "tokens/FY/EMS/012345678", TOKEN_211),
+    (EMSP_211, "PATCH", "tokens/FY/EMS/012345678", {"valid": False}),
+    (EMSP_211, "GET", "locations", None),
+    (EMSP_211, "GET", "locations/LOC1/3256", None),
+    (EMSP_211, "GET", "tariffs", None),
+    (EMSP_211, "GET", "sessions", None),
+    (EMSP_211, "GET", "cdrs", None),
+    (
+        EMSP_211,
+        "POST",
+        "commands/START_SESSION",
+        {"response_url": "http://127.0.0.1:1/cb", "token": TOKEN_211, "location_id": "LOC1"},
+    ),
+    (
+        EMSP_211,
+        "POST",
+        "commands/RESERVE_NOW",
+        {
+            "response_url": "http://127.0.0.1:1/cb",
+            "token": TOKEN_211,
+            "expiry_date": "2026-12-01T12:00:00Z",
+            "reservation_id": 1,
+            "location_id": "LOC1",
+        },
+    ),
+    (
+        EMSP_211,
+        "POST",
+        "commands/STOP_SESSION",
+        {"response_url": "http://127.0.0.1:1/cb", "session_id": "101"},
+    ),
+]
+FIELDS_211 = [
+    "id",
+    "auth_id",
+    "location",
+    "evses",
+    "connectors",
+    "charging_periods",
+    "elements",
+    "total_cost",
+    "status",
+    "type",
+    "uid",
+    "token",
+    "last_updated",
+    "coordinates",
+    "x",
+]
+
+
+@st.composite
+def call_211(draw: st.DrawFn) -> tuple[str, str, str, bytes | None]:
+    """One 2.1.1 call: a valid one, with its body kept, replaced, or one field broken."""
+    who, method, path, valid = draw(st.sampled_from(CALLS_211))
+    if valid is None:
+        body = draw(st.one_of(st.none(), json_value.map(lambda v: json.dumps(v).encode())))
+    else:
+        body = draw(
+            st.one_of(
+                st.just(json.dumps(valid).encode()),
+                st.builds(_mutated, st.just(valid), st.sampled_from(FIELDS_211), json_value),
+                json_value.map(lambda v: json.dumps(v).encode()),
+            )
+        )
+    return who, method, path, body
+
+
+# Not the credentials module: a DELETE there would unregister the platform, and every later
+# example would stop at 401 (the registration tests cover it).
+path_211 = st.one_of(
+    st.sampled_from(["/ocpi/versions", "/ocpi/2.1.1"]),
+    st.builds(
+        lambda module, rest: f"/ocpi/2.1.1/{module}/{rest}",
+        st.sampled_from([*MODULES, "x"]),
+        segments,
+    ),
+)
+
+
+@settings(EXAMPLES, max_examples=400)
+@given(
+    call=st.one_of(
+        call_211(),
+        st.tuples(st.sampled_from([CPO_211, EMSP_211]), likely_method, path_211, body),
+    ),
+    query=query,
+    encoding=st.sampled_from(["raw", "base64"]),
+    routing=st.one_of(st.none(), st.sampled_from([("FY", "EMS"), ("FY", "CPO"), ("NL", "HUB")])),
+)
+def test_2_1_1_endpoints_never_answer_5xx(
+    fuzzed_211: Pair211,
+    hub: HubProcess,
+    call: tuple[str, str, str, bytes | None],
+    query: str,
+    encoding: str,
+    routing: tuple[str, str] | None,
+) -> None:
+    who, method, path, raw = call
+    fake = fuzzed_211.emsp if who == EMSP_211 else fuzzed_211.cpo
+    secret = fake.peer_token or ""
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Token {b64(secret) if encoding == 'base64' else secret}",
+    }
+    if routing is not None:
+        headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = routing
+    if not path.startswith("/"):
+        path = f"/ocpi/2.1.1/{path}"
+    target = path + (f"?{query}" if query else "")
+    _send(hub.url, method, target, headers, raw)
