@@ -569,3 +569,36 @@ def test_session_patches_with_charging_periods_both_ways(net: Network) -> None:
         "2026-11-24T10:30:00Z"
     ]
     assert puts[-1].body["kwh"] == 3 and puts[-1].body["cdr_token"]["uid"] == "EM2-P"
+
+
+def test_a_211_senders_broken_answers_never_reach_the_221_caller_as_they_are(
+    net: Network,
+) -> None:
+    """A 2.1.1 CPO's answer to a direct GET: objects that are not valid 2.1.1 Locations are left
+    out (the valid one is translated); an answer that is not an envelope is the receiver's
+    failure, never the hub's."""
+    answers: list[tuple[int, Any]] = [
+        (200, envelope([location_211("LOC-OK"), {"id": 5}, "text", {"id": "LOC-NO-ADDRESS"}])),
+        (200, {"data": [location_211("LOC-OK")], "status_code": "1000"}),
+        (503, b"<html>down</html>"),
+    ]
+    original = net.cp1.responder
+
+    def broken(request: RecordedRequest) -> tuple[Any, ...] | None:
+        if request.method == "GET" and request.path.startswith("/ocpi/2.1.1/locations"):
+            status, body = answers.pop(0)
+            return status, body
+        return original(request) if original else None
+
+    net.cp1.responder = broken
+    try:
+        got = ok(net.em2.call("GET", f"{V2}/sender/locations", to=CP1))
+        assert [item["id"] for item in got["data"]] == ["LOC-OK"]
+        assert got["data"][0]["party_id"] == "CP1"
+        # Not an envelope (a status_code that is not a number), or not JSON: the receiver is
+        # broken, 4000, as for a 2.2.1 receiver.
+        for _ in range(2):
+            status, _, answer = net.em2.call("GET", f"{V2}/sender/locations", to=CP1)
+            assert (status, answer["status_code"]) == (502, 4000), answer
+    finally:
+        net.cp1.responder = original
