@@ -22,6 +22,7 @@ RANK = {
     "app": 1,
     "web": 2,
     "registration": 3,
+    "discovery": 4,
     "lifecycle": 3,
     "agreements": 3,
     "relay": 3,
