@@ -8,6 +8,7 @@ takes and every CdrToken it relays.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import msgspec
@@ -27,9 +28,15 @@ _decode = msgspec.json.Decoder(dict[str, Any])
 _encode = msgspec.json.Encoder()
 
 
+# CdrTokens this process wrote recently: every session and CDR of a token names it again, and
+# that costs no Redis write on the forwarding path (the copy lives for CONTRACT_SECONDS).
+RECENT_LIMIT = 100_000
+
+
 class Contracts:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
 
     async def remember(self, token: dict[str, Any]) -> None:
         """Keep the CdrToken of a 2.2.1 Token or CdrToken (with its owner's country_code and
@@ -38,9 +45,14 @@ class Contracts:
         if not all(isinstance(value, str) and value for value in found.values()):
             return
         contract_id = str(found["contract_id"])
-        await call(
-            self._redis.set(keys.contract(contract_id), _encode.encode(found), ex=CONTRACT_SECONDS)
-        )
+        value = _encode.encode(found)
+        if value in self._recent:
+            self._recent.move_to_end(value)
+            return
+        await call(self._redis.set(keys.contract(contract_id), value, ex=CONTRACT_SECONDS))
+        self._recent[value] = None
+        if len(self._recent) > RECENT_LIMIT:
+            self._recent.popitem(last=False)
 
     async def find(self, contract_id: str) -> dict[str, Any] | None:
         """The CdrToken of ``contract_id`` (case-insensitive, CiString), else None."""
