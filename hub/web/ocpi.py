@@ -282,6 +282,9 @@ async def via(request: Request) -> Response:
     if not is_proxy_id(proxy_id):
         raise NotFoundError("unknown or expired hub URL")
     caller = await authenticate(request)
+    if caller.platform.version == V2_1_1:
+        # Hub URLs are one for every version: a 2.1.1 caller's errors in 2.1.1 codes.
+        request.state.ocpi_version = V2_1_1
     call = await _call(request, "", "", [])
     answer = await services(request).relay.follow(caller.platform.id, proxy_id, call)
     return _respond(answer)

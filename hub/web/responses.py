@@ -84,7 +84,7 @@ async def render_error(request: Request, exc: Exception) -> Response:
         response.headers.update(headers)
         return response
     shown = Status(error.http_status, error.ocpi_status, error.message)
-    if request.url.path.startswith(OCPI_211):
+    if request.url.path.startswith(OCPI_211) or _version(request) == V2_1_1:
         # 2.1.1 has no 2004 and no 4xxx: the code a 2.1.1 platform reads (2.1.1 status_codes.md).
         path = request.url.path
         location = "/commands/" in path and not path.endswith("/STOP_SESSION")
@@ -95,6 +95,12 @@ async def render_error(request: Request, exc: Exception) -> Response:
         http_status=shown.http_status,
         headers=headers,
     )
+
+
+def _version(request: Request) -> str | None:
+    """The OCPI version the caller speaks where the URL does not say it (a hub URL)."""
+    found = getattr(request.state, "ocpi_version", None)
+    return found if isinstance(found, str) else None
 
 
 def _as_hub_error(exc: Exception) -> HubError:

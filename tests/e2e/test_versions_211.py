@@ -602,3 +602,29 @@ def test_a_211_senders_broken_answers_never_reach_the_221_caller_as_they_are(
             assert (status, answer["status_code"]) == (502, 4000), answer
     finally:
         net.cp1.responder = original
+
+
+def test_a_211_cpo_posting_a_result_is_answered_in_211_codes(net: Network) -> None:
+    """A hub URL is one for every version; a 2.1.1 caller still reads its errors in 2.1.1
+    status codes (4003 has no 2.1.1 equivalent: 3000, naming it)."""
+    ok(call211(net.cp1, net.hub, "PUT", "locations/BE/CP1/LOC-R", location_211("LOC-R")))
+    one(net.em2.fake, "PUT", f"{V2}/locations/receiver/BE/CP1/LOC-R")
+    request = {
+        "response_url": f"{net.em2.fake.base_url}{V2}/commands/sender/START_SESSION/r-1",
+        "token": token(EM2, "EM2-R"),
+        "location_id": "LOC-R",
+        "evse_uid": "3256",
+    }
+    ok(net.em2.call("POST", f"{V2}/receiver/commands/START_SESSION", body=request))
+    (sent,) = [
+        r.body
+        for r in net.cp1.find_requests("POST", "/ocpi/2.1.1/commands/START_SESSION")
+        if r.body["location_id"] == "LOC-R"
+    ]
+    assert net.hub.admin("POST", f"/platforms/{net.em2.id}/suspend")[0] == 200
+    try:
+        status, _, answer = net.cp1.call("POST", sent["response_url"], body={"result": "ACCEPTED"})
+    finally:
+        assert net.hub.admin("POST", f"/platforms/{net.em2.id}/resume")[0] == 200
+    assert (status, answer["status_code"]) == (502, 3000), answer
+    assert "(OCPI 4003)" in answer["status_message"]
