@@ -22,14 +22,14 @@ from dataclasses import dataclass
 
 import msgspec
 
-from hub.bridge import Bridge, Withheld
+from hub.bridge import CORE, Bridge, Withheld
 from hub.delivery.queue import Message, Queue
 from hub.delivery.worker import AGREEMENT_ENDED
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError
 from hub.hubclientinfo import Announcer
 from hub.ocpi.lanes import CPO, LANES
 from hub.ocpi.paths import decode_segments, encode_segments
-from hub.ocpi.versions import RECEIVER, V2_1_1
+from hub.ocpi.versions import RECEIVER
 from hub.partners import Partners
 from hub.policy import PARTNER_ROLES, check_modules
 from hub.records import Agreement, PartyKey, can_receive, label
@@ -146,8 +146,9 @@ class AgreementDesk:
                     continue
                 for body in await self._held.of_owner(module, owner):
                     message = _full_state(module, owner, receiver, body, self._hub)
-                    if message is not None and snapshot.platforms[to].version == V2_1_1:
-                        message = await self._down(message)
+                    version = snapshot.platforms[to].version or CORE
+                    if message is not None and version != CORE:
+                        message = await self._in_version(message, version)
                     if message is not None:
                         items.append((to, message))
         await self._queue.put(items)
@@ -155,10 +156,11 @@ class AgreementDesk:
             self._wake()
         await self._announcer.agreement_changed(agreement.cpo, agreement.partner, ended=False)
 
-    async def _down(self, message: Message) -> Message | None:
-        """The message as a 2.1.1 receiver takes it (README: "OCPI 2.1.1 platforms"); None
-        when 2.1.1 cannot carry it."""
-        down = await self._bridge.request_down(
+    async def _in_version(self, message: Message, version: str) -> Message | None:
+        """The message as a receiver of ``version`` takes it (README: "OCPI 2.1.1 platforms");
+        None when that version cannot carry it."""
+        down = await self._bridge.from_core(
+            version,
             message.module,
             RECEIVER,
             message.method,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 import orjson
 
-from hub.bridge import Bridge, Withheld
+from hub.bridge import CORE, Bridge, Withheld
 from hub.delivery.queue import Message, Queue
 from hub.errors import (
     InvalidParametersError,
@@ -34,7 +34,7 @@ from hub.ocpi.lanes import Lane
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import InvalidInputError
-from hub.ocpi.versions import RECEIVER, V2_1_1, V2_2_1
+from hub.ocpi.versions import RECEIVER, V2_2_1
 from hub.policy import Policy
 from hub.records import Party, PartyKey, can_receive, label, party_key
 from hub.routing import PlatformEntry, RoutingTable
@@ -86,10 +86,10 @@ class Broadcast:
         body: bytes,
         correlation_id: str,
         *,
-        original: tuple[str, str, bytes] | None = None,
+        original: tuple[str, str, str, bytes] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """``body`` is 2.2.1; ``original`` is the (method, query, body) a 2.1.1 sender sent,
-        which 2.1.1 receivers get as it is."""
+        """``body`` is the core's (2.2.1); ``original`` is what the sender sent: (version,
+        method, query, body), which receivers of that version get as it is."""
         if lane.interface != RECEIVER or method not in PUSH_METHODS:
             raise UnknownReceiverError("only pushes (PUT, PATCH, DELETE) can be broadcast")
         if lane.module not in BROADCAST_MODULES:
@@ -166,17 +166,20 @@ class Broadcast:
         segments: list[str],
         query: str,
         body: bytes,
-        original: tuple[str, str, bytes] | None,
+        original: tuple[str, str, str, bytes] | None,
     ) -> tuple[str, str, bytes] | None:
-        if version != V2_1_1:
+        version = version or CORE
+        if original is not None and original[0] == version:
+            return original[1:]
+        if version == CORE:
             return method, query, body
-        if original is not None:
-            return original
-        down = await self._bridge.request_down(module, RECEIVER, method, segments, query, body)
-        if isinstance(down, Withheld):
-            log.info("%s %s not sent to 2.1.1 receivers: %s", method, module, down.why)
+        written = await self._bridge.from_core(
+            version, module, RECEIVER, method, segments, query, body
+        )
+        if isinstance(written, Withheld):
+            log.info("%s %s not sent to %s receivers: %s", method, module, version, written.why)
             return None
-        return method, *down
+        return method, *written
 
     def _receivers(
         self, table: RoutingTable, lane: Lane, caller_id: str

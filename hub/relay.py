@@ -22,7 +22,7 @@ import msgspec
 import orjson
 
 from hub import metrics
-from hub.bridge import COMMAND_TIMEOUT, Bridge, Withheld
+from hub.bridge import COMMAND_TIMEOUT, CORE, Bridge, Withheld
 from hub.broadcast import Broadcast
 from hub.errors import (
     InvalidParametersError,
@@ -198,7 +198,7 @@ class Relay:
                     call.query,
                     call.body,
                     call.correlation_id,
-                    original=call.original if call.version == V2_1_1 else None,
+                    original=(call.version, *call.original) if call.original else None,
                 )
                 await self._open.learn_owner(lane, call.method, segments, facts, party.key)
                 await self._learn_contract(lane, call, party.key)
@@ -228,18 +228,21 @@ class Relay:
             query_string, body, callback = await self._handouts.swap_response_url(
                 query_string, body, facts, caller, party, target
             )
-        # The version layer (README: "OCPI 2.1.1 platforms"): a 2.1.1 receiver gets a 2.1.1
-        # call, the very one a 2.1.1 sender sent, else the 2.2.1 call written down.
-        to_211 = target.platform.record.version == V2_1_1
-        passed = to_211 and call.version == V2_1_1 and call.original is not None
+        # The version layer (README: "OCPI 2.1.1 platforms"): a receiver of another version
+        # than the core's gets the call in its version, the very one a sender of that version
+        # sent, else the core's call written in it.
+        version = target.platform.record.version or CORE
+        foreign = version != CORE
+        passed = foreign and call.version == version and call.original is not None
         if passed and call.original is not None:
             method, query_string, body = call.original
             if callback is not None:
                 query_string, body = self._handouts.put_response_url(
                     query_string, body, facts, callback
                 )
-        elif to_211:
-            down = await self._bridge.request_down(
+        elif foreign:
+            down = await self._bridge.from_core(
+                version,
                 call.module,
                 call.interface,
                 method,
@@ -263,7 +266,7 @@ class Relay:
                 )
             if isinstance(down, Withheld):
                 raise InvalidParametersError(
-                    f"receiver {label(target.party)} speaks OCPI 2.1.1, which cannot carry "
+                    f"receiver {label(target.party)} speaks OCPI {version}, which cannot carry "
                     f"this call: {down.why}"
                 )
             query_string, body = down
@@ -273,8 +276,9 @@ class Relay:
         response = await self._forward(call, url, body, token, target, party, method=method)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
-        if to_211 and not passed:
-            status, content = await self._bridge.answer_up(
+        if foreign and not passed:
+            status, content = await self._bridge.answer_to_core(
+                version,
                 call.module,
                 call.interface,
                 call.method,
@@ -303,7 +307,7 @@ class Relay:
         metrics.ROUTING.labels(call.module, mode, "").inc()
         return dataclasses.replace(
             answer,
-            version=V2_1_1 if passed else V2_2_1,
+            version=version if passed else CORE,
             ocpi_status=reply.status_code,
             sender=label(party),
             receiver=label(target.party),
@@ -435,29 +439,32 @@ class Relay:
         # The version layer: a command result between a 2.1.1 and a 2.2.1 platform, a page or
         # a CDR of a 2.1.1 platform for a 2.2.1 one, or the reverse (README: "OCPI 2.1.1
         # platforms").
-        from_211 = table.platforms[caller_id].record.version == V2_1_1
-        to_211 = target.record.version == V2_1_1
+        calling = table.platforms[caller_id].record.version or CORE
+        version = target.record.version or CORE
         interface = SENDER if route.kind == "callback" else RECEIVER
         body = call.body
-        if route.kind == "callback" and from_211 != to_211 and body:
-            translated: tuple[str, str, bytes] | tuple[str, bytes] | Withheld
-            if from_211:
-                translated = await self._bridge.request_up(
-                    route.module, SENDER, "POST", [], "", body, route.sender
+        if route.kind == "callback" and calling != version and body:
+            # Through the core's form: from the caller's version, then into the receiver's.
+            up = await self._bridge.to_core(
+                calling, route.module, SENDER, "POST", [], "", body, route.sender
+            )
+            written = (
+                up
+                if isinstance(up, Withheld)
+                else await self._bridge.from_core(
+                    version, route.module, SENDER, "POST", [], "", up[2]
                 )
-            else:
-                translated = await self._bridge.request_down(
-                    route.module, SENDER, "POST", [], "", body
-                )
-            if isinstance(translated, Withheld):
-                raise InvalidParametersError(f"the result cannot be carried: {translated.why}")
-            body = translated[-1]
+            )
+            if isinstance(written, Withheld):
+                raise InvalidParametersError(f"the result cannot be carried: {written.why}")
+            body = written[1]
         began = time.perf_counter()
         response = await self._forward(call, route.url, body, token, destination, party, given=True)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
-        if to_211 and not from_211:
-            status, content = await self._bridge.answer_up(
+        if calling != version:
+            status, content = await self._bridge.answer_to_core(
+                version,
                 route.module,
                 interface,
                 call.method,
@@ -467,10 +474,8 @@ class Relay:
                 response.body,
                 route.receiver,
             )
-            response = msgspec.structs.replace(response, status=status, body=content)
-        elif from_211 and not to_211:
-            status, content = await self._bridge.answer_down(
-                route.module, interface, call.method, response.status, response.body
+            status, content = await self._bridge.answer_from_core(
+                calling, route.module, interface, call.method, status, content
             )
             response = msgspec.structs.replace(response, status=status, body=content)
         reply = read_reply(response, receiving)

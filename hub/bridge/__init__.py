@@ -16,10 +16,95 @@ from __future__ import annotations
 
 from hub.bridge.answers import COMMAND_TIMEOUT, Answers, envelope_of
 from hub.bridge.requests import Requests
+from hub.ocpi.common import PartyKey
+from hub.ocpi.versions import V2_1_1, V2_2_1
 from hub.translate.losses import Withheld
 
-__all__ = ["COMMAND_TIMEOUT", "Bridge", "Withheld", "envelope_of"]
+__all__ = ["COMMAND_TIMEOUT", "CORE", "Bridge", "Withheld", "envelope_of"]
+
+# The version the routing core decides in: calls of other versions are read into it, and what
+# goes to a platform of another version is written from it.
+CORE = V2_2_1
 
 
 class Bridge(Requests, Answers):
-    """Both directions of the version layer over one set of lookups (``hub.bridge.keeps``)."""
+    """Both directions of the version layer over one set of lookups (``hub.bridge.keeps``).
+
+    ``to_core``/``from_core`` and their answer counterparts take the other side's version and
+    pass a call of the core's own version (or of one the layer does not translate) as it is."""
+
+    async def to_core(
+        self,
+        version: str,
+        module: str,
+        interface: str,
+        method: str,
+        segments: list[str],
+        query: str,
+        body: bytes,
+        caller: PartyKey,
+        *,
+        time_zone: str | None = None,
+    ) -> tuple[str, str, bytes] | Withheld:
+        """A request of a ``version`` platform as the core's: (method, query, body)."""
+        if version == V2_1_1:
+            return await self.request_up(
+                module, interface, method, segments, query, body, caller, time_zone=time_zone
+            )
+        return method, query, body
+
+    async def from_core(
+        self,
+        version: str,
+        module: str,
+        interface: str,
+        method: str,
+        segments: list[str],
+        query: str,
+        body: bytes,
+        *,
+        receiver: PartyKey | None = None,
+    ) -> tuple[str, bytes] | Withheld:
+        """A core request as a ``version`` receiver takes it: (query, body)."""
+        if version == V2_1_1:
+            return await self.request_down(
+                module, interface, method, segments, query, body, receiver=receiver
+            )
+        return query, body
+
+    async def answer_to_core(
+        self,
+        version: str,
+        module: str,
+        interface: str,
+        method: str,
+        segments: list[str],
+        query: str,
+        status: int,
+        body: bytes,
+        receiver: PartyKey,
+    ) -> tuple[int, bytes]:
+        """A ``version`` receiver's answer as the core reads it."""
+        if version == V2_1_1:
+            return await self.answer_up(
+                module, interface, method, segments, query, status, body, receiver
+            )
+        return status, body
+
+    async def answer_from_core(
+        self,
+        version: str,
+        module: str,
+        interface: str,
+        method: str,
+        status: int,
+        body: bytes,
+        *,
+        command_location: bool = False,
+    ) -> tuple[int, bytes]:
+        """A core answer as a ``version`` caller reads it."""
+        if version == V2_1_1:
+            return await self.answer_down(
+                module, interface, method, status, body, command_location=command_location
+            )
+        return status, body
