@@ -7,7 +7,7 @@ from hub.ocpi.cdrs import CdrLocation, SignedData
 from hub.ocpi.common import CountryCode, DateTime, Object, PartyId
 from hub.ocpi.sessions import CdrToken, ChargingPeriod
 from hub.ocpi.v230.common import Price
-from hub.ocpi.v230.tariffs import Tariff
+from hub.ocpi.v230.tariffs import CdrTariff
 
 
 class CDR(Object, kw_only=True):
@@ -23,7 +23,7 @@ class CDR(Object, kw_only=True):
     cdr_location: CdrLocation
     meter_id: str | None = None
     currency: str
-    tariffs: list[Tariff] | None = None
+    tariffs: list[CdrTariff] | None = None
     charging_periods: list[ChargingPeriod]  # +
     signed_data: SignedData | None = None
     total_cost: Price

@@ -47,7 +47,8 @@ LOSSES: Final = (
         "*",
         "withheld",
         "`tax_included` YES with a price component that has no `vat`: a gross price cannot "
-        "become net without its rate, and must not reach 2.2.1 as if it were net",
+        "become net without its rate, and must not reach 2.2.1 as if it were net; likewise a "
+        "tariff without `tax_included` (one inside a CDR may lack it)",
     ),
     _loss(
         "down",
@@ -85,7 +86,8 @@ def tariff_down(tariff: Mapping[str, Any]) -> JSON | Withheld:
         except _NoRate:
             return Withheld("tax_included YES and a price component without vat")
     elif tax not in ("NO", "N/A"):
-        return Withheld(f"tax_included {tax!r} is not a TaxIncluded value")
+        # None: a CDR's tariff without tax_included (hub.ocpi.v230.tariffs.CdrTariff).
+        return Withheld(f"tax_included {tax!r}: gross or net is not known")
     for name in _LIMITS:
         if name in body:
             body[name] = _limit_down(body[name])
