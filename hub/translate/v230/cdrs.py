@@ -101,6 +101,8 @@ def cdr_down(cdr: Mapping[str, Any]) -> JSON | Withheld:
     if "tariffs" in body:
         tariffs = (tariff_down(t) for t in body["tariffs"])
         body["tariffs"] = [t for t in tariffs if not isinstance(t, Withheld)]
+        if not body["tariffs"]:
+            del body["tariffs"]  # ``*``: absent says the same as empty
     return check_whole(v221.CDR, body)
 
 
