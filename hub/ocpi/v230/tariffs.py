@@ -27,7 +27,6 @@ class PriceLimit(Object, kw_only=True):
 
 
 class _TariffFields(Object, kw_only=True):
-
     country_code: CountryCode
     party_id: PartyId
     id: str
