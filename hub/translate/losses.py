@@ -11,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Direction = Literal["up", "down"]  # up: 2.1.1 -> 2.2.1; down: 2.2.1 -> 2.1.1
+# "up" is toward the newer version, "down" toward the older: for the pair 2.1.1 it is
+# 2.1.1 -> 2.2.1 and back, for the pair 2.3.0 it is 2.2.1 -> 2.3.0 and back.
+Direction = Literal["up", "down"]
+# The version a table translates to and from 2.2.1, the routing core's version.
+Pair = Literal["2.1.1", "2.3.0"]
 Kind = Literal["dropped", "synthesized", "changed", "withheld"]
 
 DIRECTIONS: Final[dict[Direction, str]] = {"up": "2.1.1 → 2.2.1", "down": "2.2.1 → 2.1.1"}
+DIRECTIONS_230: Final[dict[Direction, str]] = {"up": "2.2.1 → 2.3.0", "down": "2.3.0 → 2.2.1"}
 KINDS: Final[frozenset[str]] = frozenset({"dropped", "synthesized", "changed", "withheld"})
 
 
@@ -31,6 +36,7 @@ class Loss:
     field: str
     kind: Kind
     why: str
+    pair: Pair = "2.1.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,15 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True)
+class Rename230:
+    """A field that only changes its name between 2.2.1 and 2.3.0."""
+
+    module: str
+    v221: str
+    v230: str
+
+
+@dataclass(frozen=True, slots=True)
 class Withheld:
     """The translation's answer when an object must not reach the other version at all (it would
     change meaning, not just lose detail). ``why`` is for logs and alerts."""
@@ -50,13 +65,17 @@ class Withheld:
     why: str
 
 
-def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
+def render(
+    losses: tuple[Loss, ...],
+    renames: tuple[Rename, ...] = (),
+    renames_230: tuple[Rename230, ...] = (),
+) -> str:
     """The Markdown page docs/versions.md: per module, its renamed fields and one table per
-    direction."""
+    direction; first 2.1.1 <-> 2.2.1, then 2.2.1 <-> 2.3.0."""
     lines = [
-        "# Translating between OCPI 2.1.1 and 2.2.1: what is lost",
+        "# Translating between OCPI 2.1.1, 2.2.1 and 2.3.0: what is lost",
         "",
-        "Generated from the `LOSSES` tables in `hub/translate/` by "
+        "Generated from the `LOSSES` tables in `hub/translate/` and `hub/translate/v230/` by "
         "`python -m hub.translate.table > docs/versions.md`; do not edit by hand.",
         "",
         "Kinds: *dropped* (the field does not reach the other side), *synthesized* (the hub "
@@ -66,17 +85,41 @@ def render(losses: tuple[Loss, ...], renames: tuple[Rename, ...] = ()) -> str:
         "source version of its direction names it (a synthesized field as the target names it). "
         "EVSE and Connector pushes follow the rows under `evses[]` and "
         "`evses[].connectors[]`.",
+        "",
+        "Every translation goes through 2.2.1. Between 2.3.0 and 2.1.1 the two tables compose: "
+        "2.3.0 → 2.1.1 is 2.3.0 → 2.2.1 and then 2.2.1 → 2.1.1, and 2.1.1 → 2.3.0 is "
+        "2.1.1 → 2.2.1 and then 2.2.1 → 2.3.0; an object either step withholds is withheld. "
+        "Between two platforms of the same version nothing is translated.",
+        "",
+        "# 2.1.1 and 2.2.1",
     ]
-    modules = sorted({loss.module for loss in losses} | {r.module for r in renames})
-    for module in modules:
-        moved = [r for r in renames if r.module == module]
+    lines += _pair(losses, "2.1.1", DIRECTIONS, [(r.module, r.v211, r.v221) for r in renames])
+    lines += ["", "# 2.2.1 and 2.3.0"]
+    lines += _pair(
+        losses, "2.3.0", DIRECTIONS_230, [(r.module, r.v221, r.v230) for r in renames_230]
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _pair(
+    losses: tuple[Loss, ...],
+    pair: Pair,
+    directions: dict[Direction, str],
+    renames: list[tuple[str, str, str]],
+) -> list[str]:
+    older, newer = ("2.1.1", "2.2.1") if pair == "2.1.1" else ("2.2.1", "2.3.0")
+    mine = [x for x in losses if x.pair == pair]
+    lines: list[str] = []
+    for module in sorted({x.module for x in mine} | {r[0] for r in renames}):
+        moved = [r for r in renames if r[0] == module]
         if moved:
-            lines += ["", f"## {module}: renamed fields (no loss)", "", "| 2.1.1 | 2.2.1 |"]
-            lines += ["|---|---|"] + [f"| `{r.v211}` | `{r.v221}` |" for r in moved]
-        for direction, title in DIRECTIONS.items():
-            rows = [x for x in losses if x.module == module and x.direction == direction]
+            lines += ["", f"## {module}: renamed fields, {older} ↔ {newer} (no loss)"]
+            lines += ["", f"| {older} | {newer} |"]
+            lines += ["|---|---|"] + [f"| `{old}` | `{new}` |" for _, old, new in moved]
+        for direction, title in directions.items():
+            rows = [x for x in mine if x.module == module and x.direction == direction]
             if not rows:
                 continue
             lines += ["", f"## {module}, {title}", "", "| Field | Kind | Why |", "|---|---|---|"]
             lines += [f"| `{x.field}` | {x.kind} | {x.why} |" for x in rows]
-    return "\n".join(lines) + "\n"
+    return lines
