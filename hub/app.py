@@ -25,7 +25,6 @@ from hub.metrics import SharedState
 from hub.partners import Partners
 from hub.registration import Registration
 from hub.relay import Relay
-from hub.relay211 import Relay211
 from hub.settings import Settings
 from hub.store.agreements import AgreementCache, AgreementStore
 from hub.store.cache import PlatformCache
@@ -38,6 +37,7 @@ from hub.store.limits import RateLimits
 from hub.store.platforms import PlatformStore
 from hub.store.proxies import ProxyStore
 from hub.supervisor import Backoff, Supervisor, TaskFactory, exponential_backoff
+from hub.versioned import VersionedRelay
 from hub.web import admin, ocpi
 from hub.web.context import Services
 from hub.web.middleware import RequestContext
@@ -120,7 +120,7 @@ def create_app(
                 lifecycle=Lifecycle(settings, store, client, queue),
                 relay=relay,
                 bridge=bridge,
-                relay211=Relay211(relay, bridge, settings.base_url, keeper.unroutable),
+                versioned=VersionedRelay(relay, bridge, settings.base_url, keeper.unroutable),
                 agreements=AgreementDesk(
                     settings,
                     agreements,

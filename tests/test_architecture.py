@@ -26,7 +26,7 @@ RANK = {
     "lifecycle": 3,
     "agreements": 3,
     "relay": 3,
-    "relay211": 3,
+    "versioned": 3,
     "bridge": 4,
     "handouts": 4,
     "openrouting": 4,

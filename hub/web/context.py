@@ -15,11 +15,11 @@ from hub.metrics import SharedState
 from hub.partners import Partners
 from hub.registration import Registration
 from hub.relay import Relay
-from hub.relay211 import Relay211
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.kept import KeptRecords
 from hub.store.platforms import PlatformStore
+from hub.versioned import VersionedRelay
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Services:
     registration: Registration
     lifecycle: Lifecycle
     relay: Relay
-    relay211: Relay211
+    versioned: VersionedRelay
     bridge: Bridge
     agreements: AgreementDesk
     partners: Partners

@@ -265,9 +265,9 @@ async def functional_module_211(request: Request) -> Response:
         raise NotFoundError("OCPI 2.1.1 is for platforms of one party, a CPO or an eMSP")
     interface = PUBLISHED_211[other_side(party.role)][module]
     _allow(request, LANES[(module, interface)].methods)
-    call = await _call(request, module, interface, _ids_below(request, depth=3))
+    call = await _call(request, module, interface, _ids_below(request, depth=3), V2_1_1)
     try:
-        answer = await services(request).relay211.relay(caller.platform.id, call)
+        answer = await services(request).versioned.relay(caller.platform.id, call)
     except HubError as e:
         metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
@@ -327,7 +327,9 @@ def _allow(request: Request, allowed: frozenset[str]) -> None:
         )
 
 
-async def _call(request: Request, module: str, interface: str, segments: list[str]) -> Call:
+async def _call(
+    request: Request, module: str, interface: str, segments: list[str], version: str = V2_2_1
+) -> Call:
     body = await request.body()
     bodies.check_json(body)
     return Call(
@@ -339,6 +341,7 @@ async def _call(request: Request, module: str, interface: str, segments: list[st
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
         correlation_id=EXCHANGE.get().correlation_id,
+        version=version,
     )
 
 
