@@ -72,9 +72,10 @@ WITHHELD = Counter(
 )
 TRANSLATED = Counter(
     "ocpi_hub_translated_total",
-    "Objects translated between OCPI versions, by module, direction (up: 2.1.1 to 2.2.1; "
-    "down: 2.2.1 to 2.1.1) and outcome (ok, or withheld: it could not be carried)",
-    ["module", "direction", "outcome"],
+    "Objects translated between the core's OCPI 2.2.1 and another version, by module, that "
+    "version, direction (up: toward the newer version) and outcome (ok, or withheld: it could "
+    "not be carried)",
+    ["module", "version", "direction", "outcome"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
 DELIVERIES = Counter(

@@ -14,10 +14,16 @@ Between two platforms of the same version nothing passes through here.
 
 from __future__ import annotations
 
-from hub.bridge.answers import COMMAND_TIMEOUT, Answers, envelope_of
+import msgspec
+import orjson
+
+from hub import metrics
+from hub.bridge import v230
+from hub.bridge.answers import COMMAND_TIMEOUT, Answers, each, envelope_of
 from hub.bridge.requests import Requests
 from hub.ocpi.common import PartyKey
-from hub.ocpi.versions import V2_1_1, V2_2_1
+from hub.ocpi.versions import V2_1_1, V2_2_1, V2_3_0
+from hub.translate.fields import JSON
 from hub.translate.losses import Withheld
 
 __all__ = ["COMMAND_TIMEOUT", "CORE", "Bridge", "Withheld", "envelope_of"]
@@ -51,6 +57,10 @@ class Bridge(Requests, Answers):
             return await self.request_up(
                 module, interface, method, segments, query, body, caller, time_zone=time_zone
             )
+        if version == V2_3_0:
+            mapped = v230.request_map(module, interface, method, segments, to_core=True)
+            written = _written(mapped, body, module, v230.DOWN)
+            return written if isinstance(written, Withheld) else (method, query, written)
         return method, query, body
 
     async def from_core(
@@ -70,6 +80,10 @@ class Bridge(Requests, Answers):
             return await self.request_down(
                 module, interface, method, segments, query, body, receiver=receiver
             )
+        if version == V2_3_0:
+            mapped = v230.request_map(module, interface, method, segments, to_core=False)
+            written = _written(mapped, body, module, v230.UP)
+            return written if isinstance(written, Withheld) else (query, written)
         return query, body
 
     async def answer_to_core(
@@ -89,6 +103,9 @@ class Bridge(Requests, Answers):
             return await self.answer_up(
                 module, interface, method, segments, query, status, body, receiver
             )
+        if version == V2_3_0:
+            mapped = v230.answer_map(module, interface, method, segments, to_core=True)
+            return status, await _answer_written(mapped, body, module, v230.DOWN)
         return status, body
 
     async def answer_from_core(
@@ -107,4 +124,41 @@ class Bridge(Requests, Answers):
             return await self.answer_down(
                 module, interface, method, status, body, command_location=command_location
             )
+        if version == V2_3_0:
+            mapped = v230.answer_map(module, interface, method, [], to_core=False)
+            return status, await _answer_written(mapped, body, module, v230.UP)
         return status, body
+
+
+def _written(mapped: v230.Map | None, body: bytes, module: str, direction: str) -> bytes | Withheld:
+    """``body`` through ``mapped`` (None: the same in both versions); raises
+    ``msgspec.ValidationError`` for a body that is not the object it must be."""
+    if mapped is None or not body:
+        return body
+    found = orjson.loads(body)
+    if not isinstance(found, dict):
+        raise msgspec.ValidationError("the body must be a JSON object")
+    written = mapped(found)
+    if isinstance(written, Withheld):
+        metrics.TRANSLATED.labels(module, V2_3_0, direction, "withheld").inc()
+        return written
+    metrics.TRANSLATED.labels(module, V2_3_0, direction, "ok").inc()
+    return orjson.dumps(written)
+
+
+async def _answer_written(
+    mapped: v230.Map | None, body: bytes, module: str, direction: str
+) -> bytes:
+    """The answer ``body`` with each object of its ``data`` through ``mapped``; one that
+    cannot be carried is left out (``hub.bridge.answers.each``)."""
+    found = envelope_of(body)
+    if mapped is None or found is None or found.get("data") is None:
+        return body
+    if found["status_code"] != 1000:
+        return body
+
+    async def one(item: JSON) -> JSON | Withheld:
+        return mapped(item)
+
+    found["data"] = await each(found["data"], one, module, V2_3_0, direction)
+    return orjson.dumps(found)

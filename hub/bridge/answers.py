@@ -18,7 +18,7 @@ from hub.ocpi.common import PartyKey
 from hub.ocpi.v211 import commands as v211_commands
 from hub.ocpi.v211 import tokens as v211_tokens
 from hub.ocpi.v211.reading import answer_kind
-from hub.ocpi.versions import RECEIVER, SENDER
+from hub.ocpi.versions import RECEIVER, SENDER, V2_1_1
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
 from hub.translate.fields import JSON
 from hub.translate.losses import Withheld
@@ -109,7 +109,7 @@ class Answers(Keeps):
 
         else:
             return data
-        return await _each(data, one, module, UP)
+        return await each(data, one, module, V2_1_1, UP)
 
     async def _object_up(
         self, module: str, item: JSON, owner: PartyKey, depth: int
@@ -189,7 +189,7 @@ class Answers(Keeps):
 
         else:
             return data
-        return await _each(data, one, module, DOWN)
+        return await each(data, one, module, V2_1_1, DOWN)
 
     async def object_down(self, module: str, item: JSON) -> JSON | Withheld:
         """One whole 2.2.1 object (as the hub keeps or a sender answers it) as 2.1.1."""
@@ -215,8 +215,12 @@ class Answers(Keeps):
         return item
 
 
-async def _each(
-    data: Any, one: Callable[[JSON], Awaitable[JSON | Withheld]], module: str, direction: str
+async def each(
+    data: Any,
+    one: Callable[[JSON], Awaitable[JSON | Withheld]],
+    module: str,
+    version: str,
+    direction: str,
 ) -> Any:
     """``one`` applied to an answer's object or to each object of its list; objects that cannot
     be carried are left out of a list (counted and logged), and a single one becomes null."""
@@ -230,10 +234,10 @@ async def _each(
         except (msgspec.ValidationError, TypeError, ValueError) as e:
             translated = Withheld(f"not a valid object: {e}")
         if isinstance(translated, Withheld):
-            metrics.TRANSLATED.labels(module, direction, "withheld").inc()
+            metrics.TRANSLATED.labels(module, version, direction, "withheld").inc()
             log.warning("%s %s: an object was withheld: %s", module, direction, translated.why)
             continue
-        metrics.TRANSLATED.labels(module, direction, "ok").inc()
+        metrics.TRANSLATED.labels(module, version, direction, "ok").inc()
         out.append(translated)
     if isinstance(data, list):
         return out

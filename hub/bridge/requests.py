@@ -13,7 +13,7 @@ from hub import metrics
 from hub.bridge.keeps import Keeps, now, without_type
 from hub.ocpi.common import PartyKey
 from hub.ocpi.v211.reading import depth, read, request_kind
-from hub.ocpi.versions import RECEIVER, SENDER
+from hub.ocpi.versions import RECEIVER, SENDER, V2_1_1
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
 from hub.translate.fields import JSON
 from hub.translate.losses import Withheld
@@ -114,9 +114,9 @@ class Requests(Keeps):
         else:
             return method, query, body
         if isinstance(up, Withheld):
-            metrics.TRANSLATED.labels(module, UP, "withheld").inc()
+            metrics.TRANSLATED.labels(module, V2_1_1, UP, "withheld").inc()
             return up
-        metrics.TRANSLATED.labels(module, UP, "ok").inc()
+        metrics.TRANSLATED.labels(module, V2_1_1, UP, "ok").inc()
         return method, query, orjson.dumps(up)
 
     async def request_down(
@@ -184,7 +184,7 @@ class Requests(Keeps):
         else:
             return query, body
         if isinstance(down, Withheld):
-            metrics.TRANSLATED.labels(module, DOWN, "withheld").inc()
+            metrics.TRANSLATED.labels(module, V2_1_1, DOWN, "withheld").inc()
             return down
-        metrics.TRANSLATED.labels(module, DOWN, "ok").inc()
+        metrics.TRANSLATED.labels(module, V2_1_1, DOWN, "ok").inc()
         return query, orjson.dumps(down)

@@ -9,6 +9,7 @@ import msgspec
 
 V2_1_1: Final = "2.1.1"
 V2_2_1: Final = "2.2.1"
+V2_3_0: Final = "2.3.0"
 # The versions the hub speaks, highest first: a handshake picks the highest both speak.
 SPOKEN: Final = (V2_2_1, V2_1_1)
 

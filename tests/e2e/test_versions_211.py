@@ -484,6 +484,7 @@ def test_translations_are_counted_per_module_and_direction(net: Network) -> None
         scrape(f"{net.hub.url}/metrics"),
         "ocpi_hub_translated_total",
         module="tariffs",
+        version="2.1.1",
         direction="up",
         outcome="ok",
     )
@@ -500,6 +501,7 @@ def test_translations_are_counted_per_module_and_direction(net: Network) -> None
         scrape(f"{net.hub.url}/metrics"),
         "ocpi_hub_translated_total",
         module="tariffs",
+        version="2.1.1",
         direction="up",
         outcome="ok",
     )
