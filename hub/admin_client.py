@@ -31,7 +31,7 @@ DEFAULT_HUB_URL = "http://127.0.0.1:8080"
 ENCODINGS = ("auto", "base64", "raw")
 # What ``platforms set --version`` takes: a version to pin, or auto (the highest both speak).
 AUTO_VERSION = "auto"
-VERSIONS = ("2.2.1", "2.1.1", AUTO_VERSION)
+VERSIONS = ("2.3.0", "2.2.1", "2.1.1", AUTO_VERSION)
 # The columns (API field names) of the tables that answers which are lists are printed as.
 # What ``platforms set --time-zone`` takes to clear the default.
 NO_TIME_ZONE = "none"

@@ -66,7 +66,11 @@ class AgreementDesk:
         announcer: Announcer,
         partners: Partners,
         bridge: Bridge,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        """``on_change``: told of every agreement added or ended under ``--agreements
+        required`` (2.3.0 platforms then hear whom they can reach: hub.reachable)."""
+        self._on_change = on_change
         self._settings = settings
         self._bridge = bridge
         self._store = store
@@ -132,6 +136,8 @@ class AgreementDesk:
     async def _welcome(self, agreement: Agreement) -> None:
         if not self._partners.required:
             return
+        if self._on_change is not None:
+            self._on_change()
         snapshot = await self._cache.current()
         items = []
         for owner, receiver, modules in (
@@ -176,6 +182,8 @@ class AgreementDesk:
     async def _farewell(self, agreement: Agreement) -> None:
         if not self._partners.required:
             return
+        if self._on_change is not None:
+            self._on_change()
         policy = await self._partners.policy()  # without the agreement: the store announced it
         snapshot = await self._cache.current()
         for owner, receiver in (

@@ -23,6 +23,7 @@ from hub.kept import Kept
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
 from hub.partners import Partners
+from hub.reachable import RolesUpdater
 from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
@@ -95,6 +96,10 @@ def create_app(
             broadcast = Broadcast(settings, held, kept, queue, deliverer.wake, bridge)
             announcer = Announcer(cache, queue, deliverer.wake, partners)
             store.on_status_change(announcer.status_changed)
+            registration = Registration(settings, store, client, cache=cache, partners=partners)
+            # 2.3.0 platforms hear whom they can reach on the same events as HubClientInfo.
+            roles = RolesUpdater(settings, registration)
+            store.on_status_change(roles.status_changed)
             supervisor = Supervisor(backoff=restart_backoff)
 
             keeper = Kept(kept)
@@ -116,7 +121,7 @@ def create_app(
                 cache=cache,
                 queue=queue,
                 kept=kept,
-                registration=Registration(settings, store, client),
+                registration=registration,
                 lifecycle=Lifecycle(settings, store, client, queue),
                 relay=relay,
                 bridge=bridge,
@@ -131,6 +136,7 @@ def create_app(
                     announcer,
                     partners,
                     bridge,
+                    on_change=roles.poke,
                 ),
                 partners=partners,
                 wake_delivery=deliverer.wake,
@@ -144,6 +150,7 @@ def create_app(
             if partners.required:
                 supervisor.start("agreement-changes", agreement_copy.watch)
             supervisor.start("delivery", deliverer.run)
+            supervisor.start("roles-updates", roles.run)
             for name, factory in (background or {}).items():
                 supervisor.start(name, factory)
             if settings.metrics_port is not None:

@@ -52,6 +52,8 @@ SETTING_HELP = {
     "retry_max": "longest retry delay of a queued message, in seconds",
     "offline_after": "consecutive failed deliveries after which a platform is OFFLINE",
     "keepalive_interval": "seconds of silence after which the hub GETs a platform's versions",
+    "roles_debounce": "seconds without a change before 2.3.0 platforms are sent the parties "
+    "they can reach",
     "agreements": "off: every party reaches every other; required: only partners",
     "rate_limit": "calls per platform and module, like 6000/min (default: no limit)",
     "cdr_retention": "days the hub keeps the sessions and CDRs it delivered, for the eMSP to "

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from hub.ocpi.common import PartyKey
+from hub.ocpi.credentials import CredentialsRole
 from hub.ocpi.lanes import CPO, MSP_SIDE
 from hub.ocpi.versions import FUNCTIONAL_MODULES
 from hub.rates import Rate
-from hub.records import Agreement, Party
+from hub.records import CONNECTED, OFFLINE, Agreement, Party, Platform
 
 AgreementMode = Literal["off", "required"]
 
@@ -133,6 +134,40 @@ def knows_of(policy: Policy, party: PartyKey, other: PartyKey) -> bool:
     """HubClientInfo: ``party`` is told of ``other`` when agreements are off, or when the two
     have an agreement for any module (README: "Roaming agreements")."""
     return not policy.required or policy.agreements.related(party, other)
+
+
+# The statuses of a platform whose parties the hub lists as reachable in its 2.3.0 credentials
+# (README: "OCPI 2.3.0 platforms"): CONNECTED, and OFFLINE, for which the hub still queues
+# (an outage would otherwise change every 2.3.0 platform's credentials twice). Not PLANNED (not
+# registered: nothing can reach it yet), SUSPENDED or removed (the hub forwards nothing to it).
+REACHABLE: Final = frozenset({CONNECTED, OFFLINE})
+
+
+def reachable_roles(
+    platforms: Iterable[Platform], policy: Policy, listener: Platform, hub: PartyKey
+) -> list[CredentialsRole]:
+    """The parties ``listener`` may reach through the hub, as the ``roles`` of the hub's 2.3.0
+    credentials (2.3.0 §7.3.1: a Roaming Hub's platform is "expected to include the parties
+    that are reachable through the Roaming Hub"): each registered role of every other platform
+    in a ``REACHABLE`` status that ``listener`` may know of (``knows_of``: agreements off, or
+    an agreement with one of its parties), with the business details it registered; never the
+    hub's own party, never HUB (2.3.0 §17.10 has no such role). Sorted, each (role, party) once
+    (2.3.0 §7.3.1: "Every role needs a unique combination")."""
+    mine = {role.key for role in listener.roles}
+    found: dict[tuple[str, str, str], CredentialsRole] = {}
+    for platform in platforms:
+        if platform.id == listener.id or platform.deleted or not platform.registered:
+            continue
+        if platform.status not in REACHABLE:
+            continue
+        for role in platform.registered_roles:
+            key = (role.country_code.upper(), role.party_id.upper())
+            name = role.role.upper()
+            if key == hub or name == "HUB" or (name, *key) in found:
+                continue
+            if any(own == key or knows_of(policy, own, key) for own in mine):
+                found[(name, *key)] = role
+    return [found[k] for k in sorted(found)]
 
 
 def check_modules(modules: Iterable[str]) -> tuple[str, ...]:

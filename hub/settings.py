@@ -63,6 +63,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retry_max: float = 60.0
     offline_after: int = 5
     keepalive_interval: float = 300.0
+    # seconds without a change before 2.3.0 platforms are sent the parties they can reach now
+    # (README: "OCPI 2.3.0 platforms")
+    roles_debounce: float = 1.0
     # who exchanges data with whom (README: "Roaming agreements"), and how often (README:
     # "Rate limits"): a rate like 6000/min for each platform and module, none by default
     agreements: Literal["off", "required"] = "off"
@@ -107,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "retry_base",
             "retry_max",
             "keepalive_interval",
+            "roles_debounce",
         ):
             value = getattr(self, name)
             _check(0 < value <= _MAX_SECONDS, name, "a number of seconds above 0")

@@ -1,4 +1,5 @@
-"""Simulated OCPI 2.2.1 and 2.1.1 platforms for end-to-end tests: real HTTP servers on 127.0.0.1.
+"""Simulated OCPI 2.3.0, 2.2.1 and 2.1.1 platforms for end-to-end tests: real HTTP servers on
+127.0.0.1.
 
 A `FakePlatform` is a Starlette app served by uvicorn in a background thread. It plays either
 side of the credentials handshake (OCPI 2.2.1, "Credentials module"; 2.1.1 credentials.md):
@@ -15,6 +16,11 @@ per module and no `role` (2.1.1 version_information_endpoint.md), the credential
 (token, url, business_details, party_id, country_code; 2.1.1 credentials.md §2.1), tokens go out
 raw (2.1.1 transport_and_format.md, "Request format") and both encodings are accepted inbound, and
 its own calls carry no X-Request-ID/X-Correlation-ID (2.1.1 does not define them).
+
+`version="2.3.0"` speaks as 2.2.1 does (roles on endpoints and in credentials), its credentials
+object adds `hub_party_id` (2.3.0 §7.3.1; `None` unless given), and it takes a credentials PUT
+from the peer at any time, as 2.2.1's does: the hub's PUTs with new `roles` are recorded in
+`requests` and the latest object in `peer_credentials`.
 """
 
 from __future__ import annotations
@@ -133,6 +139,7 @@ class FakePlatform:
         responder: Responder | None = None,
         timeout: float = 10.0,
         without_role: tuple[str, ...] = (),
+        hub_party_id: str | None = None,
     ) -> None:
         if token_encoding is None:
             # 2.2.1 §4.1.2 wants Base64; 2.1.1 sends the token as is, and its peers differ.
@@ -143,6 +150,8 @@ class FakePlatform:
             # 2.1.1 credentials carry one party and no role (2.1.1 credentials.md §2.1)
             raise ValueError(f"a {version} platform is exactly one party: {roles!r}")
         self.roles = list(roles)
+        # 2.3.0 §7.3.1: set by a platform with hub routing only; a plain platform sends null.
+        self.hub_party_id = hub_party_id
         self.name = name
         self.version = version  # spoken in its own handshakes and offered first
         self.versions = list(versions) if versions is not None else [version]
@@ -247,6 +256,13 @@ class FakePlatform:
             {"role": r, "party_id": p, "country_code": c, "business_details": {"name": self.name}}
             for c, p, r in self.roles
         ]
+        if (version or self.version) == "2.3.0":  # 2.3.0 §7.3.1
+            return {
+                "token": token,
+                "url": self.versions_url,
+                "hub_party_id": self.hub_party_id,
+                "roles": roles,
+            }
         return {"token": token, "url": self.versions_url, "roles": roles}
 
     def find_requests(self, method: str | None = None, path: str = "") -> list[RecordedRequest]:

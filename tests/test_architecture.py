@@ -34,6 +34,7 @@ RANK = {
     "replies": 4,
     "broadcast": 3,
     "hubclientinfo": 3,
+    "reachable": 3,
     "delivery": 3,
     "forward": 4,
     "partners": 4,

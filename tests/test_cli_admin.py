@@ -187,6 +187,32 @@ def test_connect_rotate_remove(hub: Hub, party_id: PartyIds) -> None:
         assert re.search(r"  Fake CPO +SUSPENDED \(removed\)  ", row), row
 
 
+def test_a_2_3_0_pin_and_platform_are_shown(hub: Hub, party_id: PartyIds) -> None:
+    """``platforms set ID --version 2.3.0`` (README: "OCPI 2.3.0 platforms"): the hub
+    registers in 2.3.0, which the list and show print."""
+    pid = party_id()
+    with FakePlatform(roles=[("NL", pid, "EMSP")], versions=["2.3.0", "2.2.1"]) as fake:
+        platform_id = add(hub, "New eMSP", "--role", f"NL:{pid}:EMSP")["id"]
+        pinned = run_cli("platforms", "set", platform_id, "--version", "2.3.0", hub=hub)
+        assert pinned.returncode == 0, pinned.stderr
+        assert fields(pinned.stdout)["version_pin"] == "2.3.0"
+        connected = run_json(
+            "platforms",
+            "connect",
+            platform_id,
+            "--versions-url",
+            fake.versions_url,
+            "--token",
+            fake.token_a,
+            hub=hub,
+        )
+        assert connected["version"] == "2.3.0"
+        assert run_json("platforms", "show", platform_id, hub=hub)["version"] == "2.3.0"
+        listed = run_cli("platforms", "list", hub=hub).stdout.splitlines()
+        (row,) = [line for line in listed if line.startswith(platform_id)]
+        assert row.split()[3:6] == ["CONNECTED", f"NL:{pid}:EMSP", "2.3.0"]
+
+
 def test_set_version_pins_and_unpins(hub: Hub, party_id: PartyIds) -> None:
     """``platforms set ID --version`` (README: "OCPI 2.1.1 platforms"); a 2.1.1 platform
     connected so shows 2.1.1 in the list."""

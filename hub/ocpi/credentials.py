@@ -1,4 +1,4 @@
-"""Credentials module objects (2.2.1 "Credentials module")."""
+"""Credentials module objects (2.2.1 "Credentials module"; 2.3.0 §7.3.1)."""
 
 from __future__ import annotations
 
@@ -41,4 +41,20 @@ class CredentialsRole(msgspec.Struct, frozen=True):
 class Credentials(msgspec.Struct, frozen=True):
     token: Token
     url: Url
+    roles: Annotated[list[CredentialsRole], msgspec.Meta(min_length=1)]
+
+
+# 2.3.0 §7.3.1: the hub party of a platform with message routing, its country code and party id
+# as one five-character string (``NLHUB``).
+HubPartyId = Annotated[str, msgspec.Meta(min_length=5, max_length=5)]
+
+
+class Credentials230(msgspec.Struct, frozen=True, kw_only=True):
+    """2.3.0 §7.3.1: the 2.2.1 object plus ``hub_party_id``. Its Role enum has no HUB (2.3.0
+    §17.10): a hub names itself in ``hub_party_id`` and lists the parties reachable through it
+    in ``roles``."""
+
+    token: Token
+    url: Url
+    hub_party_id: HubPartyId | None = None
     roles: Annotated[list[CredentialsRole], msgspec.Meta(min_length=1)]

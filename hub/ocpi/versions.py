@@ -1,4 +1,4 @@
-"""Versions module objects (2.2.1 "Versions module")."""
+"""Versions module objects (2.2.1 and 2.3.0 "Versions module", §6; the same shape in both)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ V2_1_1: Final = "2.1.1"
 V2_2_1: Final = "2.2.1"
 V2_3_0: Final = "2.3.0"
 # The versions the hub speaks, highest first: a handshake picks the highest both speak.
-SPOKEN: Final = (V2_2_1, V2_1_1)
+SPOKEN: Final = (V2_3_0, V2_2_1, V2_1_1)
 
 # The functional modules the hub routes (2.2.1 "Modules"), and the configuration modules.
 FUNCTIONAL_MODULES: Final = (

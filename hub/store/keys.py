@@ -86,6 +86,12 @@ def rate_limit(platform_id: str, module: str) -> str:
     return f"{_platform(platform_id)}:rate:{module}"
 
 
+def roles_sent(platform_id: str) -> str:
+    """String: the digest of the parties a 2.3.0 platform was last told it can reach, in the
+    hub's credentials (hub.registration.roles_digest)."""
+    return f"{_platform(platform_id)}:roles-sent"
+
+
 def last_seen(platform_id: str) -> str:
     """String: when the platform last called the hub (written at most once a minute)."""
     return f"{_platform(platform_id)}:seen"

@@ -405,6 +405,14 @@ class PlatformStore:
         raw = await call(self._redis.get(keys.outbound_token(platform_id)))
         return None if raw is None else raw.decode()
 
+    async def roles_sent(self, platform_id: str) -> str | None:
+        """The digest of the parties a 2.3.0 platform was last told it can reach."""
+        raw = await call(self._redis.get(keys.roles_sent(platform_id)))
+        return None if raw is None else raw.decode()
+
+    async def set_roles_sent(self, platform_id: str, digest: str) -> None:
+        await call(self._redis.set(keys.roles_sent(platform_id), digest))
+
     # --- activity ---------------------------------------------------------------------
 
     async def touch(self, platform_id: str) -> None:

@@ -48,7 +48,7 @@ RateText = Annotated[str, msgspec.Meta(examples=["6000/min", "100/10s", "5/s"])]
 
 # The OCPI versions a platform can be pinned to: every version the hub speaks
 # (hub.ocpi.versions.SPOKEN; README: "OCPI 2.1.1 platforms").
-PinnedVersion = Literal["2.2.1", "2.1.1"]
+PinnedVersion = Literal["2.3.0", "2.2.1", "2.1.1"]
 
 
 # An IANA time zone name like Europe/Brussels (2.2.1 Location ``time_zone``).

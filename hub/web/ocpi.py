@@ -1,5 +1,5 @@
-"""OCPI endpoints: versions, credentials (2.2.1 and 2.1.1), and the functional modules' entry
-points."""
+"""OCPI endpoints: versions, credentials (2.3.0, 2.2.1 and 2.1.1), and the functional modules'
+entry points."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from hub.errors import (
 )
 from hub.hubclientinfo import listing
 from hub.logs import EXCHANGE
-from hub.ocpi.credentials import Credentials
+from hub.ocpi.credentials import Credentials, Credentials230
 from hub.ocpi.lanes import LANES
 from hub.ocpi.pagination import Page
 from hub.ocpi.paths import decode_segments
@@ -44,6 +44,7 @@ from hub.ocpi.versions import (
     SENDER,
     V2_1_1,
     V2_2_1,
+    V2_3_0,
     Endpoint,
     Version,
     VersionDetails,
@@ -132,10 +133,11 @@ async def versions(request: Request) -> Response:
     return responses.ocpi([Version(v, f"{base}/{v}") for v in versions_for(caller.platform)])
 
 
-def version_details_of(base: str) -> VersionDetails:
-    """The hub's 2.2.1 endpoints. The hub is both sender and receiver of every functional
-    module, so each has two URLs; hubclientinfo is served as its sender (data owner: hub)."""
-    root = f"{base}/{V2_2_1}"
+def version_details_of(base: str, version: str = V2_2_1) -> VersionDetails:
+    """The hub's 2.2.1 or 2.3.0 endpoints (the same shape, 2.3.0 §6.2). The hub is both sender
+    and receiver of every functional module, so each has two URLs; hubclientinfo is served as
+    its sender (data owner: hub)."""
+    root = f"{base}/{version}"
     endpoints = [
         Endpoint(CREDENTIALS, f"{root}/{CREDENTIALS}", SENDER),
         Endpoint(HUBCLIENTINFO, f"{root}/{HUBCLIENTINFO}", SENDER),
@@ -143,13 +145,19 @@ def version_details_of(base: str) -> VersionDetails:
     for module in FUNCTIONAL_MODULES:
         for path, role in INTERFACES.items():
             endpoints.append(Endpoint(module, f"{root}/{path}/{module}", role))
-    return VersionDetails(V2_2_1, endpoints)
+    return VersionDetails(version, endpoints)
 
 
 async def version_details(request: Request) -> Response:
     _allow(request, GET_ONLY)
     await authenticate(request, token_a_allowed=True)
     return responses.ocpi(version_details_of(_base(request)))
+
+
+async def version_details_v230(request: Request) -> Response:
+    _allow(request, GET_ONLY)
+    await authenticate(request, token_a_allowed=True)
+    return responses.ocpi(version_details_of(_base(request), V2_3_0))
 
 
 def version_details_211(base: str, role: str) -> VersionDetails211:
@@ -194,6 +202,13 @@ async def credentials(request: Request) -> Response:
     return await _credentials(request, V2_2_1, Credentials)
 
 
+async def credentials_230(request: Request) -> Response:
+    """2.3.0 §7.2: the same methods and refusals as 2.2.1's; the hub's object names it in
+    ``hub_party_id`` and lists the parties the caller can reach (README: "OCPI 2.3.0
+    platforms")."""
+    return await _credentials(request, V2_3_0, Credentials230)
+
+
 async def credentials_211(request: Request) -> Response:
     """2.1.1 credentials.md §1: the same methods and refusals as 2.2.1's, with the flat
     one-party object, for a platform that can use 2.1.1."""
@@ -210,7 +225,10 @@ async def _credentials(request: Request, version: str, kind: type[Offer]) -> Res
     method = request.method
     if method == "GET":
         # The credentials the caller uses to reach the hub: the token it just presented.
-        return responses.ocpi(hub.registration.hub_credentials(caller.token, version))
+        answer = await hub.registration.answer(
+            caller.platform.id, caller.token, version, sent=False
+        )
+        return responses.ocpi(answer)
     if method == "POST":
         if not caller.token_a:
             raise MethodNotAllowedError("this platform is registered already; use PUT to update")
@@ -218,7 +236,8 @@ async def _credentials(request: Request, version: str, kind: type[Offer]) -> Res
         token = await hub.registration.accept(
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
-        return responses.ocpi(hub.registration.hub_credentials(token, version))
+        answer = await hub.registration.answer(caller.platform.id, token, version, sent=True)
+        return responses.ocpi(answer)
     if caller.token_a:
         raise MethodNotAllowedError("this platform is not registered; POST with token A first")
     if method == "PUT":
@@ -226,7 +245,8 @@ async def _credentials(request: Request, version: str, kind: type[Offer]) -> Res
         token = await hub.registration.update(
             caller.platform.id, offer, caller_base64=caller.sent_base64
         )
-        return responses.ocpi(hub.registration.hub_credentials(token, version))
+        answer = await hub.registration.answer(caller.platform.id, token, version, sent=True)
+        return responses.ocpi(answer)
     assert method == "DELETE"
     await hub.registration.unregister(caller.platform.id)
     return responses.ocpi(message="unregistered")
@@ -236,13 +256,23 @@ async def _credentials(request: Request, version: str, kind: type[Offer]) -> Res
 
 
 async def functional_module(request: Request) -> Response:
+    return await _functional_module(request, V2_2_1)
+
+
+async def functional_module_230(request: Request) -> Response:
+    """A functional module on a 2.3.0 URL: routed as on 2.2.1's, with the call marked 2.3.0
+    (``Call.version``) for the version layer behind the relay."""
+    return await _functional_module(request, V2_3_0)
+
+
+async def _functional_module(request: Request, version: str) -> Response:
     module = request.path_params["module"]
     interface = INTERFACES.get(request.path_params["interface"])
     if interface is None or module not in FUNCTIONAL_MODULES:
         raise NotFoundError("no such endpoint")
     _allow(request, LANES[(module, interface)].methods)
     caller = await authenticate(request)
-    call = await _call(request, module, interface, _ids_below(request, depth=4))
+    call = await _call(request, module, interface, _ids_below(request, depth=4), version)
     try:
         answer = await services(request).relay.relay(caller.platform.id, call)
     except HubError as e:
@@ -346,6 +376,15 @@ async def _call(
 
 
 async def hubclientinfo(request: Request) -> Response:
+    return await _hubclientinfo(request, V2_2_1)
+
+
+async def hubclientinfo_230(request: Request) -> Response:
+    """HubClientInfo is unchanged in 2.3.0 (2.3.0 §15): the same list at the 2.3.0 URL."""
+    return await _hubclientinfo(request, V2_3_0)
+
+
+async def _hubclientinfo(request: Request, version: str) -> Response:
     """The hub's HubClientInfo sender interface: every party and its status, paginated."""
     _allow(request, GET_ONLY)
     caller = await authenticate(request)
@@ -360,7 +399,7 @@ async def hubclientinfo(request: Request) -> Response:
     every = listing(snapshot.platforms.values(), policy, caller.platform)
     found = [i for i in every if page.admits(i.last_updated)]
     shown = found[page.offset : page.offset + page.limit]
-    url = f"{hub.settings.base_url}/ocpi/{V2_2_1}/{HUBCLIENTINFO}"
+    url = f"{hub.settings.base_url}/ocpi/{version}/{HUBCLIENTINFO}"
     return responses.ocpi(shown, headers=page.headers(url, len(shown), len(found)))
 
 
@@ -383,6 +422,9 @@ class _AnyMethod:
 
 def routes() -> list[Route]:
     base = f"/ocpi/{V2_2_1}"
+    # 2.3.0: the 2.2.1 layout under its own version (2.3.0 §6.2); the hub URLs (via) are one
+    # for every version.
+    base_230 = f"/ocpi/{V2_3_0}"
     # 2.1.1: version details and credentials here; its module URLs (/ocpi/2.1.1/{module}) are
     # served beside them by the functional routes.
     base_211 = f"/ocpi/{V2_1_1}"
@@ -396,6 +438,11 @@ def routes() -> list[Route]:
         Route(base + "/via/{id}", _AnyMethod(via)),
         Route(base + "/{interface}/{module}", _AnyMethod(functional_module)),
         Route(base + "/{interface}/{module}/{rest:path}", _AnyMethod(functional_module)),
+        Route(base_230, _AnyMethod(version_details_v230)),
+        Route(f"{base_230}/{CREDENTIALS}", _AnyMethod(credentials_230)),
+        Route(f"{base_230}/{HUBCLIENTINFO}", _AnyMethod(hubclientinfo_230)),
+        Route(base_230 + "/{interface}/{module}", _AnyMethod(functional_module_230)),
+        Route(base_230 + "/{interface}/{module}/{rest:path}", _AnyMethod(functional_module_230)),
         Route(f"/ocpi/{V2_1_1}/{{module}}", _AnyMethod(functional_module_211)),
         Route(f"/ocpi/{V2_1_1}/{{module}}/{{rest:path}}", _AnyMethod(functional_module_211)),
     ]

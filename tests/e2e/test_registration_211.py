@@ -92,15 +92,17 @@ def test_2_1_1_is_offered_to_a_platform_of_one_cpo_or_emsp_role(
     emsp = hub.add_platform("eMSP", ("NL", party_id(), "EMSP"))
     both = hub.add_platform("Both", ("NL", party_id(), "CPO"), ("NL", party_id(), "EMSP"))
     nsp = hub.add_platform("NSP", ("NL", party_id(), "NSP"))
-    newest = {"version": "2.2.1", "url": f"{hub.url}/ocpi/2.2.1"}
+    # 2.3.0 is offered to every platform (README: "OCPI 2.3.0 platforms").
+    newest = {"version": "2.3.0", "url": f"{hub.url}/ocpi/2.3.0"}
+    middle = {"version": "2.2.1", "url": f"{hub.url}/ocpi/2.2.1"}
     oldest = {"version": "2.1.1", "url": f"{hub.url}/ocpi/2.1.1"}
 
     for created in (cpo, emsp):
         status, _, body = get(hub.versions_url, created["token_a"], raw=True)
-        assert (status, body["data"]) == (200, [newest, oldest])
+        assert (status, body["data"]) == (200, [newest, middle, oldest])
     for created in (both, nsp):
         status, _, body = get(hub.versions_url, created["token_a"])
-        assert (status, body["data"]) == (200, [newest])
+        assert (status, body["data"]) == (200, [newest, middle])
         # Nor is what lies below its URL: as for a version the hub does not speak.
         for method in ("GET", "POST"):
             for path in ("/ocpi/2.1.1", "/ocpi/2.1.1/credentials"):
@@ -437,7 +439,11 @@ def test_the_hub_picks_the_highest_version_unless_pinned(
     ("roles", "pin", "said"),
     [
         ([("CPO",)], "2.2.1", "pinned this platform to 2.2.1, you offer 2.1.1"),
-        ([("CPO",), ("EMSP",)], None, "the hub speaks 2.2.1 with this platform, you offer 2.1.1"),
+        (
+            [("CPO",), ("EMSP",)],
+            None,
+            "the hub speaks 2.3.0, 2.2.1 with this platform, you offer 2.1.1",
+        ),
     ],
     ids=["pinned", "two-roles"],
 )

@@ -84,13 +84,15 @@ def test_the_token_scheme_is_case_insensitive(hub: HubProcess, token_c: str) -> 
 def test_version_details_list_every_module_both_ways(hub: HubProcess, token_c: str) -> None:
     status, _, body = client.request("GET", hub.versions_url, headers=auth(token_c))
     assert status == 200
-    # A platform of one CPO role may also use 2.1.1 (README: "OCPI 2.1.1 platforms").
+    # 2.3.0 first (README: "OCPI 2.3.0 platforms"); a platform of one CPO role may also use
+    # 2.1.1 (README: "OCPI 2.1.1 platforms").
     assert body["data"] == [
+        {"version": "2.3.0", "url": f"{hub.url}/ocpi/2.3.0"},
         {"version": "2.2.1", "url": f"{hub.url}/ocpi/2.2.1"},
         {"version": "2.1.1", "url": f"{hub.url}/ocpi/2.1.1"},
     ]
 
-    status, _, body = client.request("GET", body["data"][0]["url"], headers=auth(token_c))
+    status, _, body = client.request("GET", body["data"][1]["url"], headers=auth(token_c))
 
     assert status == 200
     assert body["data"]["version"] == "2.2.1"

@@ -100,7 +100,7 @@ def test_only_a_platform_of_one_cpo_or_emsp_role_uses_2_1_1(
 ) -> None:
     found = platform(*roles)
     assert party_211(found) == party
-    assert versions_for(found) == (["2.2.1", "2.1.1"] if party else ["2.2.1"])
+    assert versions_for(found) == (["2.3.0", "2.2.1", "2.1.1"] if party else ["2.3.0", "2.2.1"])
 
 
 def test_the_pin_takes_every_version_the_hub_speaks() -> None:

@@ -95,7 +95,7 @@ def test_a_platform_view_is_the_record_without_its_bookkeeping() -> None:
 
 def test_the_version_pin_is_documented() -> None:
     change = SCHEMAS["PlatformChange"]["properties"]["version"]
-    assert change["anyOf"] == [{"enum": ["2.1.1", "2.2.1"]}, {"type": "null"}]
+    assert change["anyOf"] == [{"enum": ["2.1.1", "2.2.1", "2.3.0"]}, {"type": "null"}]
     assert "connect" in change["description"]
     assert "version_pin" in SCHEMAS["PlatformView"]["properties"]
     patch = ADMIN_OPENAPI["paths"]["/admin/platforms/{id}"]["patch"]
