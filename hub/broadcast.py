@@ -170,7 +170,9 @@ class Broadcast:
     ) -> tuple[str, str, bytes] | None:
         version = version or CORE
         if original is not None and original[0] == version:
-            return original[1:]
+            sent_method, sent_query, sent = original[1:]
+            kept = self._bridge.between(version, module, RECEIVER, sent_method, segments, sent)
+            return sent_method, sent_query, kept
         if version == CORE:
             return method, query, body
         written = await self._bridge.from_core(

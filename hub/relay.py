@@ -236,6 +236,9 @@ class Relay:
         passed = foreign and call.version == version and call.original is not None
         if passed and call.original is not None:
             method, query_string, body = call.original
+            body = self._bridge.between(
+                version, call.module, call.interface, method, segments, body
+            )
             if callback is not None:
                 query_string, body = self._handouts.put_response_url(
                     query_string, body, facts, callback
@@ -276,7 +279,12 @@ class Relay:
         response = await self._forward(call, url, body, token, target, party, method=method)
         forwarded = time.perf_counter() - began
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
-        if foreign and not passed:
+        if passed:
+            content = self._bridge.between(
+                version, call.module, call.interface, method, segments, response.body, answer=True
+            )
+            response = msgspec.structs.replace(response, body=content)
+        elif foreign:
             status, content = await self._bridge.answer_to_core(
                 version,
                 call.module,

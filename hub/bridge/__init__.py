@@ -39,6 +39,24 @@ class Bridge(Requests, Answers):
     ``to_core``/``from_core`` and their answer counterparts take the other side's version and
     pass a call of the core's own version (or of one the layer does not translate) as it is."""
 
+    def between(
+        self,
+        version: str,
+        module: str,
+        interface: str,
+        method: str,
+        segments: list[str],
+        body: bytes,
+        *,
+        answer: bool = False,
+    ) -> bytes:
+        """A request (or, with ``answer``, an answer) passed between two platforms of
+        ``version`` as it was sent, except what that version says a platform may send but
+        must not be passed on (2.3.0: unknown and extension fields)."""
+        if version == V2_3_0:
+            return v230.known_only(module, interface, method, segments, body, answer=answer)
+        return body
+
     async def to_core(
         self,
         version: str,

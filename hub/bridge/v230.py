@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+import msgspec
+import orjson
+
+from hub.ocpi.v230 import cdrs as v230_cdrs
+from hub.ocpi.v230 import locations as v230_locations
+from hub.ocpi.v230 import sessions as v230_sessions
+from hub.ocpi.v230 import tariffs as v230_tariffs
+from hub.ocpi.v230 import tokens as v230_tokens
 from hub.ocpi.versions import RECEIVER, SENDER
-from hub.translate.fields import JSON
+from hub.translate.fields import JSON, clean
 from hub.translate.losses import Withheld
 from hub.translate.v230 import cdrs, commands, locations, sessions, tariffs, tokens
 
@@ -115,3 +123,67 @@ def answer_map(
     if (module, interface, method) == ("commands", RECEIVER, "POST"):
         return commands.response_down if to_core else commands.response_up
     return None
+
+
+# The objects whose fields a 2.3.0 platform may extend, by module (a Location's EVSE and
+# Connector by depth), and the object of a real-time authorization's answer.
+_OBJECTS: Final[dict[str, tuple[type[msgspec.Struct], ...]]] = {
+    "locations": (v230_locations.Location, v230_locations.EVSE, v230_locations.Connector),
+    "tariffs": (v230_tariffs.Tariff,),
+    "tokens": (v230_tokens.Token,),
+    "sessions": (v230_sessions.Session,),
+    "cdrs": (v230_cdrs.CDR,),
+}
+
+
+def known_only(
+    module: str, interface: str, method: str, segments: list[str], body: bytes, *, answer: bool
+) -> bytes:
+    """``body`` between two 2.3.0 platforms without the fields 2.3.0 does not define (unknown
+    and extension fields, 2.3.0 §4.1.8: accepted from a platform, never passed on to another);
+    the very bytes when it has none, as the official examples have none. ``answer``: the body
+    is an answer's envelope."""
+    kinds = _OBJECTS.get(module)
+    if kinds is None or not body:
+        return body
+    try:
+        found = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if answer:
+        if not isinstance(found, dict) or found.get("data") is None:
+            return body
+        if (module, interface, method) == ("tokens", SENDER, "POST"):
+            kind: type[msgspec.Struct] = v230_tokens.AuthorizationInfo
+        elif interface == SENDER and method == "GET":
+            ids = len(segments)
+            kind = (
+                kinds[min(max(ids - 1, 0), len(kinds) - 1)] if module == "locations" else kinds[0]
+            )
+        else:
+            return body
+        data = found["data"]
+        items = data if isinstance(data, list) else [data]
+        cleaned = [_known(kind, item) for item in items]
+        if cleaned == items:
+            return body
+        found["data"] = cleaned if isinstance(data, list) else cleaned[0]
+        return orjson.dumps(found)
+    if (
+        interface != RECEIVER
+        or method not in ("PUT", "PATCH", "POST")
+        or not isinstance(found, dict)
+    ):
+        return body
+    kind = kinds[min(max(len(segments) - 3, 0), len(kinds) - 1)]
+    cleaned_one = _known(kind, found)
+    return body if cleaned_one == found else orjson.dumps(cleaned_one)
+
+
+def _known(kind: type[msgspec.Struct], item: object) -> object:
+    if not isinstance(item, dict):
+        return item
+    try:
+        return clean(kind, item)
+    except msgspec.ValidationError:
+        return item  # the receiver judges what is not even valid; nothing here to strip

@@ -273,8 +273,14 @@ async def _functional_module(request: Request, version: str) -> Response:
     _allow(request, LANES[(module, interface)].methods)
     caller = await authenticate(request)
     call = await _call(request, module, interface, _ids_below(request, depth=4), version)
+    hub = services(request)
     try:
-        answer = await services(request).relay.relay(caller.platform.id, call)
+        if version == V2_2_1:
+            answer = await hub.relay.relay(caller.platform.id, call)
+        else:
+            # Read into the core's 2.2.1 and the answer written back (README: "OCPI 2.3.0
+            # platforms").
+            answer = await hub.versioned.relay(caller.platform.id, call)
     except HubError as e:
         metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
