@@ -83,7 +83,7 @@ class Broadcast:
         method: str,
         segments: list[str],
         query: str,
-        body: bytes,
+        body: bytes | None,
         correlation_id: str,
         *,
         original: tuple[str, str, str, bytes] | None = None,
@@ -106,7 +106,11 @@ class Broadcast:
             raise InvalidParametersError(f"the URL of a {method} must end in {shape}")
         if lane.module == "tokens" and path:
             path = [path[0], urllib.parse.parse_qs(query).get("type", ["RFID"])[0]]
-        if method == "PUT":
+        if body is None:
+            # The core's version cannot carry it (``original`` only reaches receivers of its
+            # own version): nothing is kept for GET-all, which answers in the core's terms.
+            pass
+        elif method == "PUT":
             await self._held.put(lane.module, owner, path, body)
         elif method == "PATCH":
             if not await self._held.patch(lane.module, owner, path, body):
@@ -118,7 +122,9 @@ class Broadcast:
         now = time.time()
         # Each receiver gets the call in its version (README: "OCPI 2.1.1 platforms"), written
         # once per version; None: that version cannot carry it.
-        calls: dict[str | None, tuple[str, str, bytes] | None] = {V2_2_1: (method, query, body)}
+        calls: dict[str | None, tuple[str, str, bytes] | None] = {
+            CORE: None if body is None else (method, query, body)
+        }
         items = []
         for platform, party in self._receivers(table, lane, caller_id):
             if not policy.reaches(owner, party, module=lane.module):
@@ -165,7 +171,7 @@ class Broadcast:
         method: str,
         segments: list[str],
         query: str,
-        body: bytes,
+        body: bytes | None,
         original: tuple[str, str, str, bytes] | None,
     ) -> tuple[str, str, bytes] | None:
         version = version or CORE
@@ -173,6 +179,8 @@ class Broadcast:
             sent_method, sent_query, sent = original[1:]
             kept = self._bridge.between(version, module, RECEIVER, sent_method, segments, sent)
             return sent_method, sent_query, kept
+        if body is None:
+            return None
         if version == CORE:
             return method, query, body
         written = await self._bridge.from_core(

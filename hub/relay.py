@@ -322,6 +322,46 @@ class Relay:
             forward_seconds=forwarded,
         )
 
+    async def broadcast_as_sent(self, caller_id: str, call: Call, why: str) -> Answer:
+        """A push to the hub that the core's version cannot carry (``why``): only the
+        sender's own version receives it, as sent; nothing is kept for GET-all (README: "OCPI
+        2.3.0 platforms")."""
+        _, table = await self.table()
+        lane = LANES[(call.module, call.interface)]
+        caller = table.platforms[caller_id]
+        await self._within_limit(caller, call.module)
+        claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
+        party = sender(caller, claimed, lane)
+        segments = list(call.segments)
+        if len(segments) >= 2:
+            check_owner(party, party_key(segments[0], segments[1]), "the URL")
+        log.info(
+            "%s %s of %s reaches %s platforms only: %s",
+            call.method,
+            call.module,
+            label(party),
+            call.version,
+            why,
+        )
+        policy = await self._partners.policy()
+        status, headers, content = await self._broadcast.push(
+            table,
+            policy,
+            lane,
+            party,
+            caller_id,
+            call.method,
+            segments,
+            call.query,
+            None,
+            call.correlation_id,
+            original=(call.version, call.method, call.query, call.body),
+        )
+        metrics.ROUTING.labels(call.module, "broadcast", "").inc()
+        return Answer(
+            status, headers, content, SUCCESS, label(party), label(self._hub), version=call.version
+        )
+
     async def _learn_contract(self, lane: Lane, call: Call, owner: PartyKey) -> None:
         """Keep the CdrToken of every token pushed and every session or CDR relayed: a 2.1.1
         Session or CDR names its token by contract id only (``hub.bridge``)."""

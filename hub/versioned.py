@@ -121,6 +121,11 @@ class VersionedRelay:
                 up.why,
             )
             return Answer(200, {"content-type": "application/json"}, envelope(), 1000, label(owner))
+        if isinstance(up, Withheld) and _broadcast(call, headers, self._relay.hub):
+            # Its own version's receivers may still take it (a 2.3.0 tariff with tax included
+            # and no vat never reaches 2.2.1 or 2.1.1 as if net).
+            as_sent = dataclasses.replace(call, headers=headers)
+            return await self._relay.broadcast_as_sent(caller_id, as_sent, up.why)
         if isinstance(up, Withheld):
             raise InvalidParametersError(
                 f"this {call.module[:-1]} cannot be carried to OCPI {CORE}: {up.why}"
@@ -162,6 +167,15 @@ class VersionedRelay:
         if version == V2_1_1:
             return link.replace(served, f"{self._base_url}/ocpi/{V2_1_1}/{module}")
         return link.replace(served, f"{self._base_url}/ocpi/{version}/sender/{module}")
+
+
+def _broadcast(call: Call, headers: dict[str, str], hub: PartyKey) -> bool:
+    """A push addressed to the hub (OCPI-to names it): a broadcast."""
+    if call.interface != RECEIVER or call.method not in ("PUT", "PATCH"):
+        return False
+    if call.module not in BROADCAST_MODULES:
+        return False
+    return header_party(headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID) == hub
 
 
 def _parked(call: Call) -> bool:
