@@ -229,3 +229,36 @@ def test_start_session_from_a_230_emsp_at_a_211_cpo_and_its_result(net: Network)
     assert one(net.e3.fake, "POST", f"{V3}/commands/sender/START_SESSION/c-1").body == {
         "result": "ACCEPTED"
     }
+
+
+def test_a_230_emsp_pulls_its_kept_session_in_230(net: Network) -> None:
+    pushed = session(C2, "S-K3", E3) | {"total_cost": {"excl_vat": 2.0, "incl_vat": 2.42}}
+    ok(net.c2.call("PUT", f"{V2}/receiver/sessions/NL/CP2/S-K3", body=pushed, to=E3))
+    one(net.e3.fake, "PUT", f"{V3}/sessions/receiver/NL/CP2/S-K3")
+    listed = ok(net.e3.call("GET", f"{V3}/sender/sessions?limit=100", to=HUB))["data"]
+    (kept,) = [item for item in listed if item["id"] == "S-K3"]
+    assert kept["total_cost"] == {"before_taxes": 2.0, "taxes": [{"name": "VAT", "amount": 0.42}]}
+
+
+def test_a_real_time_authorization_from_a_221_cpo_at_a_230_emsp(net: Network) -> None:
+    """The authorization is open-routed to the token's 2.3.0 eMSP, and its AuthorizationInfo
+    reaches the 2.2.1 CPO."""
+    pushed = token(E3, "E3-AUTH")
+    ok(net.e3.call("PUT", f"{V3}/receiver/tokens/DE/TNM/E3-AUTH?type=RFID", body=pushed, to=HUB))
+    one(net.c2.fake, "PUT", f"{V2}/tokens/receiver/DE/TNM/E3-AUTH")
+    original = net.e3.fake.responder
+
+    def authorize(request: RecordedRequest) -> tuple[Any, ...] | None:
+        if request.path.endswith("/authorize"):
+            info = {"allowed": "ALLOWED", "token": pushed, "authorization_reference": "A-1"}
+            return 200, envelope(info)
+        return original(request) if original else None
+
+    net.e3.fake.responder = authorize
+    try:
+        answer = ok(net.c2.call("POST", f"{V2}/sender/tokens/E3-AUTH/authorize?type=RFID"))
+    finally:
+        net.e3.fake.responder = original
+    assert answer["data"]["allowed"] == "ALLOWED"
+    assert answer["data"]["token"]["uid"] == "E3-AUTH"
+    assert one(net.e3.fake, "POST", f"{V3}/tokens/sender/E3-AUTH/authorize").query == "type=RFID"
