@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.client import HttpResult
+from tests.e2e.expect import ok, one
 from tests.e2e.network import Member, member
 from tests.e2e.objects import cdr, command_response, location, session, token
 from tests.e2e.test_operations import scrape, value
@@ -26,7 +27,6 @@ from tests.inprocess import InProcessHub
 from tests.ownhub import own_hub
 from tests.parties import FakePlatform, RecordedRequest
 from tests.translate.test_cdrs import CDR_211
-from tests.waiting import wait_for
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "2.1.1"
 V2 = "/ocpi/2.2.1"
@@ -108,24 +108,6 @@ def call211(
 ) -> HttpResult:
     """Call the hub as a 2.1.1 platform: raw token, no routing or id headers."""
     return platform.call(method, f"{hub.url}/ocpi/2.1.1/{path}", body=body)
-
-
-def ok(result: HttpResult) -> Any:
-    status, _, answer = result
-    assert (status, answer["status_code"]) == (200, 1000), answer
-    return answer
-
-
-def one(platform: FakePlatform, method: str, path: str) -> RecordedRequest:
-    """The one request ``platform`` received with this method and path, waited for."""
-
-    def found() -> list[RecordedRequest]:
-        return [r for r in platform.find_requests(method, path) if r.path == path]
-
-    wait_for(found, f"{method} {path}")
-    requests = found()
-    assert len(requests) == 1, requests
-    return requests[0]
 
 
 def location_211(location_id: str) -> dict[str, Any]:

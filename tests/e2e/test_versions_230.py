@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from tests.client import HttpResult
+from tests.e2e.expect import ok, one
 from tests.e2e.network import Member, member
 from tests.e2e.objects import location, session, token
 from tests.inprocess import InProcessHub
 from tests.ownhub import own_hub
-from tests.parties import FakePlatform, RecordedRequest
-from tests.waiting import wait_for
+from tests.parties import RecordedRequest
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 V3, V2 = "/ocpi/2.3.0", "/ocpi/2.2.1"
@@ -106,22 +106,6 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
                 status, _, answer = hub.admin("POST", "/agreements", body)
                 assert status == 201, answer
         yield found
-
-
-def ok(result: HttpResult) -> Any:
-    status, _, answer = result
-    assert (status, answer["status_code"]) == (200, 1000), answer
-    return answer
-
-
-def one(platform: FakePlatform, method: str, path: str) -> RecordedRequest:
-    def found() -> list[RecordedRequest]:
-        return [r for r in platform.find_requests(method, path) if r.path == path]
-
-    wait_for(found, f"{method} {path}")
-    requests = found()
-    assert len(requests) == 1, requests
-    return requests[0]
 
 
 def call211(platform: Member, method: str, path: str, body: Any = None) -> HttpResult:
