@@ -246,13 +246,13 @@ class AgreementView(msgspec.Struct, kw_only=True):
     cpo: PartyRef
     partner: PartyRef
     modules: list[str] | None
-    created_at: str
     extensions: Annotated[
         bool,
         msgspec.Meta(
             description="the two may pass each other the fields OCPI 2.3.0 does not define"
         ),
     ]
+    created_at: str
 
 
 class Imported(msgspec.Struct, kw_only=True):
