@@ -46,7 +46,7 @@ QUEUE_COLUMNS = (
     "delivered_by",
 )
 LETTER_COLUMNS = ("id", "platform", "module", "method", "path", "attempts", "parked_at", "reason")
-AGREEMENT_COLUMNS = ("id", "cpo", "partner", "modules", "created_at")
+AGREEMENT_COLUMNS = ("id", "cpo", "partner", "modules", "extensions", "created_at")
 UNROUTED_COLUMNS = ("id", "module", "cpo", "object_id", "kept_at", "reason")
 # What ``platforms set --rate-limit`` takes to give a platform the hub's --rate-limit again.
 NO_LIMITS = "none"
@@ -162,6 +162,8 @@ def _new_agreement(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"cpo": args.cpo, "partner": args.partner}
     if args.modules is not None:
         body["modules"] = args.modules
+    if args.extensions:
+        body["extensions"] = True
     return body
 
 
@@ -479,6 +481,12 @@ def _add_agreement_options(subs: dict[str, argparse.ArgumentParser]) -> None:
         action="append",
         help="a module the agreement covers (repeatable; default: every module)",
     )
+    add.add_argument(
+        "--extensions",
+        action="store_true",
+        help="the two may pass each other the fields OCPI 2.3.0 does not define (extensions; "
+        "default: the hub takes them out)",
+    )
     subs["list"].add_argument(
         "--party", metavar="CC:PID", type=party, help="only the agreements of this party"
     )
@@ -487,7 +495,8 @@ def _add_agreement_options(subs: dict[str, argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="a JSON list of agreements like POST /admin/agreements takes, or CSV with the "
         "header cpo,partner,modules and rows like NL:CPA,DE:EMB,locations;tariffs (modules "
-        "empty: every module); .json or .csv, else told by the content",
+        "empty: every module), and optionally an extensions column (true, false or empty); "
+        ".json or .csv, else told by the content",
     )
 
 

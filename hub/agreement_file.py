@@ -1,7 +1,9 @@
 """The file of ``ocpi-hub agreements import`` as the body of ``POST /admin/agreements/import``
 (README: "Roaming agreements"): a JSON list of the bodies of ``POST /admin/agreements``, or CSV
-with the header ``cpo,partner,modules`` and rows like ``NL:CPA,DE:EMB,locations;tariffs``
-(modules empty: every module).
+with the header ``cpo,partner,modules,extensions`` and rows like
+``NL:CPA,DE:EMB,locations;tariffs,true`` (modules empty: every module; extensions ``true``,
+``false`` or empty, which is false). ``modules`` and ``extensions`` may be left out of the
+header, so files written before ``extensions`` existed stay valid.
 
 A CSV file is checked here, row by row, so that a mistake is reported with its line number
 before anything is sent; the hub checks the rest (whether the parties exist, their roles) and
@@ -19,7 +21,11 @@ from typing import Any
 from hub.policy import check_modules
 from hub.records import party_of
 
-HEADER = ("cpo", "partner", "modules")
+HEADER = ("cpo", "partner", "modules", "extensions")
+# The columns a file may leave out, after cpo and partner, in either order.
+OPTIONAL = frozenset(HEADER[2:])
+# What the extensions column takes: "" (left empty) is false, as when the column is left out.
+FLAGS = {"true": True, "false": False, "": False}
 
 
 class FileError(ValueError):
@@ -62,30 +68,45 @@ def _csv(path: Path, text: str) -> list[Any]:
         where = f"{path} line {rows.line_num}"
         if header is None:
             header = [cell.strip().lower() for cell in row]
-            if tuple(header) not in (HEADER, HEADER[:2]):
-                raise FileError(f"{where}: the header must be {','.join(HEADER)}")
+            rest = header[2:]
+            if (
+                header[:2] != list(HEADER[:2])
+                or len(set(rest)) != len(rest)
+                or set(rest) - OPTIONAL
+            ):
+                raise FileError(
+                    f"{where}: the header must be {','.join(HEADER)} "
+                    "(modules and extensions may be left out)"
+                )
             continue
-        bodies.append(_agreement(row, len(header), where))
+        bodies.append(_agreement(row, header, where))
     if header is None:
         raise FileError(f"{path} is empty: the header {','.join(HEADER)} is missing")
     return bodies
 
 
-def _agreement(row: list[str], columns: int, where: str) -> dict[str, Any]:
+def _agreement(row: list[str], header: list[str], where: str) -> dict[str, Any]:
     """One CSV row as the body of ``POST /admin/agreements``; FileError names what is wrong."""
-    if len(row) != columns:
-        raise FileError(f"{where}: {len(row)} fields, the header has {columns}")
+    if len(row) != len(header):
+        raise FileError(f"{where}: {len(row)} fields, the header has {len(header)}")
+    cells = dict(zip(header, row, strict=True))
     body: dict[str, Any] = {}
-    for name, cell in zip(HEADER[:2], row[:2], strict=True):
+    for name in HEADER[:2]:
         try:
-            country_code, party_id = party_of(cell)
+            country_code, party_id = party_of(cells[name])
         except ValueError as e:
             raise FileError(f"{where}: {name}: {e}") from None
         body[name] = {"country_code": country_code, "party_id": party_id}
-    modules = [m.strip() for m in row[2].split(";") if m.strip()] if columns == 3 else []
+    modules = [m.strip() for m in cells.get("modules", "").split(";") if m.strip()]
     if modules:  # none: every module
         try:
             body["modules"] = list(check_modules(modules))
         except ValueError as e:
             raise FileError(f"{where}: modules: {e}") from None
+    flag = cells.get("extensions", "").strip().lower()
+    if flag not in FLAGS:
+        shown = cells["extensions"].strip()
+        raise FileError(f"{where}: extensions: {shown!r} is not true, false or empty")
+    if FLAGS[flag]:  # false is left out: the body an older file makes
+        body["extensions"] = True
     return body

@@ -52,6 +52,7 @@ class Proposal:
     cpo: PartyKey
     partner: PartyKey
     modules: Sequence[str] | None = None
+    extensions: bool = False
 
 
 class AgreementDesk:
@@ -98,7 +99,8 @@ class AgreementDesk:
     # --- changes ------------------------------------------------------------------------
 
     async def add(self, proposal: Proposal) -> Agreement:
-        """A new agreement; 409 when the same pair has it with the same modules."""
+        """A new agreement; 409 when the same pair has it with the same modules and the same
+        ``extensions``."""
         ((agreement, new),) = await self.add_many([proposal], indexed=False)
         if not new:
             raise ConflictError(
@@ -235,7 +237,7 @@ def _checked(snapshot: Snapshot, proposal: Proposal, where: str) -> Agreement:
             raise InvalidParametersError(f"{where}modules: {e}") from None
         if not modules:
             raise InvalidParametersError(f"{where}modules: name at least one, or leave it out")
-    return new_agreement(cpo, partner, modules)
+    return new_agreement(cpo, partner, modules, extensions=proposal.extensions)
 
 
 def _platforms_of(snapshot: Snapshot, party: PartyKey) -> set[str]:

@@ -38,6 +38,8 @@ class Agreements:
     )
     # party -> its partners on the other side, whichever side it is on
     _partners: dict[PartyKey, set[PartyKey]] = field(default_factory=dict, repr=False)
+    # (cpo, partner) of every agreement that lets the two pass each other extension fields
+    _extensions: set[tuple[PartyKey, PartyKey]] = field(default_factory=set, repr=False)
 
     @classmethod
     def of(cls, agreements: Iterable[Agreement]) -> Agreements:
@@ -50,6 +52,8 @@ class Agreements:
             found._pairs[pair] = None if known is None or modules is None else known | modules
             found._partners.setdefault(agreement.cpo, set()).add(agreement.partner)
             found._partners.setdefault(agreement.partner, set()).add(agreement.cpo)
+            if agreement.extensions:
+                found._extensions.add(pair)
         return found
 
     def between(self, cpo: PartyKey, partner: PartyKey, module: str) -> bool:
@@ -62,6 +66,11 @@ class Agreements:
     def related(self, party: PartyKey, other: PartyKey) -> bool:
         """``party`` and ``other`` have an agreement, for whatever modules."""
         return other in self._partners.get(party, ())
+
+    def extensions(self, cpo: PartyKey, partner: PartyKey) -> bool:
+        """An agreement of ``cpo`` (the CPO) with ``partner`` lets them pass each other the
+        fields OCPI 2.3.0 does not define, whatever modules it covers."""
+        return (cpo, partner) in self._extensions
 
     def partners(self, party: PartyKey, module: str) -> frozenset[PartyKey]:
         """The parties ``party`` exchanges ``module`` with, on either side of agreements."""
@@ -103,6 +112,22 @@ class Policy:
         return self.agreements.between(party, other, module) or self.agreements.between(
             other, party, module
         )
+
+    def extensions(self, a: PartyKey, b: PartyKey) -> bool:
+        """``a`` and ``b`` may pass each other the fields OCPI 2.3.0 does not define (unknown
+        and extension fields; 2.3.0 §4.1.8 lets a platform send them, and a receiver must not
+        reject them): an agreement between them, in either direction (CPO ``a`` and partner
+        ``b``, or the reverse), says ``extensions``. Otherwise the hub takes those fields out of
+        whatever one platform's call passes on to another (README: "OCPI 2.3.0 platforms"),
+        since one partner's extension may carry what another should not see.
+
+        Never with agreements ``off``: there is no agreement then, so nothing allows it, and
+        the operator who wants extensions passed runs with ``--agreements required``. Unlike
+        ``allows``, the modules an agreement covers do not matter: whether the two may
+        exchange a module at all is ``allows``'s question, asked before this one."""
+        if not self.required:
+            return False
+        return self.agreements.extensions(a, b) or self.agreements.extensions(b, a)
 
 
 # Modules whose GET answers carry other parties' objects when a receiver forgets to filter: a

@@ -103,13 +103,16 @@ class Platform(msgspec.Struct, kw_only=True):
 
 class Agreement(msgspec.Struct, frozen=True, kw_only=True):
     """One roaming agreement (README: "Roaming agreements"): a CPO party and a party of the
-    other side, for ``modules`` (None: every functional module)."""
+    other side, for ``modules`` (None: every functional module). ``extensions``: the two may
+    pass each other the fields OCPI 2.3.0 does not define (2.3.0 §4.1.8 lets a platform send
+    them; README: "OCPI 2.3.0 platforms"); agreements stored before it read as False."""
 
     id: str
     cpo: PartyKey
     partner: PartyKey
     modules: tuple[str, ...] | None = None
     created_at: str = ""
+    extensions: bool = False
 
     def covers(self, module: str) -> bool:
         return self.modules is None or module in self.modules

@@ -61,6 +61,7 @@ def test_add_list_and_remove(hub: Hub, parties: tuple[str, str, str]) -> None:
     shown = fields(added.stdout)
     assert list(shown) == list(AGREEMENT_COLUMNS)
     assert (shown["cpo"], shown["partner"], shown["modules"]) == (cpo, ema, "locations,tariffs")
+    assert shown["extensions"] == "false"
     every = run_json("agreements", "add", cpo, emb, hub=hub)
     assert every["modules"] is None
     assert every["partner"] == {"country_code": "NL", "party_id": emb[3:]}
@@ -96,6 +97,36 @@ def test_add_list_and_remove(hub: Hub, parties: tuple[str, str, str]) -> None:
     assert gone.stderr == f"error: no agreement {every['id']} (HTTP 404)\n"
 
 
+def test_an_agreement_with_extensions_is_added_beside_one_without(
+    hub: Hub, parties: tuple[str, str, str]
+) -> None:
+    cpo, ema, _ = parties
+    plain = run_json("agreements", "add", cpo, ema, hub=hub)
+    assert plain["extensions"] is False
+    added = run_cli("agreements", "add", cpo, ema, "--extensions", hub=hub)
+    assert added.returncode == 0, added.stderr
+    shown = fields(added.stdout)
+    assert list(shown) == list(AGREEMENT_COLUMNS)
+    assert (shown["modules"], shown["extensions"]) == ("all", "true")
+    assert shown["id"] != plain["id"]
+    duplicate = run_cli("agreements", "add", cpo, ema, "--extensions", hub=hub)
+    assert (duplicate.returncode, duplicate.stdout) == (1, "")
+    assert shown["id"] in duplicate.stderr and duplicate.stderr.endswith("(HTTP 409)\n")
+
+    text = run_cli("agreements", "list", "--party", cpo, hub=hub)
+    assert text.returncode == 0, text.stderr
+    columns, rows = table(text.stdout)
+    assert tuple(columns) == AGREEMENT_COLUMNS
+    extensions = columns.index("extensions")
+    assert sorted((row[0], row[extensions]) for row in rows) == sorted(
+        [(plain["id"], "false"), (shown["id"], "true")]
+    )
+    assert {a["id"]: a["extensions"] for a in listed(hub, ema)} == {
+        plain["id"]: False,
+        shown["id"]: True,
+    }
+
+
 def test_what_the_hub_refuses_is_its_message(hub: Hub, parties: tuple[str, str, str]) -> None:
     cpo, ema, _ = parties
     unknown = run_cli("agreements", "add", cpo, "NL:ZZ9", hub=hub)
@@ -120,6 +151,7 @@ def test_what_the_hub_refuses_is_its_message(hub: Hub, parties: tuple[str, str, 
         ["list", "--party", "NL:CP"],
         ["remove"],
         ["import"],
+        ["add", "NL:CPA", "NL:EMA", "--extensions=yes"],
     ],
 )
 def test_usage_errors_send_nothing(hub: Hub, args: list[str]) -> None:
@@ -189,6 +221,55 @@ def test_csv_is_told_by_its_content_too(
     assert answer["created"] == 1 and answer["agreements"][0]["modules"] is None
 
 
+def test_a_csv_import_carries_extensions_in_a_column_of_its_own(
+    hub: Hub, parties: tuple[str, str, str], tmp_path: Path
+) -> None:
+    cpo, ema, emb = parties
+    csv = tmp_path / "agreements.csv"
+    csv.write_text(
+        "cpo,partner,modules,Extensions\n"
+        f"{cpo},{ema},locations,TRUE\n"
+        f"{cpo},{ema},locations,false\n"
+        f"{cpo},{emb},, \n"
+    )
+    first = run_json("agreements", "import", str(csv), hub=hub)
+    assert (first["created"], first["existing"]) == (3, 0)
+    assert [(a["partner"]["party_id"], a["extensions"]) for a in first["agreements"]] == [
+        (ema[3:], True),
+        (ema[3:], False),
+        (emb[3:], False),
+    ]
+    # modules may be left out while extensions is given, in either order.
+    reordered = tmp_path / "reordered.csv"
+    reordered.write_text(f"cpo,partner,extensions\n{cpo},{emb},true\n{cpo},{emb},\n")
+    second = run_cli("agreements", "import", str(reordered), hub=hub)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith("created: 1\nexisting: 1\n")
+    columns, rows = table(second.stdout.split("\n", 2)[2])
+    assert [row[columns.index("extensions")] for row in rows] == ["true", "false"]
+    again = run_json("agreements", "import", str(csv), hub=hub)
+    assert (again["created"], again["existing"]) == (0, 3)
+    assert len(listed(hub, cpo)) == 4
+
+
+def test_a_json_import_carries_extensions(
+    hub: Hub, parties: tuple[str, str, str], tmp_path: Path
+) -> None:
+    cpo, ema, _ = parties
+    ref = {"country_code": cpo[:2], "party_id": cpo[3:]}
+    partner = {"country_code": ema[:2], "party_id": ema[3:]}
+    path = tmp_path / "agreements.json"
+    path.write_text(json.dumps([{"cpo": ref, "partner": partner, "extensions": True}]))
+    answer = run_json("agreements", "import", str(path), hub=hub)
+    assert answer["created"] == 1 and answer["agreements"][0]["extensions"] is True
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps([{"cpo": ref, "partner": partner, "extensions": "yes"}]))
+    refused = run_cli("agreements", "import", str(wrong), hub=hub)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert "extensions" in refused.stderr and refused.stderr.endswith("(HTTP 400)\n")
+    assert len(listed(hub, cpo)) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "content", "error"),
     [
@@ -213,7 +294,27 @@ def test_csv_is_told_by_its_content_too(
             "cpo,emsp,modules\nNL:CPA,NL:EMA,\n",
             "line 1: the header must be cpo,partner,modules",
         ),
-        ("a.csv", "\n\n", "is empty: the header cpo,partner,modules is missing"),
+        ("a.csv", "\n\n", "is empty: the header cpo,partner,modules,extensions is missing"),
+        (
+            "a.csv",
+            "cpo,partner,extensions\nNL:CPA,NL:EMA,yes\n",
+            "line 2: extensions: 'yes' is not true, false or empty",
+        ),
+        (
+            "a.csv",
+            "cpo,partner,modules,modules\nNL:CPA,NL:EMA,,\n",
+            "line 1: the header must be cpo,partner,modules,extensions",
+        ),
+        (
+            "a.csv",
+            "cpo,partner,extensions,note\nNL:CPA,NL:EMA,,\n",
+            "line 1: the header must be cpo,partner,modules,extensions",
+        ),
+        (
+            "a.csv",
+            "partner,cpo\nNL:EMA,NL:CPA\n",
+            "line 1: the header must be cpo,partner,modules,extensions",
+        ),
         ("a.json", '{"cpo": {}}', "JSON must be a list of agreements"),
         ("a.json", "[{", "is not JSON"),
         ("a.csv", b"cpo,partner\n\xff\xfe", "it is not UTF-8 text"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from hub.policy import (
@@ -24,12 +25,13 @@ EMB = Party.of("DE", "EMB", "EMSP")
 NSP = Party.of("BE", "NSP", "NSP")
 
 
-def agreement(cpo: Party, partner: Party, *modules: str) -> Agreement:
+def agreement(cpo: Party, partner: Party, *modules: str, extensions: bool = False) -> Agreement:
     return Agreement(
-        id=f"{cpo.party_id}-{partner.party_id}-{len(modules)}",
+        id=f"{cpo.party_id}-{partner.party_id}-{len(modules)}-{extensions}",
         cpo=cpo.key,
         partner=partner.key,
         modules=tuple(modules) or None,
+        extensions=extensions,
     )
 
 
@@ -75,6 +77,53 @@ def test_partners_are_found_from_either_side_per_module() -> None:
     assert agreements.partners(CPA.key, "tokens") == {EMA.key, EMB.key}
     assert agreements.partners(CPA.key, "locations") == {EMA.key}
     assert agreements.partners(NSP.key, "locations") == frozenset()
+
+
+def test_extensions_need_an_agreement_that_says_so_in_either_direction() -> None:
+    policy = Policy(
+        "required",
+        Agreements.of(
+            [
+                agreement(CPA, EMA, extensions=True),
+                agreement(CPA, EMB),
+                agreement(CPB, NSP, "tariffs", extensions=True),
+            ]
+        ),
+    )
+    assert policy.extensions(CPA.key, EMA.key) and policy.extensions(EMA.key, CPA.key)
+    assert not policy.extensions(CPA.key, EMB.key), "an agreement without extensions"
+    assert not policy.extensions(EMB.key, CPA.key)
+    assert not policy.extensions(CPB.key, EMA.key), "no agreement at all"
+    assert not policy.extensions(EMA.key, EMB.key), "two eMSPs never have an agreement"
+    assert not policy.extensions(CPA.key, CPB.key)
+    # The modules the agreement covers do not narrow it: allows() decides those.
+    assert policy.extensions(NSP.key, CPB.key)
+    assert not policy.allows(CPB, NSP, "sessions")
+
+
+def test_one_agreement_of_a_pair_with_extensions_is_enough() -> None:
+    agreements = Agreements.of(
+        [agreement(CPA, EMA), agreement(CPA, EMA, "locations", extensions=True)]
+    )
+    assert agreements.extensions(CPA.key, EMA.key)
+    assert not agreements.extensions(EMA.key, CPA.key), "Agreements asks CPO first"
+    assert Policy("required", agreements).extensions(EMA.key, CPA.key)
+    assert not Agreements.of([agreement(CPA, EMA)]).extensions(CPA.key, EMA.key)
+
+
+def test_with_agreements_off_no_extensions_pass() -> None:
+    """Off: every party reaches every other, but no agreement allows extension fields."""
+    agreements = Agreements.of([agreement(CPA, EMA, extensions=True)])
+    assert not Policy("off", agreements).extensions(CPA.key, EMA.key)
+    assert not Policy().extensions(CPA.key, EMA.key)
+    assert Policy("off", agreements).allows(CPA, EMB, "locations")
+
+
+def test_agreements_stored_before_extensions_read_as_without() -> None:
+    old = b'{"id":"a","cpo":["NL","CPA"],"partner":["DE","EMA"],"modules":null,"created_at":""}'
+    read = msgspec.json.decode(old, type=Agreement)
+    assert read.extensions is False
+    assert not Policy("required", Agreements.of([read])).extensions(CPA.key, EMA.key)
 
 
 def test_modules_are_checked_and_sorted() -> None:

@@ -1,11 +1,11 @@
 """Roaming agreements in Redis, and each process's copy of them.
 
-Every agreement is one JSON entry of one hash; a second hash maps "cpo|partner|modules" to its
-id, so that adding the same agreement twice finds the first (a 409 through the admin API, nothing
-at all for an import). Both keys share the ``{hub}`` hash tag: a script changes them together,
-also on Redis Cluster. Routing reads the process's copy (``AgreementCache``), so a routed call
-costs no Redis round trip for agreements; a change is announced on a pub/sub channel and every
-process reloads.
+Every agreement is one JSON entry of one hash; a second hash maps "cpo|partner|modules" (with
+"|extensions" for an agreement that allows extension fields) to its id, so that adding the same
+agreement twice finds the first (a 409 through the admin API, nothing at all for an import).
+Both keys share the ``{hub}`` hash tag: a script changes them together, also on Redis Cluster.
+Routing reads the process's copy (``AgreementCache``), so a routed call costs no Redis round
+trip for agreements; a change is announced on a pub/sub channel and every process reloads.
 """
 
 from __future__ import annotations
@@ -47,18 +47,33 @@ return 1
 """
 
 
-def pair_field(cpo: PartyKey, partner: PartyKey, modules: tuple[str, ...] | None) -> str:
+def pair_field(agreement: Agreement) -> str:
+    """What makes an agreement the same as another: its pair, its modules, and whether it
+    allows extension fields. ``extensions`` is part of it so that an agreement with it can be
+    added beside one without (and the latter then removed: the pair is never without an
+    agreement), and so that an import that asks for it is never taken for the agreement
+    without it and silently left out (README: "Roaming agreements"). It is written only when
+    true, so the fields of agreements stored before it existed still find them."""
+    cpo, partner, modules = agreement.cpo, agreement.partner, agreement.modules
     names = "*" if modules is None else ",".join(modules)
-    return f"{cpo[0]}:{cpo[1]}|{partner[0]}:{partner[1]}|{names}"
+    field = f"{cpo[0]}:{cpo[1]}|{partner[0]}:{partner[1]}|{names}"
+    return f"{field}|extensions" if agreement.extensions else field
 
 
-def new_agreement(cpo: PartyKey, partner: PartyKey, modules: tuple[str, ...] | None) -> Agreement:
+def new_agreement(
+    cpo: PartyKey,
+    partner: PartyKey,
+    modules: tuple[str, ...] | None,
+    *,
+    extensions: bool = False,
+) -> Agreement:
     return Agreement(
         id=uuid.uuid4().hex[:16],
         cpo=cpo,
         partner=partner,
         modules=modules,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        extensions=extensions,
     )
 
 
@@ -81,8 +96,8 @@ class AgreementStore:
         await call(self._redis.publish(keys.agreement_changes(), b"changed"))
 
     async def add(self, agreement: Agreement) -> tuple[Agreement, bool]:
-        """Store ``agreement`` unless the same pair and modules are agreed already: then the
-        stored one. True when it is new."""
+        """Store ``agreement`` unless the same pair, modules and ``extensions`` are agreed
+        already (``pair_field``): then the stored one. True when it is new."""
         (found,) = await self.add_many([agreement])
         return found
 
@@ -90,7 +105,7 @@ class AgreementStore:
         """``add`` for each (an import of hundreds), announced once."""
         found = []
         for agreement in agreements:
-            field = pair_field(agreement.cpo, agreement.partner, agreement.modules)
+            field = pair_field(agreement)
             held = text(
                 await call(
                     self._add(
@@ -116,7 +131,7 @@ class AgreementStore:
         agreement = await self.get(agreement_id)
         if agreement is None:
             return None
-        field = pair_field(agreement.cpo, agreement.partner, agreement.modules)
+        field = pair_field(agreement)
         removed = await call(
             self._remove(
                 keys=[keys.agreements(), keys.agreement_pairs()], args=[agreement_id, field]

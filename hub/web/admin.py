@@ -161,6 +161,7 @@ def _proposal(body: NewAgreement) -> Proposal:
         (body.cpo.country_code, body.cpo.party_id),
         (body.partner.country_code, body.partner.party_id),
         modules,
+        body.extensions,
     )
 
 
@@ -171,6 +172,7 @@ def _agreement_view(agreement: Agreement) -> AgreementView:
         partner=PartyRef(country_code=agreement.partner[0], party_id=agreement.partner[1]),
         modules=None if agreement.modules is None else list(agreement.modules),
         created_at=agreement.created_at,
+        extensions=agreement.extensions,
     )
 
 

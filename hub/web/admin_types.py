@@ -105,6 +105,13 @@ class NewAgreement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cpo: PartyRef
     partner: PartyRef
     modules: list[str] | None = None
+    extensions: Annotated[
+        bool,
+        msgspec.Meta(
+            description="the two may pass each other the fields OCPI 2.3.0 does not define "
+            "(extensions); an agreement of the pair with it and one without are two agreements"
+        ),
+    ] = False
 
 
 class Assign(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -239,6 +246,12 @@ class AgreementView(msgspec.Struct, kw_only=True):
     cpo: PartyRef
     partner: PartyRef
     modules: list[str] | None
+    extensions: Annotated[
+        bool,
+        msgspec.Meta(
+            description="the two may pass each other the fields OCPI 2.3.0 does not define"
+        ),
+    ]
     created_at: str
 
 

@@ -101,6 +101,48 @@ def test_an_agreement_is_added_listed_found_and_removed(net: Network) -> None:
     assert net.hub.admin("DELETE", f"/agreements/{made['id']}")[0] == 404
 
 
+def test_an_agreement_may_allow_extensions_beside_one_that_does_not(net: Network) -> None:
+    plain = agree(net.hub, CPA, EMA)
+    assert plain["extensions"] is False
+    body = {"cpo": party(CPA), "partner": party(EMA), "extensions": True}
+    status, _, extended = net.hub.admin("POST", "/agreements", body)
+    assert status == 201, extended
+    assert extended["extensions"] is True and extended["id"] != plain["id"]
+    assert net.hub.admin("GET", f"/agreements/{extended['id']}")[2] == extended
+    status, _, again = net.hub.admin("POST", "/agreements", body)
+    assert status == 409 and extended["id"] in again["error"]
+    status, _, again = net.hub.admin("POST", "/agreements", {**body, "extensions": False})
+    assert status == 409 and plain["id"] in again["error"], "false is the default"
+    _, _, listed = net.hub.admin("GET", "/agreements?party=AG:EMA")
+    assert {a["id"]: a["extensions"] for a in listed} == {
+        plain["id"]: False,
+        extended["id"]: True,
+    }
+    # Ending the one with extensions leaves the pair its agreement: nothing queued is parked.
+    status, _, ended = net.hub.admin("DELETE", f"/agreements/{extended['id']}")
+    assert (status, ended) == (200, extended)
+    assert [a["id"] for a in net.hub.admin("GET", "/agreements")[2]] == [plain["id"]]
+
+
+def test_extensions_is_a_bool_and_imports_carry_it(net: Network) -> None:
+    status, _, answer = net.hub.admin(
+        "POST", "/agreements", {"cpo": party(CPA), "partner": party(EMA), "extensions": "yes"}
+    )
+    assert status == 400 and "extensions" in answer["error"], answer
+    bodies = [
+        {"cpo": party(CPA), "partner": party(EMA), "extensions": True},
+        {"cpo": party(CPA), "partner": party(EMA)},
+        {"cpo": party(CPB), "partner": party(EMB), "extensions": "true"},
+    ]
+    status, _, refused = net.hub.admin("POST", "/agreements/import", bodies)
+    assert status == 400 and "[2].extensions" in refused["error"], refused
+    assert net.hub.admin("GET", "/agreements")[2] == []
+    status, _, imported = net.hub.admin("POST", "/agreements/import", bodies[:2])
+    assert status == 200, imported
+    assert (imported["created"], imported["existing"]) == (2, 0)
+    assert [a["extensions"] for a in imported["agreements"]] == [True, False]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

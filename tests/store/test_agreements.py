@@ -30,6 +30,47 @@ def test_an_agreement_is_stored_once_per_pair_and_modules(url: str) -> None:
     run(url, scenario)
 
 
+def test_extensions_are_kept_and_part_of_what_makes_an_agreement_the_same(url: str) -> None:
+    async def scenario(redis: Redis) -> None:
+        store = AgreementStore(redis)
+        plain, _ = await store.add(new_agreement(CPA, EMA, None))
+        extended, new = await store.add(new_agreement(CPA, EMA, None, extensions=True))
+        assert new and extended.id != plain.id and extended.extensions
+        again, new = await store.add(new_agreement(CPA, EMA, None, extensions=True))
+        assert not new and again == extended
+        assert await store.get(extended.id) == extended
+        assert {a.id: a.extensions for a in await store.all()} == {
+            plain.id: False,
+            extended.id: True,
+        }
+        # Removing the one with extensions leaves the pair its agreement without.
+        assert await store.remove(extended.id) == extended
+        assert await store.all() == [plain]
+        assert Agreements.of(await store.all()).between(CPA, EMA, "sessions")
+        assert not Agreements.of(await store.all()).extensions(CPA, EMA)
+        _, new = await store.add(new_agreement(CPA, EMA, None, extensions=True))
+        assert new, "its place is free again"
+
+    run(url, scenario)
+
+
+def test_an_agreement_stored_before_extensions_is_read_and_found_as_without(url: str) -> None:
+    async def scenario(redis: Redis) -> None:
+        store = AgreementStore(redis)
+        record = b'{"id":"0123456789abcdef","cpo":["NL","CPA"],"partner":["DE","EMA"],'
+        record += b'"modules":["locations"],"created_at":"2024-01-01T00:00:00Z"}'
+        await redis.hset(keys.agreements(), "0123456789abcdef", record)
+        await redis.hset(keys.agreement_pairs(), "NL:CPA|DE:EMA|locations", "0123456789abcdef")
+        (old,) = await store.all()
+        assert (old.id, old.modules, old.extensions) == ("0123456789abcdef", ("locations",), False)
+        same, new = await store.add(new_agreement(CPA, EMA, ("locations",)))
+        assert not new and same == old
+        assert await store.remove(old.id) == old
+        assert await redis.hlen(keys.agreement_pairs()) == 0
+
+    run(url, scenario)
+
+
 def test_removing_frees_the_pair_and_says_whether_it_was_there(url: str) -> None:
     async def scenario(redis: Redis) -> None:
         store = AgreementStore(redis)

@@ -53,6 +53,13 @@ def test_every_struct_of_the_admin_api_is_described_as_generated() -> None:
         }
 
 
+def test_agreements_document_extensions() -> None:
+    wanted = SCHEMAS["NewAgreement"]["properties"]["extensions"]
+    assert (wanted["type"], wanted["default"]) == ("boolean", False)
+    assert "extensions" not in SCHEMAS["NewAgreement"].get("required", [])
+    assert "extensions" in SCHEMAS["AgreementView"]["required"]
+
+
 def test_patterns_are_read_the_same_by_json_schema() -> None:
     """JSON Schema patterns are ECMA-262, where ``\\Z`` is a letter Z, not the end."""
     patterns = [n["pattern"] for n in nodes(SCHEMAS) if isinstance(n.get("pattern"), str)]
