@@ -122,19 +122,23 @@ class Broadcast:
         now = time.time()
         # Each receiver gets the call in its version (README: "OCPI 2.1.1 platforms"), written
         # once per version; None: that version cannot carry it.
-        calls: dict[str | None, tuple[str, str, bytes] | None] = {
-            CORE: None if body is None else (method, query, body)
+        # Keyed by the receiver's version and whether its agreement with the owner lets it
+        # keep 2.3.0 extensions (README: "Roaming agreements"): one partner's permission is
+        # not another's.
+        calls: dict[tuple[str, bool], tuple[str, str, bytes] | None] = {
+            (CORE, False): None if body is None else (method, query, body)
         }
         items = []
         for platform, party in self._receivers(table, lane, caller_id):
             if not policy.reaches(owner, party, module=lane.module):
                 continue
-            version = platform.record.version
-            if version not in calls:
-                calls[version] = await self._in_version(
-                    version, lane.module, method, segments, query, body, original
+            version = platform.record.version or CORE
+            keep = version != CORE and policy.extensions(owner, party)
+            if (version, keep) not in calls:
+                calls[(version, keep)] = await self._in_version(
+                    version, lane.module, method, segments, query, body, original, keep=keep
                 )
-            written = calls[version]
+            written = calls[(version, keep)]
             if written is None:
                 continue
             sent_method, sent_query, sent_body = written
@@ -173,11 +177,15 @@ class Broadcast:
         query: str,
         body: bytes | None,
         original: tuple[str, str, str, bytes] | None,
+        *,
+        keep: bool,
     ) -> tuple[str, str, bytes] | None:
         version = version or CORE
         if original is not None and original[0] == version:
             sent_method, sent_query, sent = original[1:]
-            kept = self._bridge.between(version, module, RECEIVER, sent_method, segments, sent)
+            kept = self._bridge.between(
+                version, module, RECEIVER, sent_method, segments, sent, keep=keep
+            )
             return sent_method, sent_query, kept
         if body is None:
             return None

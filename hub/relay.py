@@ -236,8 +236,10 @@ class Relay:
         passed = foreign and call.version == version and call.original is not None
         if passed and call.original is not None:
             method, query_string, body = call.original
+            # Extensions pass only where the operator allowed it for the pair.
+            keep = policy.extensions(party.key, target.party.key)
             body = self._bridge.between(
-                version, call.module, call.interface, method, segments, body
+                version, call.module, call.interface, method, segments, body, keep=keep
             )
             if callback is not None:
                 query_string, body = self._handouts.put_response_url(
@@ -281,7 +283,14 @@ class Relay:
         metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
         if passed:
             content = self._bridge.between(
-                version, call.module, call.interface, method, segments, response.body, answer=True
+                version,
+                call.module,
+                call.interface,
+                method,
+                segments,
+                response.body,
+                answer=True,
+                keep=policy.extensions(party.key, target.party.key),
             )
             response = msgspec.structs.replace(response, body=content)
         elif foreign:

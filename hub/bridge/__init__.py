@@ -49,11 +49,13 @@ class Bridge(Requests, Answers):
         body: bytes,
         *,
         answer: bool = False,
+        keep: bool = False,
     ) -> bytes:
         """A request (or, with ``answer``, an answer) passed between two platforms of
         ``version`` as it was sent, except what that version says a platform may send but
-        must not be passed on (2.3.0: unknown and extension fields)."""
-        if version == V2_3_0:
+        must not be passed on (2.3.0: unknown and extension fields), unless ``keep``: the
+        operator allowed the pair to keep them (README: "Roaming agreements")."""
+        if version == V2_3_0 and not keep:
             return v230.known_only(module, interface, method, segments, body, answer=answer)
         return body
 

@@ -246,3 +246,28 @@ def test_a_real_time_authorization_from_a_221_cpo_at_a_230_emsp(net: Network) ->
     assert answer["data"]["allowed"] == "ALLOWED"
     assert answer["data"]["token"]["uid"] == "E3-AUTH"
     assert one(net.e3.fake, "POST", f"{V3}/tokens/sender/E3-AUTH/authorize").query == "type=RFID"
+
+
+def test_a_pair_the_operator_allows_keeps_its_extensions(net: Network) -> None:
+    """An agreement with ``extensions`` lets its two 2.3.0 parties pass each other fields 2.3.0
+    does not define; the others still do not get them."""
+    body = {
+        "cpo": {"country_code": "BE", "party_id": "BEC"},
+        "partner": {"country_code": "DE", "party_id": "TNM"},
+        "extensions": True,
+    }
+    status, _, agreement = net.hub.admin("POST", "/agreements", body)
+    assert status == 201, agreement
+    try:
+        pushed = example("2.3.0", "location_example.json") | {
+            "id": "LOC-EXT",
+            "x_vendor": {"rating": 5},
+        }
+        sent = json.dumps(pushed).encode()
+        ok(net.c3.call("PUT", f"{V3}/receiver/locations/BE/BEC/LOC-EXT", raw=sent, to=HUB))
+        got = one(net.e3.fake, "PUT", f"{V3}/locations/receiver/BE/BEC/LOC-EXT")
+        assert got.raw_body == sent  # as sent, extension and all
+        down = one(net.e2.fake, "PUT", f"{V2}/locations/receiver/BE/BEC/LOC-EXT").body
+        assert "x_vendor" not in down
+    finally:
+        assert net.hub.admin("DELETE", f"/agreements/{agreement['id']}")[0] == 200
