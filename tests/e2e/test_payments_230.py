@@ -173,11 +173,12 @@ def test_a_ptp_is_offered_2_3_0_only_and_refused_in_2_2_1(tmp_path: Path) -> Non
 
 
 def test_the_operator_may_grant_ptp_but_not_hub(net: Network) -> None:
-    grant = {"name": "x", "roles": [{"country_code": "PY", "party_id": "PTZ", "role": "ptp"}]}
+    role = {"country_code": "PY", "party_id": "PTZ", "role": "ptp"}
+    grant: dict[str, Any] = {"name": "x", "roles": [role]}
     status, _, created = net.hub.admin("POST", "/platforms", grant)
     assert status == 201, created
     assert [r["role"] for r in created["roles"]] == ["PTP"]
-    grant["roles"][0]["role"] = "HUB"
+    role["role"] = "HUB"
     status, _, answer = net.hub.admin("POST", "/platforms", grant)
     assert status == 400 and "PTP" in answer["error"], answer
     net.hub.admin("DELETE", f"/platforms/{created['id']}")
