@@ -16,15 +16,16 @@ from typing import Final, Literal
 
 from hub.ocpi.common import PartyKey
 from hub.ocpi.credentials import CredentialsRole
-from hub.ocpi.lanes import CPO, MSP_SIDE
+from hub.ocpi.lanes import CPO, MSP_SIDE, PTP_SIDE
 from hub.ocpi.versions import FUNCTIONAL_MODULES
 from hub.rates import Rate
 from hub.records import CONNECTED, OFFLINE, Agreement, Party, Platform
 
 AgreementMode = Literal["off", "required"]
 
-# The sides an agreement joins: its ``cpo`` has the CPO role, its ``partner`` one of these.
-PARTNER_ROLES: Final = MSP_SIDE
+# The sides an agreement joins: its ``cpo`` has the CPO role, its ``partner`` one of these; a
+# PTP exchanges Payments with CPOs (2.3.0 §16).
+PARTNER_ROLES: Final = MSP_SIDE | PTP_SIDE
 
 
 @dataclass(frozen=True)

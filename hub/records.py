@@ -13,6 +13,7 @@ import msgspec
 from hub.ocpi.common import PartyKey, party_key
 from hub.ocpi.credentials import CredentialsRole
 from hub.ocpi.hubclientinfo import CONNECTED, OFFLINE, PLANNED, SUSPENDED
+from hub.ocpi.lanes import ROLE_VERSIONS
 from hub.ocpi.versions import ROLES_211, SPOKEN, V2_1_1, Endpoint, find_endpoint
 
 __all__ = [
@@ -146,9 +147,17 @@ def party_211(platform: Platform) -> Party | None:
 
 
 def versions_for(platform: Platform) -> list[str]:
-    """The versions the hub offers ``platform``, highest first (``SPOKEN``)."""
+    """The versions the hub offers ``platform``, highest first (``SPOKEN``): not those that
+    lack one of its roles (``ROLE_VERSIONS``: a PTP only in 2.3.0, 2.3.0 §16), so that it
+    registers in none of them (a handshake in another version ends in 3002, no common
+    version)."""
     usable_211 = party_211(platform) is not None
-    return [v for v in SPOKEN if v != V2_1_1 or usable_211]
+    found = [v for v in SPOKEN if v != V2_1_1 or usable_211]
+    for party in platform.roles:
+        only = ROLE_VERSIONS.get(party.role)
+        if only is not None:
+            found = [v for v in found if v in only]
+    return found
 
 
 def deliverable(platform: Platform) -> bool:

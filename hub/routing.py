@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from hub.errors import (
     ForbiddenError,
     InvalidParametersError,
+    NotFoundError,
     ReceiverUnreachableError,
     UnknownReceiverError,
 )
@@ -129,7 +130,14 @@ def header_party(headers: Mapping[str, str], country: str, party: str) -> PartyK
 def sender(platform: PlatformEntry, claimed: PartyKey | None, lane: Lane) -> Party:
     """The party a call comes from: OCPI-from must be one of the caller's own roles, and one
     that may use this lane. Without OCPI-from a single-role platform is that role (many
-    libraries send no routing headers); a platform with several roles must say which."""
+    libraries send no routing headers); a platform with several roles must say which. A module
+    the caller's version does not have (Payments, 2.3.0 §16) is not there for it: 404, as
+    an endpoint missing from its version details."""
+    version = platform.record.version
+    if lane.versions is not None and version not in lane.versions:
+        raise NotFoundError(
+            f"{lane.module} is an OCPI {_versions(lane)} module; this platform speaks {version}"
+        )
     if claimed is None:
         if len(platform.parties) != 1:
             raise InvalidParametersError(
@@ -184,6 +192,13 @@ def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: Platform
     party = sorted(fitting, key=lambda p: p.role)[0]
     if platform.id == caller.id:
         raise UnknownReceiverError(f"{label(wanted)} is on the calling platform itself")
+    version = platform.record.version
+    if lane.versions is not None and version not in lane.versions:
+        # Never translated (2.3.0 §16 has no counterpart in older versions): refused, not sent.
+        raise UnknownReceiverError(
+            f"receiver {label(wanted)} speaks OCPI {version or 'none yet'}, which has no "
+            f"{lane.module} module (OCPI {_versions(lane)} only)"
+        )
     if platform.status != CONNECTED:
         raise ReceiverUnreachableError(f"receiver {label(wanted)} is {platform.status}")
     url = platform.endpoints.get((lane.module, lane.interface))
@@ -192,6 +207,10 @@ def receiver(table: RoutingTable, wanted: PartyKey, lane: Lane, caller: Platform
             f"receiver {label(wanted)} has no {lane.module} {lane.interface} endpoint"
         )
     return Target(platform, party, url)
+
+
+def _versions(lane: Lane) -> str:
+    return ", ".join(sorted(lane.versions or ()))
 
 
 def only(owners: Iterable[PartyKey], what: str) -> PartyKey:

@@ -7,13 +7,14 @@ import pytest
 from hub.errors import (
     ForbiddenError,
     InvalidParametersError,
+    NotFoundError,
     ReceiverUnreachableError,
     UnknownReceiverError,
 )
 from hub.ocpi.credentials import BusinessDetails, CredentialsRole
 from hub.ocpi.lanes import LANES
 from hub.ocpi.versions import Endpoint
-from hub.records import Party, Platform, can_receive
+from hub.records import Party, Platform, can_receive, versions_for
 from hub.routing import (
     PlatformEntry,
     RoutingTable,
@@ -31,7 +32,11 @@ PUSH_TOKENS = LANES[("tokens", "RECEIVER")]
 
 
 def peer(
-    platform_id: str, *parties: Party, status: str = "CONNECTED", modules: list[str] | None = None
+    platform_id: str,
+    *parties: Party,
+    status: str = "CONNECTED",
+    modules: list[str] | None = None,
+    version: str = "2.2.1",
 ) -> PlatformEntry:
     endpoints = [
         Endpoint(m, f"http://{platform_id}/{m}/{i}", i)
@@ -49,7 +54,7 @@ def peer(
         roles=list(parties),
         created_at="2026-01-01T00:00:00Z",
         updated_at="2026-01-01T00:00:00Z",
-        version="2.2.1",
+        version=version,
         endpoints=endpoints,
         registered_roles=registered,
     )
@@ -220,3 +225,34 @@ def test_only_a_connected_platform_receives_a_forwarded_call() -> None:
     assert can_receive(offline.record, "locations", "RECEIVER")
     with pytest.raises(ReceiverUnreachableError, match="NL/OFF is OFFLINE"):
         receiver(routes, ("NL", "OFF"), PUSH_LOCATIONS, routes.platforms["a"])
+
+
+PTP = Party("NL", "PTP", "PTP")
+PAY_CPO, PAY_PTP = LANES[("payments", "RECEIVER")], LANES[("payments", "SENDER")]
+
+
+def test_payments_go_between_a_ptp_and_a_cpo_on_2_3_0() -> None:
+    ptp = peer("ptp", PTP, modules=["payments"], version="2.3.0")
+    new = peer("new", CPA, modules=["payments"], version="2.3.0")
+    old = peer("old", CPB, modules=["payments"])
+    routes = table(ptp, new, old)
+    assert sender(ptp, None, PAY_CPO) == PTP
+    assert receiver(routes, CPA.key, PAY_CPO, ptp).party == CPA
+    assert sender(new, None, PAY_PTP) == CPA
+    assert receiver(routes, PTP.key, PAY_PTP, new).party == PTP
+    # A 2.2.1 CPO, even one listing a payments endpoint: 4001 naming its version.
+    with pytest.raises(UnknownReceiverError, match=r"speaks OCPI 2\.2\.1, which has no payments"):
+        receiver(routes, CPB.key, PAY_CPO, ptp)
+    with pytest.raises(NotFoundError, match=r"OCPI 2\.3\.0 module; this platform speaks 2\.2\.1"):
+        sender(old, None, PAY_PTP)
+    # Each side its own interface.
+    with pytest.raises(ForbiddenError):
+        sender(ptp, None, PAY_PTP)
+    with pytest.raises(ForbiddenError):
+        sender(new, None, PAY_CPO)
+
+
+def test_a_ptp_is_offered_2_3_0_only() -> None:
+    assert versions_for(peer("cpo", CPA).record) == ["2.3.0", "2.2.1", "2.1.1"]
+    assert versions_for(peer("ptp", PTP).record) == ["2.3.0"]
+    assert versions_for(peer("both", CPA, PTP).record) == ["2.3.0"]

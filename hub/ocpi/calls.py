@@ -16,8 +16,9 @@ import msgspec
 
 from hub.ocpi import cdrs, chargingprofiles, commands, locations, sessions, tariffs, tokens
 from hub.ocpi.common import PartyKey, party_key
+from hub.ocpi.v230 import payments
 from hub.ocpi.validation import InvalidInputError, check_patch, decode
-from hub.ocpi.versions import RECEIVER, SENDER
+from hub.ocpi.versions import PAYMENTS, RECEIVER, SENDER
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def inspect(
 ) -> Facts:
     """Facts of one call; raises InvalidInputError for a bad body or URL."""
     push = method in ("PUT", "PATCH")
+    if module == PAYMENTS:
+        _payments(interface, method, segments, body)
+        return Facts()
     if interface == RECEIVER:
         if module == "locations":
             if push:
@@ -185,4 +189,59 @@ def _command(segments: list[str], body: bytes) -> Facts:
         session_id=getattr(request, "session_id", None),
         reservation_id=getattr(request, "reservation_id", None),
         expiry_date=getattr(request, "expiry_date", None),
+    )
+
+
+TERMINALS = "terminals"
+CONFIRMATIONS = "financial-advice-confirmations"
+
+
+def _payments(interface: str, method: str, segments: list[str], body: bytes) -> None:
+    """A Payments call (2.3.0 §16 "Interfaces and Endpoints"): its URL one the spec defines
+    below the module's (``/terminals``, ``/financial-advice-confirmations``), its body the
+    object of that method. Nothing in it names the parties: a Terminal's ``country_code`` and
+    ``party_id`` are the customer's ("an alternative to the customer reference"), not the
+    sender's, so no owner is read."""
+    kind = segments[0] if segments else ""
+    if kind not in (TERMINALS, CONFIRMATIONS):
+        raise InvalidInputError(
+            "url", f"the URL must continue with /{TERMINALS} or /{CONFIRMATIONS}"
+        )
+    depth = len(segments)
+    if interface == RECEIVER:
+        # The CPO's side: GET one object, POST a new one at the object's URL.
+        if method == "GET" and depth == 2:
+            return
+        if method == "POST" and depth == 1:
+            if kind == TERMINALS:
+                decode(body, payments.NewTerminal)
+            else:
+                decode(body, payments.FinancialAdviceConfirmation)
+            return
+        raise InvalidInputError(
+            "url", f"the receiver interface has GET /{kind}/{{id}} and POST /{kind} only"
+        )
+    # The PTP's side: GET lists and objects of both; terminals are also activated,
+    # deactivated and updated by the CPO.
+    if method == "GET" and depth in (1, 2):
+        return
+    if kind == TERMINALS:
+        if method == "POST" and segments[1:] == ["activate"]:
+            decode(body, payments.TerminalActivation)
+            return
+        if method == "POST" and depth == 3 and segments[2] == "deactivate":
+            return
+        if method == "PUT" and depth == 2:
+            terminal = decode(body, payments.TerminalUpdate)
+            _same_id(segments[1], terminal.terminal_id, "terminal_id")
+            return
+        if method == "PATCH" and depth == 2:
+            # The spec's only PATCH (§16, "Assign Location IDs to Terminal") carries no
+            # last_updated: not asked for here.
+            changes = check_patch(body, payments.Terminal, last_updated=False)
+            _same_id(segments[1], changes.get("terminal_id"), "terminal_id")
+            return
+    raise InvalidInputError(
+        "url",
+        f"{method} is not defined on this URL of the payments sender interface (2.3.0 §16)",
     )

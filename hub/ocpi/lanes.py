@@ -11,14 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from hub.ocpi.versions import RECEIVER, SENDER
+from hub.ocpi.versions import PAYMENTS, RECEIVER, SENDER, V2_3_0
 
 CPO: Final = "CPO"
 EMSP: Final = "EMSP"
+# Payment Terminal Provider, the Payments module's data owner (2.3.0 §16). 2.3.0 names it a role
+# (§2 "Terminology": its column in "Typical OCPI implementations per role" links to the Role
+# enum) although the Role table (§17.10) does not list it. A PTP party is written "PTP" in
+# credentials roles: as OTHER it could not be told from an OTHER party, which may push tokens
+# here, and a CPO could not tell who sends it terminals. Only 2.3.0 knows it
+# (``ROLE_VERSIONS``).
+PTP: Final = "PTP"
 # Roles on the eMSP's side of the table. OTHER counts as eMSP-like (2.2.1 message routing,
 # "Broadcast Push"); NSP, NAP and SCSP take data from CPOs and send commands or profiles to them.
 MSP_SIDE: Final = frozenset({"EMSP", "NSP", "NAP", "OTHER", "SCSP"})
 CPO_SIDE: Final = frozenset({CPO})
+PTP_SIDE: Final = frozenset({PTP})
+# Roles that exist only in some versions: a platform granted one is offered only those
+# (``hub.records.versions_for``).
+ROLE_VERSIONS: Final = {PTP: frozenset({V2_3_0})}
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,9 @@ class Lane:
     methods: frozenset[str]
     # Receiver URLs of Client Owned Objects start with the owner: /{country_code}/{party_id}/...
     owner_in_url: bool = False
+    # The OCPI versions the module exists in; None: every version the hub speaks. A platform
+    # of another version neither sends nor receives it.
+    versions: frozenset[str] | None = None
 
 
 def _pair(
@@ -40,13 +54,23 @@ def _pair(
     owned: bool,
     receiver: str,
     sender: str,
+    *versions: str,
 ) -> list[Lane]:
     """The owner pushes to the other side's RECEIVER; the other side pulls from the owner's
     SENDER. ``receiver`` and ``sender`` are the methods of each interface (2.2.1, each module's
-    "Interfaces and endpoints")."""
+    "Interfaces and endpoints"); ``versions``: the only versions that have the module."""
+    only = frozenset(versions) or None
     return [
-        Lane(module, RECEIVER, owner, other, frozenset(receiver.split()), owner_in_url=owned),
-        Lane(module, SENDER, other, owner, frozenset(sender.split())),
+        Lane(
+            module,
+            RECEIVER,
+            owner,
+            other,
+            frozenset(receiver.split()),
+            owner_in_url=owned,
+            versions=only,
+        ),
+        Lane(module, SENDER, other, owner, frozenset(sender.split()), versions=only),
     ]
 
 
@@ -66,5 +90,10 @@ LANES: Final[dict[tuple[str, str], Lane]] = {
         # CPO answers on the SENDER interface (results, ActiveChargingProfile updates).
         *_pair("commands", MSP_SIDE, CPO_SIDE, False, "POST", "POST"),
         *_pair("chargingprofiles", MSP_SIDE, CPO_SIDE, False, "GET PUT DELETE", "POST PUT"),
+        # 2.3.0 §16 "Interfaces and Endpoints": the PTP creates terminals and financial advice
+        # confirmations at the CPO's Receiver (GET one, POST) and the CPO reads, activates,
+        # deactivates and updates terminals at the PTP's Sender (GET, POST, PUT, PATCH). Its
+        # URLs carry no /{country_code}/{party_id}/ (not client owned in the 2.2.1 sense).
+        *_pair(PAYMENTS, PTP_SIDE, CPO_SIDE, False, "GET POST", "GET POST PUT PATCH", V2_3_0),
     ]
 }

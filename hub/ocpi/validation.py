@@ -101,16 +101,18 @@ def _too_deep() -> InvalidInputError:
 _RAW = msgspec.json.Decoder(msgspec.Raw)
 
 
-def check_patch(raw: bytes, kind: type[msgspec.Struct]) -> dict[str, Any]:
+def check_patch(
+    raw: bytes, kind: type[msgspec.Struct], *, last_updated: bool = True
+) -> dict[str, Any]:
     """The PATCH body ``raw``, a partial ``kind``, as a dict.
 
     It must be a JSON object, include ``last_updated`` (2.2.1: every PATCH does) when ``kind``
-    has that field, and every field of ``kind`` in it must have that field's type. Keys that are
-    not fields of ``kind`` pass (unknown fields are allowed).
+    has that field and ``last_updated`` asks for it, and every field of ``kind`` in it must have
+    that field's type. Keys that are not fields of ``kind`` pass (unknown fields are allowed).
     """
     body = decode(raw, dict[str, Any])
     fields = {f.encode_name: f for f in msgspec.structs.fields(kind)}
-    if LAST_UPDATED in fields and LAST_UPDATED not in body:
+    if last_updated and LAST_UPDATED in fields and LAST_UPDATED not in body:
         path = f"$.{LAST_UPDATED}"
         raise InvalidInputError(path, f"Object missing required field `{LAST_UPDATED}` - at `$`")
     for name, value in body.items():

@@ -13,8 +13,8 @@ V2_3_0: Final = "2.3.0"
 # The versions the hub speaks, highest first: a handshake picks the highest both speak.
 SPOKEN: Final = (V2_3_0, V2_2_1, V2_1_1)
 
-# The functional modules the hub routes (2.2.1 "Modules"), and the configuration modules.
-FUNCTIONAL_MODULES: Final = (
+# The functional modules of 2.2.1 (2.2.1 "Modules"); 2.3.0 has the same ones.
+MODULES_221: Final = (
     "cdrs",
     "chargingprofiles",
     "commands",
@@ -23,6 +23,13 @@ FUNCTIONAL_MODULES: Final = (
     "tariffs",
     "tokens",
 )
+# 2.3.0 adds the Payments module (2.3.0 §16, Module Identifier ``payments``; its ModuleID
+# table in §6.2.5 was not updated to list it).
+PAYMENTS: Final = "payments"
+MODULES_230: Final = (*MODULES_221, PAYMENTS)
+# Every functional module the hub routes, in whichever version it exists (``modules_in``);
+# agreements and rate limits may name any of them.
+FUNCTIONAL_MODULES: Final = MODULES_230
 CREDENTIALS: Final = "credentials"
 HUBCLIENTINFO: Final = "hubclientinfo"
 
@@ -48,6 +55,13 @@ PUBLISHED_211: Final = {
     "CPO": _CPO_211,
     "EMSP": {m: RECEIVER if i == SENDER else SENDER for m, i in _CPO_211.items()},
 }
+
+
+def modules_in(version: str) -> tuple[str, ...]:
+    """The functional modules of ``version``: Payments only in 2.3.0 (2.3.0 §16)."""
+    if version == V2_1_1:
+        return MODULES_211
+    return MODULES_230 if version == V2_3_0 else MODULES_221
 
 
 def other_side(role: str) -> str:

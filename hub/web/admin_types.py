@@ -12,11 +12,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hub.ocpi.credentials import ROLES, CountryCode, PartyId, Token
+from hub.ocpi.lanes import PTP
 from hub.ocpi.versions import Url
 from hub.records import CONNECTED, OFFLINE, PLANNED, SUSPENDED, Platform, TokenEncoding
 
-# A platform may be granted any role but the hub's own.
-GRANTABLE_ROLES = ROLES - {"HUB"}
+# A platform may be granted any role but the hub's own, and PTP (2.3.0 §16, Payments; such a
+# platform is offered OCPI 2.3.0 only, ``hub.records.versions_for``).
+GRANTABLE_ROLES = (ROLES | {PTP}) - {"HUB"}
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 # Roles are read case-insensitively and checked by the endpoint (with a message naming the
@@ -99,7 +101,7 @@ class PartyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class NewAgreement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A roaming agreement: a CPO party and a party of the other side (EMSP, NSP, NAP, SCSP,
+    """A roaming agreement: a CPO party and a party of the other side (EMSP, NSP, NAP, SCSP, PTP,
     OTHER), for every functional module or the ones listed."""
 
     cpo: PartyRef

@@ -48,6 +48,7 @@ from hub.ocpi.versions import (
     Endpoint,
     Version,
     VersionDetails,
+    modules_in,
     other_side,
 )
 from hub.records import SUSPENDED, Party, Platform, party_211, versions_for
@@ -135,14 +136,14 @@ async def versions(request: Request) -> Response:
 
 def version_details_of(base: str, version: str = V2_2_1) -> VersionDetails:
     """The hub's 2.2.1 or 2.3.0 endpoints (the same shape, 2.3.0 §6.2). The hub is both sender
-    and receiver of every functional module, so each has two URLs; hubclientinfo is served as
-    its sender (data owner: hub)."""
+    and receiver of every functional module of the version (2.3.0 adds Payments, §16), so each
+    has two URLs; hubclientinfo is served as its sender (data owner: hub)."""
     root = f"{base}/{version}"
     endpoints = [
         Endpoint(CREDENTIALS, f"{root}/{CREDENTIALS}", SENDER),
         Endpoint(HUBCLIENTINFO, f"{root}/{HUBCLIENTINFO}", SENDER),
     ]
-    for module in FUNCTIONAL_MODULES:
+    for module in modules_in(version):
         for path, role in INTERFACES.items():
             endpoints.append(Endpoint(module, f"{root}/{path}/{module}", role))
     return VersionDetails(version, endpoints)

@@ -94,10 +94,14 @@ def test_the_2_3_0_version_details(hub: Hub, party_id: NewParty) -> None:
     assert (status, body["status_code"], body["data"]["version"]) == (200, 1000, "2.3.0")
     listed = {(e["identifier"], e["role"]): e["url"] for e in body["data"]["endpoints"]}
     _, _, old = get(f"{hub.url}/ocpi/2.2.1", created["token_a"])
-    # The 2.2.1 modules and roles, each at its 2.3.0 URL.
+    # The 2.2.1 modules and roles, each at its 2.3.0 URL, and Payments (2.3.0 §16).
     assert listed == {
-        (e["identifier"], e["role"]): e["url"].replace("/ocpi/2.2.1/", "/ocpi/2.3.0/")
-        for e in old["data"]["endpoints"]
+        **{
+            (e["identifier"], e["role"]): e["url"].replace("/ocpi/2.2.1/", "/ocpi/2.3.0/")
+            for e in old["data"]["endpoints"]
+        },
+        ("payments", "SENDER"): f"{hub.url}/ocpi/2.3.0/sender/payments",
+        ("payments", "RECEIVER"): f"{hub.url}/ocpi/2.3.0/receiver/payments",
     }
     assert listed[("locations", "RECEIVER")] == f"{hub.url}/ocpi/2.3.0/receiver/locations"
     assert listed[("hubclientinfo", "SENDER")] == f"{hub.url}/ocpi/2.3.0/hubclientinfo"

@@ -49,15 +49,21 @@ def test_2_3_0_is_spoken_first_and_offered_to_every_platform() -> None:
         assert versions_for(found)[0] == "2.3.0"
 
 
-def test_the_2_3_0_version_details_are_the_2_2_1_ones_under_2_3_0() -> None:
+def test_the_2_3_0_version_details_are_the_2_2_1_ones_under_2_3_0_and_payments() -> None:
     old = version_details_of("https://hub.example/ocpi")
     new = version_details_of("https://hub.example/ocpi", V2_3_0)
     assert new.version == "2.3.0"
+    # 2.3.0 §16: Payments, both interfaces, after the 2.2.1 modules; 2.2.1 has none.
+    payments = [("payments", "SENDER"), ("payments", "RECEIVER")]
     assert [(e.identifier, e.role) for e in new.endpoints] == [
         (e.identifier, e.role) for e in old.endpoints
-    ]
+    ] + payments
+    assert "payments" not in {e.identifier for e in old.endpoints}
     assert [e.url for e in new.endpoints] == [
         e.url.replace("/ocpi/2.2.1/", "/ocpi/2.3.0/") for e in old.endpoints
+    ] + [
+        "https://hub.example/ocpi/2.3.0/sender/payments",
+        "https://hub.example/ocpi/2.3.0/receiver/payments",
     ]
 
 

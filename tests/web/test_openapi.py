@@ -69,7 +69,7 @@ def test_patterns_are_read_the_same_by_json_schema() -> None:
         assert pattern.endswith("$"), pattern
     role = SCHEMAS["RoleGrant"]["properties"]
     assert re.fullmatch(role["country_code"]["pattern"].strip("^$"), "NL")
-    assert role["role"]["enum"] == ["CPO", "EMSP", "NAP", "NSP", "OTHER", "SCSP"]
+    assert role["role"]["enum"] == ["CPO", "EMSP", "NAP", "NSP", "OTHER", "PTP", "SCSP"]
 
 
 def test_descriptions_are_one_line_each() -> None:

@@ -42,6 +42,15 @@ class Terminal(_TerminalFields, kw_only=True):
     last_updated: DateTime
 
 
+class TerminalUpdate(_TerminalFields, kw_only=True):
+    """The CPO's PUT ``{terminals}/{terminal_id}``: the URL names the terminal (§16, PTP
+    Terminals PUT, request parameters), and the spec's own example of it
+    (payment_terminal_put_update.json) has no ``terminal_id``; one given must be the URL's."""
+
+    terminal_id: str | None = None
+    last_updated: DateTime
+
+
 class NewTerminal(_TerminalFields, kw_only=True):
     """The PTP's POST creating a Terminal at the CPO: "can be just the terminal id" (§16, CPO
     Terminals POST), so ``last_updated`` may be absent."""
