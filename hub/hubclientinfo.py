@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from hub.delivery.queue import Message, Queue
+from hub.ocpi.credentials import ROLES as ROLES_221
 from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.hubclientinfo import ClientInfo
 from hub.ocpi.lanes import CPO_SIDE
-from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER
+from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER, V2_3_0
 from hub.partners import Partners
 from hub.policy import PARTNER_ROLES, Policy, knows_of
 from hub.records import CONNECTED, OFFLINE, SUSPENDED, PartyKey, Platform, can_receive
@@ -57,8 +58,17 @@ def listing(
 def told(policy: Policy, listener: Platform, info: ClientInfo) -> bool:
     """``listener`` learns of ``info``'s party: agreements are off, it is one of its own, or
     one of its parties has an agreement with it."""
+    if not readable(info, listener):
+        return False
     party = (info.country_code, info.party_id)
     return any(role.key == party or knows_of(policy, role.key, party) for role in listener.roles)
+
+
+def readable(info: ClientInfo, listener: Platform) -> bool:
+    """A role 2.3.0 added (PTP) is not a 2.2.1 Role: a 2.2.1 or 2.1.1 listener could not read
+    it (2.2.1 "HubClientInfo module", ClientInfo.role), and could do nothing with a payment
+    terminal provider anyway."""
+    return info.role in ROLES_221 or listener.version == V2_3_0
 
 
 def _listens(platform: Platform) -> bool:
@@ -139,7 +149,7 @@ class Announcer:
             if not _listens(target):
                 continue
             for info in client_infos(source):
-                if (info.country_code, info.party_id) != speaker:
+                if (info.country_code, info.party_id) != speaker or not readable(info, target):
                     continue
                 if ended:
                     info = msgspec.structs.replace(

@@ -35,7 +35,6 @@ from hub.ocpi.v211.versions import VersionDetails as VersionDetails211
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import (
     CREDENTIALS,
-    FUNCTIONAL_MODULES,
     HUBCLIENTINFO,
     INTERFACES,
     MODULES_211,
@@ -269,7 +268,7 @@ async def functional_module_230(request: Request) -> Response:
 async def _functional_module(request: Request, version: str) -> Response:
     module = request.path_params["module"]
     interface = INTERFACES.get(request.path_params["interface"])
-    if interface is None or module not in FUNCTIONAL_MODULES:
+    if interface is None or module not in modules_in(version):
         raise NotFoundError("no such endpoint")
     _allow(request, LANES[(module, interface)].methods)
     caller = await authenticate(request)

@@ -358,3 +358,19 @@ def test_payments_go_only_between_partners_for_payments(net: Network) -> None:
     assert (status, answer["status_code"]) == (404, 4001), answer
     agree(net.hub, CPO, PTP, "payments")
     forwarded(net.ptp, net.cpo, "POST", "receiver/payments/terminals", raw)
+
+
+def test_hubclientinfo_names_a_ptp_to_2_3_0_platforms_only(net: Network) -> None:
+    """PTP is no 2.2.1 Role: a 2.2.1 platform is never told of a PTP party, pushed or pulled;
+    a 2.3.0 partner is."""
+
+    def roles(who: Member, version: str) -> set[tuple[str, str, str]]:
+        status, _, answer = who.call("GET", f"/ocpi/{version}/hubclientinfo?limit=100")
+        assert (status, answer["status_code"]) == (200, 1000), answer
+        return {(i["country_code"], i["party_id"], i["role"]) for i in answer["data"]}
+
+    assert (*PTP, "PTP") in roles(net.cpo, "2.3.0")
+    assert (*PTP, "PTP") not in roles(net.old, "2.2.1")
+    assert (*OLD, "CPO") in roles(net.old, "2.2.1")  # its own party, as before
+    pushed = [r.body for r in net.old.received("PUT", "/ocpi/2.2.1/hubclientinfo")]
+    assert all(body["role"] != "PTP" for body in pushed)
