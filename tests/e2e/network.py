@@ -82,6 +82,18 @@ def member(hub: Hub, *roles: Role, **fake_options: Any) -> Iterator[Member]:
         yield Member(hub, fake, created["id"], list(roles))
 
 
+@contextmanager
+def connected(hub: Hub, *roles: Role, **fake_options: Any) -> Iterator[Member]:
+    """A platform granted ``roles`` that the hub registers at (``platforms connect`` with the
+    platform's token A), in the highest version both speak."""
+    created = hub.add_platform("+".join(f"{c}{p}" for c, p, _ in roles), *roles)
+    with FakePlatform(roles=list(roles), **fake_options) as fake:
+        body = {"versions_url": fake.versions_url, "token": fake.token_a}
+        status, _, answer = hub.admin("POST", f"/platforms/{created['id']}/connect", body)
+        assert status == 200, answer
+        yield Member(hub, fake, created["id"], list(roles))
+
+
 @dataclass
 class Pair:
     """A CPO and an eMSP of one country code, each on a platform of its own."""

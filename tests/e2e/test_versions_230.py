@@ -1,7 +1,8 @@
 """OCPI 2.3.0, 2.2.1 and 2.1.1 platforms on one hub, end to end (README: "OCPI 2.3.0
 platforms").
 
-A CPO and an eMSP of each version, real OCPI servers on loopback, each registering itself, under
+A CPO and an eMSP of each version, real OCPI servers on loopback (the CPOs register themselves,
+the hub registers at the 2.3.0 and 2.1.1 eMSPs), under
 ``--agreements required`` with every CPO a partner of every eMSP. The 2.3.0 CPO is BE/BEC, the
 party of the official 2.3.0 examples, so that they are sent as they stand.
 """
@@ -21,8 +22,8 @@ import pytest
 
 from tests.client import HttpResult
 from tests.e2e.expect import ok, one
-from tests.e2e.network import Member, member
-from tests.e2e.objects import location, session, token
+from tests.e2e.network import Member, connected, member
+from tests.e2e.objects import cdr, location, session, token
 from tests.inprocess import InProcessHub
 from tests.ownhub import own_hub
 from tests.parties import RecordedRequest
@@ -77,19 +78,21 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     settings = {"agreements": "required", "retry_base": 0.1, "retry_max": 0.5}
     with own_hub(data, **settings) as hub, ExitStack() as stack:
 
-        def join(party: tuple[str, str], role: str, version: str) -> Member:
+        def join(party: tuple[str, str], role: str, version: str, by_hub: bool = False) -> Member:
+            # Registering both ways: the platform with token A, or the hub at the platform.
+            joined = connected if by_hub else member
             return stack.enter_context(
-                member(hub, (*party, role), version=version, responder=answers)
+                joined(hub, (*party, role), version=version, responder=answers)
             )
 
         found = Network(
             hub,
             join(C3, "CPO", "2.3.0"),
-            join(E3, "EMSP", "2.3.0"),
+            join(E3, "EMSP", "2.3.0", by_hub=True),
             join(C2, "CPO", "2.2.1"),
             join(E2, "EMSP", "2.2.1"),
             join(C1, "CPO", "2.1.1"),
-            join(E1, "EMSP", "2.1.1"),
+            join(E1, "EMSP", "2.1.1", by_hub=True),
         )
         for platform_id, version in (
             (found.c3.id, "2.3.0"),
@@ -271,3 +274,16 @@ def test_a_pair_the_operator_allows_keeps_its_extensions(net: Network) -> None:
         assert "x_vendor" not in down
     finally:
         assert net.hub.admin("DELETE", f"/agreements/{agreement['id']}")[0] == 200
+
+
+def test_the_other_way_a_221_cdr_and_a_230_session(net: Network) -> None:
+    pushed = cdr(C2, "CDR-22", E3) | {"total_cost": {"excl_vat": 5.0, "incl_vat": 6.0}}
+    ok(net.c2.call("POST", f"{V2}/receiver/cdrs", body=pushed, to=E3))
+    got = one(net.e3.fake, "POST", f"{V3}/cdrs/receiver").body
+    assert got["total_cost"] == {"before_taxes": 5.0, "taxes": [{"name": "VAT", "amount": 1.0}]}
+    newest = copy.deepcopy(example("2.3.0", "session_example_2_short_finished.json"))
+    newest["id"] = "S-30"
+    newest["cdr_token"] |= {"country_code": "NL", "party_id": "EM2"}
+    ok(net.c3.call("PUT", f"{V3}/receiver/sessions/BE/BEC/S-30", body=newest, to=E2))
+    got = one(net.e2.fake, "PUT", f"{V2}/sessions/receiver/BE/BEC/S-30").body
+    assert got["total_cost"] == {"excl_vat": 8.5, "incl_vat": 9.35}
