@@ -331,6 +331,70 @@ class Relay:
             forward_seconds=forwarded,
         )
 
+    async def forward_as_sent(self, caller_id: str, call: Call, why: str) -> Answer:
+        """A call the core's version cannot carry (``why``) that names its receiver: it goes
+        as sent to a receiver of the sender's own version (2.3.0 values 2.2.1 lacks are 2.3.0
+        values still), and is refused naming why toward any other (README: "OCPI 2.3.0
+        platforms")."""
+        snapshot, table = await self.table()
+        lane = LANES[(call.module, call.interface)]
+        caller = table.platforms[caller_id]
+        await self._within_limit(caller, call.module)
+        claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
+        party = sender(caller, claimed, lane)
+        segments = list(call.segments)
+        if lane.owner_in_url and len(segments) >= 2:
+            check_owner(party, party_key(segments[0], segments[1]), "the URL")
+        named = header_party(call.headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+        if named is None or named == self._hub:
+            # Open routing and the hub's own copies read the call in the core's version.
+            raise InvalidParametersError(f"this call cannot be carried to OCPI {CORE}: {why}")
+        policy = await self._partners.policy()
+        target = receiver(table, named, lane, caller)
+        check_agreement(policy, party, target, lane.module)
+        version = target.platform.record.version or CORE
+        if version != call.version:
+            raise InvalidParametersError(
+                f"receiver {label(target.party)} speaks OCPI {version}, which cannot carry "
+                f"this call: {why}"
+            )
+        token = snapshot.outbound.get(target.platform.id)
+        if token is None:
+            raise ReceiverUnreachableError(f"receiver {label(named)} has no token for the hub")
+        keep = policy.extensions(party.key, target.party.key)
+        body = self._bridge.between(
+            version, call.module, call.interface, call.method, segments, call.body, keep=keep
+        )
+        url = join(target.url, segments)
+        if call.query:
+            url = f"{url}?{call.query}"
+        began = time.perf_counter()
+        response = await self._forward(call, url, body, token, target, party)
+        forwarded = time.perf_counter() - began
+        metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
+        content = self._bridge.between(
+            version,
+            call.module,
+            call.interface,
+            call.method,
+            segments,
+            response.body,
+            answer=True,
+            keep=keep,
+        )
+        response = msgspec.structs.replace(response, body=content)
+        reply = read_reply(response, target.party)
+        answer = await self._answer(response, lane, call, caller, party, target)
+        metrics.ROUTING.labels(call.module, "direct", "").inc()
+        return dataclasses.replace(
+            answer,
+            version=version,
+            ocpi_status=reply.status_code,
+            sender=label(party),
+            receiver=label(target.party),
+            forward_seconds=forwarded,
+        )
+
     async def broadcast_as_sent(self, caller_id: str, call: Call, why: str) -> Answer:
         """A push to the hub that the core's version cannot carry (``why``): only the
         sender's own version receives it, as sent; nothing is kept for GET-all (README: "OCPI

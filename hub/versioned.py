@@ -126,6 +126,11 @@ class VersionedRelay:
             # and no vat never reaches 2.2.1 or 2.1.1 as if net).
             as_sent = dataclasses.replace(call, headers=headers)
             return await self._relay.broadcast_as_sent(caller_id, as_sent, up.why)
+        named = header_party(headers, h.TO_COUNTRY_CODE, h.TO_PARTY_ID)
+        if isinstance(up, Withheld) and named is not None and named != self._relay.hub:
+            # A receiver of the sender's own version may still take it as sent.
+            as_sent = dataclasses.replace(call, headers=headers)
+            return await self._relay.forward_as_sent(caller_id, as_sent, up.why)
         if isinstance(up, Withheld):
             raise InvalidParametersError(
                 f"this {call.module[:-1]} cannot be carried to OCPI {CORE}: {up.why}"

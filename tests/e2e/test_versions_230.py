@@ -287,3 +287,21 @@ def test_the_other_way_a_221_cdr_and_a_230_session(net: Network) -> None:
     ok(net.c3.call("PUT", f"{V3}/receiver/sessions/BE/BEC/S-30", body=newest, to=E2))
     got = one(net.e2.fake, "PUT", f"{V2}/sessions/receiver/BE/BEC/S-30").body
     assert got["total_cost"] == {"excl_vat": 8.5, "incl_vat": 9.35}
+
+
+def test_a_call_2_2_1_cannot_carry_goes_as_sent_to_a_2_3_0_receiver(net: Network) -> None:
+    """An EVSE of MCS connectors only (a connector standard 2.2.1 lacks) sent to one named
+    receiver: taken by a 2.3.0 eMSP as sent, refused naming why toward a 2.2.1 one, and nothing
+    sent to it."""
+    evse = copy.deepcopy(example("2.3.0", "location_example.json")["evses"][0])
+    evse["uid"] = "MCS-1"
+    for connector in evse["connectors"]:
+        connector["standard"] = "MCS"
+    sent = json.dumps(evse).encode()
+    path = f"{V3}/receiver/locations/BE/BEC/LOC1/MCS-1"
+    ok(net.c3.call("PUT", path, raw=sent, to=E3))
+    assert one(net.e3.fake, "PUT", f"{V3}/locations/receiver/BE/BEC/LOC1/MCS-1").raw_body == sent
+    status, _, answer = net.c3.call("PUT", path, raw=sent, to=E2)
+    assert (status, answer["status_code"]) == (400, 2001), answer
+    assert "2.2.1" in answer["status_message"]
+    assert not net.e2.fake.find_requests("PUT", f"{V2}/locations/receiver/BE/BEC/LOC1/MCS-1")
