@@ -433,3 +433,157 @@ def test_2_1_1_endpoints_never_answer_5xx(
         path = f"/ocpi/2.1.1/{path}"
     target = path + (f"?{query}" if query else "")
     _send(hub.url, method, target, headers, raw)
+
+
+# --- 2.3.0 platforms ----------------------------------------------------------------------
+
+EXAMPLES_230 = Path(__file__).parent.parent / "examples" / "2.3.0"
+
+
+@pytest.fixture(scope="module")
+def fuzzed_230(hub: HubProcess) -> Iterator[Pair211]:
+    """A 2.3.0 CPO (BE/BEC, the official examples' party) and a 2.3.0 eMSP, registered; the
+    2.1.1 and 2.2.1 platforms of the other fixtures receive what they broadcast."""
+    with ExitStack() as stack:
+        found = []
+        for cc, pid, role in (("BE", "BEC", "CPO"), ("FX", "EMS", "EMSP")):
+            created = hub.add_platform(f"2.3.0 {role}", (cc, pid, role))
+            fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version="2.3.0"))
+            status, answer = fake.register(hub.versions_url, created["token_a"])
+            assert status == 200, answer
+            found.append(fake)
+        yield Pair211(*found)
+
+
+def _example_230(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EXAMPLES_230 / name).read_text())
+    return loaded
+
+
+LOCATION_230 = _example_230("location_example.json")
+CALLS_230: list[tuple[str, str, str, Any]] = [
+    (CPO_211, "PUT", "receiver/locations/BE/BEC/LOC1", LOCATION_230),
+    (CPO_211, "PUT", "receiver/locations/BE/BEC/LOC1/3256", LOCATION_230["evses"][0]),
+    (
+        CPO_211,
+        "PUT",
+        "receiver/locations/BE/BEC/LOC1/3256/1",
+        LOCATION_230["evses"][0]["connectors"][0],
+    ),
+    (
+        CPO_211,
+        "PATCH",
+        "receiver/locations/BE/BEC/LOC1/3256",
+        {"status": "CHARGING", "last_updated": "2026-12-01T10:00:00Z"},
+    ),
+    (CPO_211, "PUT", "receiver/tariffs/BE/BEC/12", _example_230("tariff_12_025kwh_min_price.json")),
+    (
+        CPO_211,
+        "PUT",
+        "receiver/tariffs/BE/BEC/12",
+        _example_230("tariff_20_simple_north_american_inclusive.json"),
+    ),
+    (
+        CPO_211,
+        "PUT",
+        "receiver/sessions/BE/BEC/101",
+        _example_230("session_example_2_short_finished.json"),
+    ),
+    (
+        CPO_211,
+        "PATCH",
+        "receiver/sessions/BE/BEC/101",
+        _example_230("session_patch_example_total_cost.json"),
+    ),
+    (CPO_211, "POST", "receiver/cdrs", _example_230("cdr_example.json")),
+    (CPO_211, "GET", "sender/tokens", None),
+    (
+        EMSP_211,
+        "PUT",
+        "receiver/tokens/FX/EMS/12345678905880",
+        _example_230("token_example_2_full_rfid.json"),
+    ),
+    (EMSP_211, "GET", "sender/locations", None),
+    (EMSP_211, "GET", "sender/tariffs", None),
+    (EMSP_211, "GET", "sender/sessions", None),
+    (
+        EMSP_211,
+        "POST",
+        "receiver/commands/START_SESSION",
+        {
+            "response_url": "http://127.0.0.1:1/cb",
+            "token": _example_230("token_example_2_full_rfid.json"),
+            "location_id": "LOC1",
+        },
+    ),
+]
+
+
+@st.composite
+def call_230(draw: st.DrawFn) -> tuple[str, str, str, bytes | None]:
+    """One 2.3.0 call: a valid one, with its body kept, replaced, or one field broken."""
+    who, method, path, valid = draw(st.sampled_from(CALLS_230))
+    if valid is None:
+        body = draw(st.one_of(st.none(), json_value.map(lambda v: json.dumps(v).encode())))
+    else:
+        body = draw(
+            st.one_of(
+                st.just(json.dumps(valid).encode()),
+                st.builds(
+                    _mutated,
+                    st.just(valid),
+                    st.sampled_from(
+                        [
+                            "total_cost",
+                            "elements",
+                            "min_price",
+                            "tax_included",
+                            "evses",
+                            "connectors",
+                            "standard",
+                            "type",
+                            "cdr_token",
+                            "parking_places",
+                            "facilities",
+                            "last_updated",
+                            "x_ext",
+                        ]
+                    ),
+                    json_value,
+                ),
+                json_value.map(lambda v: json.dumps(v).encode()),
+            )
+        )
+    return who, method, path, body
+
+
+@settings(EXAMPLES, max_examples=400)
+@given(
+    call=call_230(),
+    query=query,
+    routing=st.one_of(
+        st.none(),
+        st.sampled_from(
+            [("FX", "EMS"), ("BE", "BEC"), ("NL", "HUB"), ("FZ", "EMS"), ("FY", "CPO")]
+        ),
+    ),
+)
+def test_2_3_0_endpoints_never_answer_5xx(
+    fuzzed_230: Pair211,
+    fuzzed: Pair,
+    fuzzed_211: Pair211,
+    hub: HubProcess,
+    call: tuple[str, str, str, bytes | None],
+    query: str,
+    routing: tuple[str, str] | None,
+) -> None:
+    who, method, path, raw = call
+    fake = fuzzed_230.emsp if who == EMSP_211 else fuzzed_230.cpo
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Token {b64(fake.peer_token or '')}",
+    }
+    if routing is not None:
+        headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = routing
+    target = f"/ocpi/2.3.0/{path}" + (f"?{query}" if query else "")
+    _send(hub.url, method, target, headers, raw)
