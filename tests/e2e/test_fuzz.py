@@ -442,11 +442,12 @@ EXAMPLES_230 = Path(__file__).parent.parent / "examples" / "2.3.0"
 
 @pytest.fixture(scope="module")
 def fuzzed_230(hub: HubProcess) -> Iterator[Pair211]:
-    """A 2.3.0 CPO (BE/BEC, the official examples' party) and a 2.3.0 eMSP, registered; the
-    2.1.1 and 2.2.1 platforms of the other fixtures receive what they broadcast."""
+    """A 2.3.0 CPO and a 2.3.0 eMSP, registered (parties of their own: the shared hub has others
+    granted BE/BEC, the official examples' party); the 2.1.1 and 2.2.1 platforms of the other
+    fixtures receive what they broadcast."""
     with ExitStack() as stack:
         found = []
-        for cc, pid, role in (("BE", "BEC", "CPO"), ("FX", "EMS", "EMSP")):
+        for cc, pid, role in (("BE", "BFZ", "CPO"), ("FX", "EMS", "EMSP")):
             created = hub.add_platform(f"2.3.0 {role}", (cc, pid, role))
             fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version="2.3.0"))
             status, answer = fake.register(hub.versions_url, created["token_a"])
@@ -456,43 +457,50 @@ def fuzzed_230(hub: HubProcess) -> Iterator[Pair211]:
 
 
 def _example_230(name: str) -> dict[str, Any]:
+    """An official 2.3.0 example, owned by the fuzzed CPO where it names an owner."""
     loaded: dict[str, Any] = json.loads((EXAMPLES_230 / name).read_text())
+    if loaded.get("party_id") == "BEC":
+        loaded["party_id"] = "BFZ"
     return loaded
 
 
 LOCATION_230 = _example_230("location_example.json")
+TOKEN_230 = _example_230("token_example_2_full_rfid.json") | {
+    "country_code": "FX",
+    "party_id": "EMS",
+}
 CALLS_230: list[tuple[str, str, str, Any]] = [
-    (CPO_211, "PUT", "receiver/locations/BE/BEC/LOC1", LOCATION_230),
-    (CPO_211, "PUT", "receiver/locations/BE/BEC/LOC1/3256", LOCATION_230["evses"][0]),
+    (CPO_211, "PUT", "receiver/locations/BE/BFZ/LOC1", LOCATION_230),
+    (CPO_211, "PUT", "receiver/locations/BE/BFZ/LOC1/3256", LOCATION_230["evses"][0]),
     (
         CPO_211,
         "PUT",
-        "receiver/locations/BE/BEC/LOC1/3256/1",
+        "receiver/locations/BE/BFZ/LOC1/3256/1",
         LOCATION_230["evses"][0]["connectors"][0],
     ),
     (
         CPO_211,
         "PATCH",
-        "receiver/locations/BE/BEC/LOC1/3256",
+        "receiver/locations/BE/BFZ/LOC1/3256",
         {"status": "CHARGING", "last_updated": "2026-12-01T10:00:00Z"},
     ),
-    (CPO_211, "PUT", "receiver/tariffs/BE/BEC/12", _example_230("tariff_12_025kwh_min_price.json")),
+    (CPO_211, "PUT", "receiver/tariffs/BE/BFZ/12", _example_230("tariff_12_025kwh_min_price.json")),
     (
         CPO_211,
         "PUT",
-        "receiver/tariffs/BE/BEC/12",
+        "receiver/tariffs/BE/BFZ/12",
         _example_230("tariff_20_simple_north_american_inclusive.json"),
     ),
     (
         CPO_211,
         "PUT",
-        "receiver/sessions/BE/BEC/101",
+        "receiver/sessions/BE/BFZ/101",
         _example_230("session_example_2_short_finished.json"),
     ),
     (
         CPO_211,
         "PATCH",
-        "receiver/sessions/BE/BEC/101",
+        "receiver/sessions/BE/BFZ/101",
         _example_230("session_patch_example_total_cost.json"),
     ),
     (CPO_211, "POST", "receiver/cdrs", _example_230("cdr_example.json")),
@@ -501,7 +509,7 @@ CALLS_230: list[tuple[str, str, str, Any]] = [
         EMSP_211,
         "PUT",
         "receiver/tokens/FX/EMS/12345678905880",
-        _example_230("token_example_2_full_rfid.json"),
+        TOKEN_230,
     ),
     (EMSP_211, "GET", "sender/locations", None),
     (EMSP_211, "GET", "sender/tariffs", None),
@@ -512,7 +520,7 @@ CALLS_230: list[tuple[str, str, str, Any]] = [
         "receiver/commands/START_SESSION",
         {
             "response_url": "http://127.0.0.1:1/cb",
-            "token": _example_230("token_example_2_full_rfid.json"),
+            "token": TOKEN_230,
             "location_id": "LOC1",
         },
     ),
@@ -564,7 +572,7 @@ def call_230(draw: st.DrawFn) -> tuple[str, str, str, bytes | None]:
     routing=st.one_of(
         st.none(),
         st.sampled_from(
-            [("FX", "EMS"), ("BE", "BEC"), ("NL", "HUB"), ("FZ", "EMS"), ("FY", "CPO")]
+            [("FX", "EMS"), ("BE", "BFZ"), ("NL", "HUB"), ("FZ", "EMS"), ("FY", "CPO")]
         ),
     ),
 )
