@@ -4,6 +4,8 @@ bytes; the rest of the queue is delivered, in order."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
 import pytest
 
@@ -41,8 +43,10 @@ def test_undecodable_entries_are_parked_and_the_rest_is_delivered(redis_url: str
                     )
                     assert receiver.paths() == expected
                     letters = await until(
-                        lambda: h.queue.dead_letters(platform_id), "the dead letters"
+                        lambda: _all(h.queue.dead_letters(platform_id), 3), "the dead letters"
                     )
+                    # Taken by the receiver is not yet acknowledged: wait for the queue itself.
+                    await until(lambda: _empty(h, platform_id), "an empty queue")
                 assert [(d.message, d.attempts) for d in letters] == [(None, 0)] * 3
                 for letter, (raw, why) in zip(
                     letters, [(raw, why) for _, raw, why in POISON.values()], strict=True
@@ -108,3 +112,13 @@ def test_whatever_the_dead_letters_hold_is_listed(redis_url: str) -> None:
             assert await h.queue.redrive("p1") == (0, 2)
 
     asyncio.run(scenario())
+
+
+async def _all(letters: Awaitable[list[Any]], count: int) -> list[Any] | None:
+    """The dead letters once there are ``count`` of them."""
+    found = await letters
+    return found if len(found) >= count else None
+
+
+async def _empty(h: Any, platform_id: str) -> bool:
+    return bool((await h.queue.stats(platform_id)).depth == 0)
