@@ -163,13 +163,20 @@ class Relay:
 
     # --- the routed call --------------------------------------------------------------
 
-    async def relay(self, caller_id: str, call: Call) -> Answer:
+    async def _admit(
+        self, caller_id: str, call: Call
+    ) -> tuple[Snapshot, RoutingTable, Lane, PlatformEntry, Party]:
+        """What every routed call starts with: the caller within its rate limit, and the party
+        it calls as (OCPI-from, one of its roles that may use the lane)."""
         snapshot, table = await self.table()
         lane = LANES[(call.module, call.interface)]
         caller = table.platforms[caller_id]
         await self._within_limit(caller, call.module)
         claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-        party = sender(caller, claimed, lane)
+        return snapshot, table, lane, caller, sender(caller, claimed, lane)
+
+    async def relay(self, caller_id: str, call: Call) -> Answer:
+        snapshot, table, lane, caller, party = await self._admit(caller_id, call)
         segments = list(call.segments)
         query = dict(urllib.parse.parse_qsl(call.query, keep_blank_values=True))
         try:
@@ -336,12 +343,7 @@ class Relay:
         as sent to a receiver of the sender's own version (2.3.0 values 2.2.1 lacks are 2.3.0
         values still), and is refused naming why toward any other (README: "OCPI 2.3.0
         platforms")."""
-        snapshot, table = await self.table()
-        lane = LANES[(call.module, call.interface)]
-        caller = table.platforms[caller_id]
-        await self._within_limit(caller, call.module)
-        claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-        party = sender(caller, claimed, lane)
+        snapshot, table, lane, caller, party = await self._admit(caller_id, call)
         segments = list(call.segments)
         if lane.owner_in_url and len(segments) >= 2:
             check_owner(party, party_key(segments[0], segments[1]), "the URL")
@@ -399,12 +401,7 @@ class Relay:
         """A push to the hub that the core's version cannot carry (``why``): only the
         sender's own version receives it, as sent; nothing is kept for GET-all (README: "OCPI
         2.3.0 platforms")."""
-        _, table = await self.table()
-        lane = LANES[(call.module, call.interface)]
-        caller = table.platforms[caller_id]
-        await self._within_limit(caller, call.module)
-        claimed = header_party(call.headers, h.FROM_COUNTRY_CODE, h.FROM_PARTY_ID)
-        party = sender(caller, claimed, lane)
+        _, table, lane, _, party = await self._admit(caller_id, call)
         segments = list(call.segments)
         if len(segments) >= 2:
             check_owner(party, party_key(segments[0], segments[1]), "the URL")
