@@ -5,7 +5,6 @@ sessions kept for their eMSP, the reservation numbers. Never invented: None when
 from __future__ import annotations
 
 import urllib.parse
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,10 +20,6 @@ from hub.translate.fields import JSON
 from hub.translate.losses import Withheld
 
 _json = msgspec.json.Decoder(Any)
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def without_type(query: str) -> str:

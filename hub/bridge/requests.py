@@ -10,8 +10,9 @@ import msgspec
 import orjson
 
 from hub import metrics
-from hub.bridge.keeps import Keeps, now, without_type
+from hub.bridge.keeps import Keeps, without_type
 from hub.ocpi.common import PartyKey
+from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.v211.reading import depth, read, request_kind
 from hub.ocpi.versions import RECEIVER, SENDER, V2_1_1
 from hub.translate import cdrs, commands, locations, sessions, tariffs, tokens
@@ -54,7 +55,7 @@ class Requests(Keeps):
         owner = (segments[0].upper(), segments[1].upper()) if len(segments) >= 2 else caller
         up: JSON | Withheld
         where = (module, interface, method)
-        received = now()
+        received = timestamp_now()
         if where == ("locations", RECEIVER, "PUT"):
             up = [
                 lambda: locations.location_up(obj, owner, time_zone=time_zone),
