@@ -279,23 +279,30 @@ EXAMPLES_211 = Path(__file__).parent.parent / "examples" / "2.1.1"
 
 
 @dataclass
-class Pair211:
+class VersionPair:
     cpo: FakePlatform
     emsp: FakePlatform
 
 
 @pytest.fixture(scope="module")
-def fuzzed_211(hub: HubProcess) -> Iterator[Pair211]:
+def fuzzed_211(hub: HubProcess) -> Iterator[VersionPair]:
     """A 2.1.1 CPO and a 2.1.1 eMSP, each registered with the hub by its own handshake."""
+    yield from _registered(hub, "2.1.1", ("FY", "CPO"), ("FY", "EMS"))
+
+
+def _registered(
+    hub: HubProcess, version: str, cpo: tuple[str, str], emsp: tuple[str, str]
+) -> Iterator[VersionPair]:
+    """A CPO and an eMSP of ``version``, each registered with the hub by its own handshake."""
     with ExitStack() as stack:
         found = []
-        for cc, pid, role in (("FY", "CPO", "CPO"), ("FY", "EMS", "EMSP")):
-            created = hub.add_platform(f"2.1.1 {role}", (cc, pid, role))
-            fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version="2.1.1"))
+        for (cc, pid), role in ((cpo, "CPO"), (emsp, "EMSP")):
+            created = hub.add_platform(f"{version} {role}", (cc, pid, role))
+            fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version=version))
             status, answer = fake.register(hub.versions_url, created["token_a"])
             assert status == 200, answer
             found.append(fake)
-        yield Pair211(*found)
+        yield VersionPair(*found)
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -413,7 +420,7 @@ path_211 = st.one_of(
     routing=st.one_of(st.none(), st.sampled_from([("FY", "EMS"), ("FY", "CPO"), ("NL", "HUB")])),
 )
 def test_2_1_1_endpoints_never_answer_5xx(
-    fuzzed_211: Pair211,
+    fuzzed_211: VersionPair,
     hub: HubProcess,
     call: tuple[str, str, str, bytes | None],
     query: str,
@@ -441,19 +448,11 @@ EXAMPLES_230 = Path(__file__).parent.parent / "examples" / "2.3.0"
 
 
 @pytest.fixture(scope="module")
-def fuzzed_230(hub: HubProcess) -> Iterator[Pair211]:
+def fuzzed_230(hub: HubProcess) -> Iterator[VersionPair]:
     """A 2.3.0 CPO and a 2.3.0 eMSP, registered (parties of their own: the shared hub has others
     granted BE/BEC, the official examples' party); the 2.1.1 and 2.2.1 platforms of the other
     fixtures receive what they broadcast."""
-    with ExitStack() as stack:
-        found = []
-        for cc, pid, role in (("BE", "BFZ", "CPO"), ("FX", "EMS", "EMSP")):
-            created = hub.add_platform(f"2.3.0 {role}", (cc, pid, role))
-            fake = stack.enter_context(FakePlatform(roles=[(cc, pid, role)], version="2.3.0"))
-            status, answer = fake.register(hub.versions_url, created["token_a"])
-            assert status == 200, answer
-            found.append(fake)
-        yield Pair211(*found)
+    yield from _registered(hub, "2.3.0", ("BE", "BFZ"), ("FX", "EMS"))
 
 
 def _example_230(name: str) -> dict[str, Any]:
@@ -577,9 +576,9 @@ def call_230(draw: st.DrawFn) -> tuple[str, str, str, bytes | None]:
     ),
 )
 def test_2_3_0_endpoints_never_answer_5xx(
-    fuzzed_230: Pair211,
+    fuzzed_230: VersionPair,
     fuzzed: Pair,
-    fuzzed_211: Pair211,
+    fuzzed_211: VersionPair,
     hub: HubProcess,
     call: tuple[str, str, str, bytes | None],
     query: str,
