@@ -143,6 +143,7 @@ def create_app(
                 metrics_state=SharedState(),
                 embedded_redis=embedded_redis,
                 tasks_down=supervisor.down,
+                delivering=lambda: deliverer.delivering,
             )
             hub = app.state.services
             stack.push_async_callback(supervisor.stop, settings.shutdown_timeout)

@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 
 from hub import metrics
-from hub.errors import ConflictError
+from hub.delivery.schedule import Schedule
+from hub.errors import ConflictError, StoreUnavailableError
 from hub.store import keys
 from hub.store.connection import RedisClient, call, text
 
@@ -66,15 +67,16 @@ if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP')
 end
 return 1
 """
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+# _DONE for each (ARGV[2i], ARGV[2i+1]) = (entry id, object or '') of a batch; group: ARGV[1].
+_DONE_MANY = """
+for i = 2, #ARGV, 2 do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  redis.call('XDEL', KEYS[1], ARGV[i])
+  if ARGV[i + 1] ~= '' and redis.call('HGET', KEYS[2], ARGV[i + 1]) == ARGV[i] then
+    redis.call('HDEL', KEYS[2], ARGV[i + 1])
+  end
 end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+return 1
 """
 
 
@@ -193,13 +195,15 @@ class Queue:
         self._done = redis.register_script(_DONE)
         self._park = redis.register_script(_PARK)
         self._create = redis.register_script(_CREATE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._done_many = redis.register_script(_DONE_MANY)
+        self.schedule = Schedule(redis)
 
     # --- writing ----------------------------------------------------------------------
 
     async def put(self, items: list[tuple[str, Message]]) -> list[str]:
-        """Queue each message for its platform; returns the entry ids. One round trip."""
+        """Queue each message for its platform and mark the platforms due; returns the entry
+        ids. Two round trips, however many messages: the queues, then the schedule (in this
+        order: a platform marked before its message is there could be found empty and let go)."""
         if not items:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -215,57 +219,73 @@ class Queue:
                     client=pipe,  # type: ignore[arg-type]
                 )
             ids = await call(pipe.execute())
+        await self.schedule.mark(platform_id for platform_id, _ in items)
         return [text(i) for i in ids]
 
     # --- reading (the lease holder only) ----------------------------------------------
 
-    async def claim(self, platform_id: str, consumer: str) -> list[tuple[str, Message]]:
-        """Take over what any earlier holder left pending, then return this consumer's
-        pending entries in order: they come before anything new."""
+    async def claim(self, platform_id: str, consumer: str) -> None:
+        """Take over what earlier holders left pending: it is sent before anything new."""
         stream = keys.queue(platform_id)
-        await call(self._create(keys=[stream], args=[GROUP]))
         start = "0-0"
-        while True:
-            answer = await call(
-                self._redis.xautoclaim(stream, GROUP, consumer, 0, start, count=100)
-            )
+        for _ in range(10_000):  # bounded: 100 entries each
+            try:
+                answer = await call(
+                    self._redis.xautoclaim(stream, GROUP, consumer, 0, start, count=100)
+                )
+            except StoreUnavailableError as e:
+                if "NOGROUP" not in e.message:
+                    raise
+                return  # no group: nothing was ever read, so nothing is pending
             start = text(answer[0])
             if start == "0-0":
-                break
-        return await self._read(platform_id, consumer, "0", count=1000, block=None)
+                return
 
-    async def read(
-        self, platform_id: str, consumer: str, *, count: int, block_ms: int
-    ) -> list[tuple[str, Message]]:
-        return await self._read(platform_id, consumer, ">", count=count, block=block_ms)
-
-    async def _read(
-        self, platform_id: str, consumer: str, start: str, *, count: int, block: int | None
-    ) -> list[tuple[str, Message]]:
+    async def batch(
+        self, platform_id: str, consumer: str, count: int
+    ) -> tuple[list[tuple[str, Message]], bool]:
+        """What ``consumer`` left pending, then up to ``count`` new entries, in order (one
+        round trip); and whether the new ones filled ``count`` (more may wait)."""
         stream = keys.queue(platform_id)
-        answer: Any = await call(
-            self._redis.xreadgroup(GROUP, consumer, {stream: start}, count=count, block=block)
-        )
+        for _ in range(2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+                    pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+                    pending, new = await call(pipe.execute())
+                break
+            except StoreUnavailableError as e:
+                if "NOGROUP" not in e.message:
+                    raise
+                # A stream written by something else than put(), or none at all.
+                await call(self._create(keys=[stream], args=[GROUP]))
+        else:
+            return [], False
+        if len(_entries(pending)) >= count:
+            # More is pending than one batch holds: the new entries (pending now, after the
+            # others) wait for a later batch, lest one overtake an older one of its object.
+            return await self._messages(platform_id, pending), True
+        fresh = await self._messages(platform_id, new)
+        return await self._messages(platform_id, pending) + fresh, len(_entries(new)) >= count
+
+    async def _messages(self, platform_id: str, answer: Any) -> list[tuple[str, Message]]:
+        stream = keys.queue(platform_id)
         found = []
-        for _, entries in answer or []:
-            for entry_id, fields in entries:
-                if not fields:  # deleted meanwhile (already delivered)
-                    await call(self._redis.xack(stream, GROUP, entry_id))
-                    continue
-                message = _decoded(fields)
-                if isinstance(message, Message):
-                    found.append((text(entry_id), message))
-                    continue
-                log.warning(
-                    "queue entry %s of platform %s parked: %s",
-                    text(entry_id),
-                    platform_id,
-                    message,
-                )
-                await self._park_entry(
-                    platform_id, text(entry_id), "", b"raw", _raw(fields), message, 0
-                )
-                metrics.DELIVERIES.labels(platform_id, "parked").inc()
+        for entry_id, fields in _entries(answer):
+            if not fields:  # deleted meanwhile (already delivered)
+                await call(self._redis.xack(stream, GROUP, entry_id))
+                continue
+            message = _decoded(fields)
+            if isinstance(message, Message):
+                found.append((text(entry_id), message))
+                continue
+            log.warning(
+                "queue entry %s of platform %s parked: %s", text(entry_id), platform_id, message
+            )
+            await self._park_entry(
+                platform_id, text(entry_id), "", b"raw", _raw(fields), message, 0
+            )
+            metrics.DELIVERIES.labels(platform_id, "parked").inc()
         return found
 
     async def newest(self, platform_id: str, entries: list[tuple[str, Message]]) -> dict[str, str]:
@@ -276,16 +296,24 @@ class Queue:
         found = await call(self._redis.hmget(keys.queue_latest(platform_id), objects))
         return {o: text(i) for o, i in zip(objects, found, strict=True) if i is not None}
 
-    async def superseded(self, platform_id: str, entry_id: str, message: Message) -> bool:
-        """A newer full state of the same object is queued: this one need not be sent."""
-        latest = await call(self._redis.hget(keys.queue_latest(platform_id), message.object))
-        return latest is not None and later(text(latest), entry_id)
-
     async def done(self, platform_id: str, entry_id: str, message: Message) -> None:
         await call(
             self._done(
                 keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
                 args=[entry_id, message.object if message.full_state else "", GROUP],
+            )
+        )
+
+    async def done_many(self, platform_id: str, entries: list[tuple[str, Message]]) -> None:
+        """``done`` for a batch, in one round trip."""
+        if not entries:
+            return
+        args: list[str] = [GROUP]
+        for entry_id, message in entries:
+            args += [entry_id, message.object if message.full_state else ""]
+        await call(
+            self._done_many(
+                keys=[keys.queue(platform_id), keys.queue_latest(platform_id)], args=args
             )
         )
 
@@ -322,16 +350,41 @@ class Queue:
     # --- operator's view ----------------------------------------------------------------
 
     async def stats(self, platform_id: str) -> QueueStats:
-        stream, dead = keys.queue(platform_id), keys.dead_letters(platform_id)
+        return (await self.stats_of([platform_id]))[platform_id]
+
+    async def stats_of(self, platform_ids: list[str]) -> dict[str, QueueStats]:
+        """Each platform's queue and dead letters, in one round trip for all of them."""
+        if not platform_ids:
+            return {}
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(stream)
-            pipe.xrange(stream, count=1)
-            pipe.xlen(dead)
-            depth, first, parked = await call(pipe.execute())
-        oldest = None
-        if first:
-            oldest = max(0.0, time.time() - int(text(first[0][0]).split("-")[0]) / 1000)
-        return QueueStats(depth=depth, oldest_age=oldest, dead_letters=parked)
+            for platform_id in platform_ids:
+                pipe.xlen(keys.queue(platform_id))
+                pipe.xrange(keys.queue(platform_id), count=1)
+                pipe.xlen(keys.dead_letters(platform_id))
+            found = await call(pipe.execute())
+        now, stats = time.time(), {}
+        for i, platform_id in enumerate(platform_ids):
+            depth, first, parked = found[3 * i : 3 * i + 3]
+            oldest = None
+            if first:
+                oldest = max(0.0, now - int(text(first[0][0]).split("-")[0]) / 1000)
+            stats[platform_id] = QueueStats(depth=depth, oldest_age=oldest, dead_letters=parked)
+        return stats
+
+    async def sweep(self, platform_ids: list[str]) -> int:
+        """Mark due every one of these platforms whose queue holds something: a process that
+        died between queueing and marking (or data from an older release) leaves no queue
+        behind unseen. Returns how many were marked."""
+        waiting: list[str] = []
+        for start in range(0, len(platform_ids), 1000):
+            chunk = platform_ids[start : start + 1000]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for platform_id in chunk:
+                    pipe.xlen(keys.queue(platform_id))
+                depths = await call(pipe.execute())
+            waiting += [p for p, depth in zip(chunk, depths, strict=True) if depth]
+        await self.schedule.mark(waiting)
+        return len(waiting)
 
     async def dead_letters(self, platform_id: str, count: int = 1000) -> list[DeadLetter]:
         entries = await call(self._redis.xrange(keys.dead_letters(platform_id), count=count))
@@ -385,20 +438,9 @@ class Queue:
     async def purge(self, platform_id: str) -> None:
         """Forget what waits for a platform (it was removed); its dead letters stay."""
         await call(self._redis.delete(keys.queue(platform_id), keys.queue_latest(platform_id)))
+        await self.schedule.forget(platform_id)
 
-    # --- the lease: one delivering process per platform --------------------------------
 
-    async def acquire(self, platform_id: str, consumer: str, ttl: float) -> bool:
-        key = keys.delivery_lease(platform_id)
-        return bool(await call(self._redis.set(key, consumer, nx=True, px=int(ttl * 1000))))
-
-    async def renew(self, platform_id: str, consumer: str, ttl: float) -> bool:
-        key = keys.delivery_lease(platform_id)
-        return bool(await call(self._renew(keys=[key], args=[consumer, int(ttl * 1000)])))
-
-    async def release(self, platform_id: str, consumer: str) -> None:
-        await call(self._release(keys=[keys.delivery_lease(platform_id)], args=[consumer]))
-
-    async def holder(self, platform_id: str) -> str | None:
-        found = await call(self._redis.get(keys.delivery_lease(platform_id)))
-        return None if found is None else text(found)
+def _entries(answer: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """The entries of an XREADGROUP answer for one stream."""
+    return [entry for _, entries in answer or [] for entry in entries]

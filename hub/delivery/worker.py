@@ -1,17 +1,20 @@
-"""Delivering the queues: every hub process runs a ``Deliverer``; for each registered platform
-one process at a time holds the lease and sends its queue, in order, retrying with exponential
-backoff and jitter until the message's TTL, then parking it as a dead letter.
+"""Delivering the queues: every hub process runs a ``Deliverer``. It takes the platforms that
+have something to do from the schedule (``hub.delivery.schedule``), at most ``CONCURRENCY`` at a
+time, and for each reads a batch of its queue and sends it: up to ``LANES`` calls at once, one
+object per lane, so that a PATCH never overtakes the PUT before it (README: "Delivery"). A
+message that fails for a reason that may pass waits with exponential backoff and jitter until
+its TTL, then it is parked as a dead letter; a newer full state of an object makes the older
+messages of that object moot.
 
-The lease holder also keeps the platform's health: after ``offline_after`` failed deliveries in
-a row the platform is OFFLINE, its versions endpoint is probed with backoff (one clock per
-platform, ``hub.delivery.health``), queue or no queue, and it is CONNECTED again when it answers
-(2.2.1 HubClientInfo: "OFFLINE"). A platform the hub has not heard from for
-``keepalive_interval`` seconds gets a GET of its versions (HubClientInfo, keep-alive).
+The holder of a platform also keeps its health: after ``offline_after`` failures in a row it is
+OFFLINE, and its versions endpoint is probed with backoff, queue or no queue, until it answers
+(2.2.1 HubClientInfo: "OFFLINE"). A CONNECTED platform the hub has not heard from for
+``keepalive_interval`` seconds gets a GET of its versions (HubClientInfo, keep-alive), when the
+keep-alive schedule says so: nothing polls the platforms one by one.
 
-Every task has an owner: the per-platform tasks, their lease renewers and lease releases live
-in a TaskGroup inside ``run``. Whatever goes wrong in one platform's task stays there: it is
-logged, the lease is handed back and this process leaves the platform alone for a backoff
-period. Cancelling ``run`` stops everything within ``STOP_SECONDS`` (see ``_stop``).
+Every task has an owner: the loops and the per-platform tasks live in a TaskGroup inside
+``run``. Whatever goes wrong with one platform stays there: it is logged, the platform is let go
+and retried after a backoff. Cancelling ``run`` stops everything within ``STOP_SECONDS``.
 """
 
 from __future__ import annotations
@@ -23,34 +26,40 @@ import secrets
 import socket
 import time
 from collections.abc import Collection, Coroutine
-from typing import Any
+from typing import Any, Literal
 
 from hub import metrics
-from hub.delivery.health import Clock, backoff
+from hub.delivery.health import backoff
 from hub.delivery.queue import Message, Queue, later
-from hub.errors import HubError, PermanentRefusalError, PlatformError
-from hub.forward import PlatformClient, PlatformResponse, read_envelope
-from hub.ocpi import headers as h
-from hub.ocpi.paths import decode_segments, join
-from hub.ocpi.status import SUCCESS
-from hub.ocpi.validation import InvalidInputError
-from hub.ocpi.versions import V2_1_1
+from hub.delivery.schedule import Held
+from hub.delivery.sending import Sender
+from hub.errors import HubError, PermanentRefusalError
+from hub.forward import PlatformClient
 from hub.partners import Partners
-from hub.records import CONNECTED, OFFLINE, Platform, deliverable, endpoint_url
+from hub.records import CONNECTED, OFFLINE, PLANNED, Platform, deliverable, endpoint_url
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.platforms import PlatformStore
 
 log = logging.getLogger("hub.delivery")
 
-LEASE_SECONDS = 5.0
-SCAN_SECONDS = 0.5
-READ_BLOCK_MS = 1000
-RELEASE_SECONDS = 1.0  # how long a stopping task tries to hand its lease back (it expires anyway)
+HOLD_SECONDS = 10.0  # a taken platform is this process's for so long; renewed every third
+POLL_SECONDS = 0.5  # how often work queued by other processes is looked for (own: at once)
+CONCURRENCY = 256  # platforms delivered at the same time by one process
+TAKE_COUNT = 64  # platforms taken in one round trip
+LANES = 4  # calls to one platform at the same time (each for other objects)
+BATCH = 100  # messages read from one queue at once
+PROBES = 32  # keep-alives under way at the same time
+SWEEP_SECONDS = 300.0  # how often every queue is checked for work nobody was told of
+ATTEMPTS_KEPT = 100_000  # messages whose attempts are counted here (for their dead letter)
+REGISTERED_GRACE = 1.0  # seconds before the first call to a platform that just registered
+RELEASE_SECONDS = 1.0  # how long a stopping task tries to let its platform go (it expires)
 STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
 RECANCEL_SECONDS = 0.1
 # The reason of a dead letter queued for a partner whose agreement ended before it was sent.
 AGREEMENT_ENDED = "agreement ended"
+
+Outcome = Literal["done", "parked", "retry", "stop"]
 
 
 class Deliverer:
@@ -63,57 +72,69 @@ class Deliverer:
         client: PlatformClient,
         partners: Partners | None = None,
     ) -> None:
-        """``partners``: the roaming policy, checked again before each send of a broadcast
-        (None: agreements are off)."""
+        """``partners``: the roaming policy,
+        checked again before each send of a broadcast (None: agreements are off)."""
         self._settings = settings
         self._partners = partners
         self._cache = cache
         self._store = store
         self._queue = queue
-        self._client = client
+        self._schedule = queue.schedule
+        self._sender = Sender(cache, client, settings.handshake_timeout)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._workers: dict[str, asyncio.Task[None]] = {}  # per platform served here
         self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
         self._tasks: set[asyncio.Task[None]] = set()  # every task of the group not done yet
         self._wake = asyncio.Event()
-        self._clocks: dict[str, Clock] = {}  # per platform: failures in a row, next attempt
-        # Per platform whose task failed: failures in a row, and until when (monotonic) this
-        # process leaves it alone.
-        self._crashes: dict[str, int] = {}
-        self._resting: dict[str, float] = {}
+        self._held: dict[str, asyncio.Event] = {}  # platforms held here -> set when lost
+        self._probing: set[str] = set()  # keep-alives under way
+        self._attempts: dict[str, int] = {}  # entry id -> attempts made here
+        self._last_error: dict[str, str] = {}  # platform -> why its last attempt failed
+        self._took = self._swept = False
+        store.on_status_change(self.status_changed)
 
     def wake(self) -> None:
         """Something was queued by this process: look for work now."""
         self._wake.set()
 
+    @property
+    def delivering(self) -> bool:
+        """The loops run and have read the schedule once: queued messages are being sent."""
+        return self._group is not None and self._took and self._swept
+
+    async def status_changed(self, platform: Platform, old_status: str | None) -> None:
+        """A platform became deliverable again (resumed, registered, OFFLINE): look at it now,
+        whatever waits for it; a CONNECTED one is next kept alive an interval from now."""
+        if not deliverable(platform):
+            return
+        if old_status == PLANNED and platform.registered_by == "platform":
+            # It registered (credentials POST): it learns the token the hub calls it with from
+            # the hub's answer, and knows it only a moment after that answer left.
+            await self._schedule.defer(platform.id, REGISTERED_GRACE)
+        else:
+            await self._schedule.mark([platform.id])
+        if platform.status == CONNECTED:
+            await self._schedule.keepalive_in(platform.id, self._settings.keepalive_interval)
+        self.wake()
+
+    # --- the loops ---------------------------------------------------------------------
+
     async def run(self) -> None:
-        """Take the lease of every deliverable platform nobody serves; until cancelled."""
-        failures = 0
+        """Deliver what the schedule says, keep platforms alive; until cancelled."""
         async with asyncio.TaskGroup() as group:
             self._group = group
             try:
-                while True:
-                    try:
-                        await self._scan()
-                        failures = 0
-                    except Exception as e:  # the scan must outlive any failure
-                        failures += 1
-                        if isinstance(e, HubError):
-                            log.warning("delivery scan failed: %s", e.message)
-                        else:
-                            log.exception("delivery scan failed unexpectedly")
-                    pause = SCAN_SECONDS
-                    if failures:
-                        pause = backoff(failures, SCAN_SECONDS, self._settings.retry_max)
-                    await wait_for_event(self._wake, pause)
-                    self._wake.clear()
+                self._spawn(self._renewing(), "delivery-holds")
+                self._spawn(self._keeping_alive(), "delivery-keepalives")
+                self._spawn(self._sweeping(), "delivery-sweep")
+                await self._taking()
             finally:
-                # Leases are handed back within RELEASE_SECONDS; then whatever still runs is
+                # Platforms are let go within RELEASE_SECONDS; then whatever still runs is
                 # cancelled again, so that the group's exit does not wait for it.
                 await _stop(self._tasks, grace=RELEASE_SECONDS + RECANCEL_SECONDS)
                 if running := [task.get_name() for task in self._tasks if not task.done()]:
                     log.warning("delivery tasks did not stop in time: %s", ", ".join(running))
                 self._group = None
+                self._took = self._swept = False
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A task owned by run()'s TaskGroup. ``work`` must handle its own errors: a failing
@@ -124,177 +145,240 @@ class Deliverer:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _scan(self) -> None:
-        snapshot = await self._cache.current()
-        now = time.monotonic()
-        for platform_id, platform in snapshot.platforms.items():
-            served = self._workers.get(platform_id)
-            if (served is not None and not served.done()) or not deliverable(platform):
-                continue
-            if self._resting.get(platform_id, 0.0) > now:
-                continue
-            if await self._queue.acquire(platform_id, self.consumer, LEASE_SECONDS):
-                self._workers[platform_id] = self._spawn(
-                    self._guarded(platform_id), f"deliver-{platform_id}"
-                )
+    async def _taking(self) -> None:
+        """Take due platforms while there is room; sleep until the next is due, something is
+        queued here or a platform is let go, or ``POLL_SECONDS`` (other processes' work)."""
+        failures = 0
+        while True:
+            pause = POLL_SECONDS
+            try:
+                room = min(CONCURRENCY - len(self._held), TAKE_COUNT)
+                if room > 0:
+                    taken = await self._schedule.take(self.consumer, HOLD_SECONDS, room)
+                    self._took = True
+                    for held in taken.held:
+                        if held.platform_id not in self._held:  # else: a renewal, in effect
+                            self._held[held.platform_id] = asyncio.Event()
+                            self._spawn(self._serve(held), f"deliver-{held.platform_id}")
+                    if len(taken.held) == room:
+                        pause = 0.0
+                    elif taken.next_in is not None:
+                        pause = min(pause, taken.next_in)
+                failures = 0
+            except Exception as e:  # the loop must outlive any failure
+                failures += 1
+                _warn("taking due platforms failed", e)
+                pause = backoff(failures, POLL_SECONDS, self._settings.retry_max)
+            if pause > 0:
+                await wait_for_event(self._wake, pause)
+            self._wake.clear()
 
-    async def _guarded(self, platform_id: str) -> None:
-        """One platform's task: nothing that goes wrong in it reaches the others."""
+    async def _renewing(self) -> None:
+        """Renew the holds of this process; a hold another process took is lost at once, and
+        every hold is given up when Redis has not confirmed them for a whole hold."""
+        confirmed = time.monotonic()
+        while True:
+            await asyncio.sleep(HOLD_SECONDS / 3)
+            held = list(self._held)
+            try:
+                lost = await self._schedule.renew(self.consumer, HOLD_SECONDS, held)
+                confirmed = time.monotonic()
+            except Exception as e:
+                _warn("holds cannot be renewed", e)
+                lost = set(held) if time.monotonic() - confirmed > HOLD_SECONDS * 2 / 3 else set()
+            for platform_id in lost:
+                if (event := self._held.get(platform_id)) is not None:
+                    log.warning("platform %s is delivered by another process now", platform_id)
+                    event.set()
+
+    async def _sweeping(self) -> None:
+        """Now and every ``SWEEP_SECONDS``: every queue that holds something is due, every
+        OFFLINE platform is probed, every CONNECTED one has a keep-alive scheduled (whatever
+        a crash or an older release left behind)."""
+        while True:
+            try:
+                platforms = [
+                    p for p in (await self._cache.current()).platforms.values() if deliverable(p)
+                ]
+                await self._queue.sweep([p.id for p in platforms])
+                await self._schedule.mark(p.id for p in platforms if p.status == OFFLINE)
+                await self._schedule.keepalives_spread(
+                    [p.id for p in platforms if p.status == CONNECTED],
+                    self._settings.keepalive_interval,
+                )
+                self._swept = True
+                self.wake()
+                await asyncio.sleep(SWEEP_SECONDS)
+            except Exception as e:
+                _warn("the delivery sweep failed", e)
+                await asyncio.sleep(min(SWEEP_SECONDS, self._settings.retry_max))
+
+    # --- one platform ------------------------------------------------------------------
+
+    async def _serve(self, held: Held) -> None:
+        """Deliver one batch of a held platform's queue (or probe it), then let it go: due
+        again now (more waits), after a backoff (it failed), or when something is queued."""
+        platform_id = held.platform_id
+        lost = self._held[platform_id]
+        again: float | None = None
+        failures = held.failures
         try:
-            await self._serve(platform_id)
+            again, failures = await self._work(held, lost)
         except HubError as e:
             log.warning("delivery to platform %s stopped: %s", platform_id, e.message)
-            self._rest(platform_id)
+            failures += 1
+            again = backoff(failures, self._settings.retry_base, self._settings.retry_max)
         except Exception:
             log.exception("delivery to platform %s failed unexpectedly", platform_id)
-            self._rest(platform_id)
+            failures += 1
+            again = backoff(failures, self._settings.retry_base, self._settings.retry_max)
         finally:
-            self._workers.pop(platform_id, None)
+            if not lost.is_set():
+                await self._let_go(platform_id, again, failures)
+            self._held.pop(platform_id, None)
+            self.wake()
 
-    def _rest(self, platform_id: str) -> None:
-        """Leave a platform whose task failed alone for a while, longer after each failure in
-        a row: a failure that repeats must not become a loop."""
-        crashes = self._crashes.get(platform_id, 0) + 1
-        self._crashes[platform_id] = crashes
-        pause = backoff(crashes, self._settings.retry_base, self._settings.retry_max)
-        self._resting[platform_id] = time.monotonic() + pause
-        log.info("platform %s: delivery resumes in %.1f s at the earliest", platform_id, pause)
+    async def _let_go(self, platform_id: str, again: float | None, failures: int) -> None:
+        """Finish the hold, trying for at most RELEASE_SECONDS (it expires anyway); in a task
+        of its own, so that a stop that cancels the platform's task does not cut it short."""
 
-    async def _serve(self, platform_id: str) -> None:
-        """Deliver one platform's queue while this process holds its lease; hand it back at
-        the end, whatever the end is."""
-        lost = asyncio.Event()
-        renewer = self._spawn(self._keep_lease(platform_id, lost), f"lease-{platform_id}")
+        async def finish() -> None:
+            try:
+                await self._schedule.finish(
+                    self.consumer, platform_id, again_in=again, failures=failures
+                )
+            except Exception as e:
+                _warn(f"platform {platform_id} not let go (its hold expires)", e)
+
         try:
-            await self._drain(platform_id, lost)
-        finally:
-            await _stop({renewer})
-            await self._release(platform_id)
-
-    async def _release(self, platform_id: str) -> None:
-        """Hand the lease back, trying for at most RELEASE_SECONDS (it expires anyway)."""
-        try:
-            release = self._spawn(self._hand_back(platform_id), f"release-{platform_id}")
+            task = self._spawn(finish(), f"let-go-{platform_id}")
         except RuntimeError:  # run() was cancelled twice: its group takes no new tasks
             return
         try:
-            await asyncio.wait({release}, timeout=RELEASE_SECONDS)
+            await asyncio.wait({task}, timeout=RELEASE_SECONDS)
         finally:
-            if not release.done():
-                log.info("lease of platform %s not handed back in time", platform_id)
-                await _stop({release})
+            if not task.done():
+                await _stop({task})
 
-    async def _hand_back(self, platform_id: str) -> None:
+    async def _work(self, held: Held, lost: asyncio.Event) -> tuple[float | None, int]:
+        """Probe or deliver; returns (when to look again, failures in a row)."""
+        platform_id, failures = held.platform_id, held.failures
+        platform = (await self._cache.current()).platforms.get(platform_id)
+        if platform is None or not deliverable(platform):
+            return None, failures  # suspended or removed: what is queued waits (or expires)
+        if held.last_holder != self.consumer:
+            await self._queue.claim(platform_id, self.consumer)
+        if platform.status == OFFLINE and not await self._probe_offline(platform):
+            # Nothing is sent, but what outlived its TTL meanwhile is parked.
+            await self._expire(platform_id)
+            return await self._failed(platform_id, failures + 1)
+        entries, full = await self._queue.batch(platform_id, self.consumer, BATCH)
+        if not entries:
+            return None, 0
+        # A newer full state may wait beyond the batch only when the batch is full.
+        newest = await self._queue.newest(platform_id, entries) if full else {}
+        if not await self._send_batch(platform, entries, newest, lost):
+            return await self._failed(platform_id, failures + 1)
+        return (0.0 if full else None), 0
+
+    async def _expire(self, platform_id: str) -> None:
+        """Park the messages of a batch that outlived their TTL; the others stay pending."""
+        entries, _ = await self._queue.batch(platform_id, self.consumer, BATCH)
+        for entry_id, message in entries:
+            if self._expired(message):
+                await self._park(platform_id, entry_id, message, self._expiry(platform_id), 0)
+
+    def _expired(self, message: Message) -> bool:
+        return time.time() - message.enqueued_at >= self._settings.message_ttl
+
+    def _expiry(self, platform_id: str) -> str:
+        last = self._last_error.get(platform_id, "never tried")
+        return f"expired after {self._settings.message_ttl:g} s; last error: {last}"
+
+    async def _send_batch(
+        self,
+        platform: Platform,
+        entries: list[tuple[str, Message]],
+        newest: dict[str, str],
+        lost: asyncio.Event,
+    ) -> bool:
+        """Send a batch, one lane per top-level object, ``LANES`` lanes at a time; False when a
+        send failed for a reason that may pass (the rest of its lane waits, and nothing new is
+        started)."""
+        for entry_id, message in entries:
+            if message.full_state and later(entry_id, newest.get(message.object, "0-0")):
+                newest[message.object] = entry_id
+        lanes: dict[str, list[tuple[str, Message]]] = {}
+        for entry in entries:
+            lanes.setdefault(lane_of(entry[1]), []).append(entry)
+        done: list[tuple[str, Message]] = []
+        failed = asyncio.Event()
+        room = asyncio.Semaphore(LANES)
+
+        async def lane(items: list[tuple[str, Message]]) -> None:
+            async with room:
+                for entry_id, message in items:
+                    if lost.is_set() or failed.is_set():
+                        return
+                    if later(newest.get(message.object), entry_id):
+                        done.append((entry_id, message))
+                        metrics.DELIVERIES.labels(platform.id, "superseded").inc()
+                        continue
+                    outcome = await self._attempt(platform, entry_id, message)
+                    if outcome == "done":
+                        done.append((entry_id, message))
+                    elif outcome != "parked":
+                        failed.set()
+                        return
+
         try:
-            await self._queue.release(platform_id, self.consumer)
+            if len(lanes) == 1:
+                await lane(next(iter(lanes.values())))
+            else:
+                await asyncio.gather(*(lane(items) for items in lanes.values()))
+        finally:
+            if done and not lost.is_set():
+                await self._queue.done_many(platform.id, done)
+        return not failed.is_set()
+
+    async def _attempt(self, platform: Platform, entry_id: str, message: Message) -> Outcome:
+        """One attempt at one message: delivered, parked (never deliverable, expired), or
+        to be retried."""
+        platform_id = platform.id
+        attempts = self._attempts.get(entry_id, 0)
+        if self._expired(message):
+            return await self._park(
+                platform_id, entry_id, message, self._expiry(platform_id), attempts
+            )
+        url = endpoint_url(platform, message.module, message.interface)
+        if url is None:
+            reason = f"the platform has no {message.module} {message.interface} endpoint"
+            return await self._park(platform_id, entry_id, message, reason, attempts)
+        if not await self._still_partners(message):
+            # Queued while an agreement covered it: never sent once it has ended.
+            return await self._park(platform_id, entry_id, message, AGREEMENT_ENDED, attempts)
+        if len(self._attempts) > ATTEMPTS_KEPT:  # entries another process took over
+            self._attempts.clear()
+        self._attempts[entry_id] = attempts + 1
+        try:
+            await self._sender.send(platform, message, url)
+        except PermanentRefusalError as e:
+            return await self._park(platform_id, entry_id, message, str(e), attempts + 1)
         except HubError as e:
-            log.info("lease of platform %s not handed back (it expires): %s", platform_id, e)
-        except Exception:
-            log.exception("lease of platform %s not handed back (it expires)", platform_id)
+            self._last_error[platform_id] = e.message
+            metrics.DELIVERIES.labels(platform_id, "retried").inc()
+            return "retry"
+        self._attempts.pop(entry_id, None)
+        metrics.DELIVERIES.labels(platform_id, "delivered").inc()
+        return "done"
 
-    async def _drain(self, platform_id: str, lost: asyncio.Event) -> None:
-        pending = await self._queue.claim(platform_id, self.consumer)
-        newest = await self._queue.newest(platform_id, pending)
-        while not lost.is_set():
-            platform = await self._platform(platform_id)
-            if platform is None or not deliverable(platform):
-                return
-            if not pending:
-                pending = await self._queue.read(
-                    platform_id, self.consumer, count=64, block_ms=READ_BLOCK_MS
-                )
-                if not pending:
-                    await self._idle(platform)
-                    continue
-                # One read of the newest full states for the whole batch, not one a message.
-                newest = await self._queue.newest(platform_id, pending)
-            entry_id, message = pending.pop(0)
-            moot = later(newest.get(message.object), entry_id)
-            await self._deliver(platform_id, entry_id, message, lost, moot)
-
-    async def _keep_lease(self, platform_id: str, lost: asyncio.Event) -> None:
-        """Renew the lease until it is lost (then the platform's task ends)."""
-        while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
-            try:
-                held = await self._queue.renew(platform_id, self.consumer, LEASE_SECONDS)
-            except HubError:
-                held = False
-            except Exception:
-                log.exception("lease of platform %s cannot be renewed", platform_id)
-                held = False
-            if not held:
-                lost.set()
-                return
-
-    async def _platform(self, platform_id: str) -> Platform | None:
-        return (await self._cache.current()).platforms.get(platform_id)
-
-    def _clock(self, platform_id: str) -> Clock:
-        return self._clocks.setdefault(platform_id, Clock())
-
-    async def _deliver(
-        self, platform_id: str, entry_id: str, message: Message, lost: asyncio.Event, moot: bool
-    ) -> None:
-        """Send one message until it is delivered, moot, refused for good or expired.
-
-        Before every attempt the platform's clock is waited for; while the platform is OFFLINE
-        an attempt is a probe of its versions first. ``moot``: a newer full state of the object
-        was queued when the batch was read; after a wait that is asked again (a newer one may
-        have come meanwhile)."""
-        clock = self._clock(platform_id)
-        attempts, last_error, waited = 0, "never tried", False
-        while not lost.is_set():
-            if moot or (waited and await self._queue.superseded(platform_id, entry_id, message)):
-                await self._queue.done(platform_id, entry_id, message)
-                metrics.DELIVERIES.labels(platform_id, "superseded").inc()
-                return
-            remaining = self._settings.message_ttl - (time.time() - message.enqueued_at)
-            if remaining <= 0:
-                reason = f"expired after {self._settings.message_ttl:g} s; last error: {last_error}"
-                await self._queue.park(platform_id, entry_id, message, reason, attempts)
-                metrics.DELIVERIES.labels(platform_id, "parked").inc()
-                return
-            if clock.wait() > 0:
-                await wait_for_event(lost, min(clock.wait(), remaining))
-                waited = True
-                continue
-            platform = await self._platform(platform_id)
-            if platform is None or not deliverable(platform):
-                return  # suspended or removed meanwhile: the message waits (or expires)
-            if platform.status == OFFLINE and not await self._probe_offline(platform):
-                last_error = "the platform is OFFLINE and its versions endpoint does not answer"
-                waited = True
-                continue
-            url = endpoint_url(platform, message.module, message.interface)
-            if url is None:
-                reason = f"the platform has no {message.module} {message.interface} endpoint"
-                await self._queue.park(platform_id, entry_id, message, reason, attempts)
-                metrics.DELIVERIES.labels(platform_id, "parked").inc()
-                return
-            if not await self._still_partners(message):
-                # Queued while an agreement covered it: never sent once it has ended.
-                await self._queue.park(platform_id, entry_id, message, AGREEMENT_ENDED, attempts)
-                metrics.DELIVERIES.labels(platform_id, "parked").inc()
-                return
-            attempts += 1
-            try:
-                await self._send(platform, message, url)
-            except PermanentRefusalError as e:
-                await self._queue.park(platform_id, entry_id, message, str(e), attempts)
-                metrics.DELIVERIES.labels(platform_id, "parked").inc()
-                return
-            except HubError as e:
-                last_error = e.message
-                metrics.DELIVERIES.labels(platform_id, "retried").inc()
-                await self._failed(platform_id)
-                waited = True
-                continue
-            clock.succeeded()
-            self._crashes.pop(platform_id, None)
-            await self._queue.done(platform_id, entry_id, message)
-            metrics.DELIVERIES.labels(platform_id, "delivered").inc()
-            return
+    async def _park(
+        self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
+    ) -> Outcome:
+        await self._queue.park(platform_id, entry_id, message, reason, attempts)
+        self._attempts.pop(entry_id, None)
+        metrics.DELIVERIES.labels(platform_id, "parked").inc()
+        return "parked"
 
     async def _still_partners(self, message: Message) -> bool:
         """The owner of a broadcast object and its receiver may still exchange its module."""
@@ -303,105 +387,83 @@ class Deliverer:
         policy = await self._partners.policy()
         return policy.reaches(message.owner, message.receiver, module=message.module)
 
-    async def _send(self, platform: Platform, message: Message, url: str) -> None:
-        """Send ``message`` to the platform's endpoint ``url`` (its module and interface)."""
-        try:
-            # The path was built by the hub from checked ids; read again, it can never leave
-            # the endpoint, whatever the queue holds.
-            target = join(url, decode_segments(message.path))
-        except InvalidInputError as e:
-            raise PermanentRefusalError(
-                f"the message's path is not a path of ids: {e.message}"
-            ) from e
-        if message.query:
-            target += f"?{message.query}"
-        headers = {h.CORRELATION_ID: message.correlation_id}
-        if platform.version == V2_1_1:
-            pass  # 2.1.1 has no routing headers: the owner is in the path
-        elif message.sender is not None:
-            headers[h.FROM_COUNTRY_CODE], headers[h.FROM_PARTY_ID] = message.sender
-        if message.receiver is not None and platform.version != V2_1_1:
-            headers[h.TO_COUNTRY_CODE], headers[h.TO_PARTY_ID] = message.receiver
-        token = (await self._cache.current()).outbound.get(platform.id)
-        if token is None:
-            raise PermanentRefusalError("the hub holds no token for this platform")
-        response = await self._client.request(
-            message.method,
-            target,
-            token=token,
-            base64_encoded=platform.sends_base64,
-            body=message.content,
-            headers=headers,
-        )
-        _judge(response)
+    async def _failed(self, platform_id: str, failures: int) -> tuple[float, int]:
+        """One more failure in a row: when to try again; enough of them make the platform
+        OFFLINE (then it is probed before anything is sent to it)."""
+        if failures >= self._settings.offline_after:
+            await self._set_status(platform_id, OFFLINE)
+        return backoff(failures, self._settings.retry_base, self._settings.retry_max), failures
 
-    async def _idle(self, platform: Platform) -> None:
-        """Nothing queued: probe an OFFLINE platform when its clock says so (it must come back
-        even when nothing waits for it), keep a quiet CONNECTED one alive."""
-        if platform.status == OFFLINE:
-            if self._clock(platform.id).wait() == 0:
-                await self._probe_offline(platform)
-        else:
-            await self._keepalive(platform)
+    # --- health ------------------------------------------------------------------------
 
     async def _probe_offline(self, platform: Platform) -> bool:
         """Probe an OFFLINE platform: True, and CONNECTED again, when it answers."""
         try:
-            await self._probe(platform)
+            await self._sender.probe(platform)
         except HubError as e:
             log.info("probe of OFFLINE platform %s failed: %s", platform.id, e.message)
-            await self._failed(platform.id)
+            self._last_error[platform.id] = (
+                "the platform is OFFLINE and its versions endpoint does not answer"
+            )
             return False
-        self._clock(platform.id).succeeded()
         await self._set_status(platform.id, CONNECTED)
         return True
 
-    async def _probe(self, platform: Platform) -> None:
-        """GET the platform's versions: it answers, so it is back (or still there)."""
-        token = (await self._cache.current()).outbound.get(platform.id)
-        if platform.platform_versions_url is None or token is None:
-            raise PlatformError("nothing to probe")
-        response = await self._client.request(
-            "GET",
-            platform.platform_versions_url,
-            token=token,
-            base64_encoded=platform.sends_base64,
-            timeout=self._settings.handshake_timeout,
-        )
-        if not 200 <= response.status < 300:
-            raise PlatformError(f"versions answered HTTP {response.status}")
+    async def _keeping_alive(self) -> None:
+        """Take due keep-alives (at most ``PROBES`` under way) and probe them."""
+        failures = 0
+        while True:
+            pause = POLL_SECONDS * 2
+            try:
+                room = PROBES - len(self._probing)
+                if room > 0:
+                    due = await self._schedule.keepalives(self._settings.keepalive_interval, room)
+                    for platform_id in due:
+                        if platform_id not in self._probing:
+                            self._probing.add(platform_id)
+                            self._spawn(self._keepalive(platform_id), f"keepalive-{platform_id}")
+                    pause = 0.0 if len(due) == room else pause
+                failures = 0
+            except Exception as e:
+                failures += 1
+                _warn("taking due keep-alives failed", e)
+                pause = backoff(failures, POLL_SECONDS, self._settings.retry_max)
+            await asyncio.sleep(pause)
 
-    async def _keepalive(self, platform: Platform) -> None:
-        """HubClientInfo: GET the versions of a platform not heard from for a while."""
-        clock = self._clock(platform.id)
-        if platform.status != CONNECTED or clock.wait() > 0:
-            return
-        if time.monotonic() - clock.keepalive_at < self._settings.keepalive_interval:
-            return
-        last = await self._store.last_seen_epoch(platform.id)
-        if last is not None and time.time() - last < self._settings.keepalive_interval:
-            clock.keepalive_at = time.monotonic() - (time.time() - last)
-            return
+    async def _keepalive(self, platform_id: str) -> None:
+        """HubClientInfo: GET the versions of a CONNECTED platform not heard from for a while;
+        when it does not answer, again after a backoff, and OFFLINE after ``offline_after``
+        failures in a row."""
+        interval = self._settings.keepalive_interval
         try:
-            await self._probe(platform)
-        except HubError as e:
-            log.info("keep-alive of %s failed: %s", platform.id, e.message)
-            await self._failed(platform.id)
-            return
-        clock.keepalive_at = time.monotonic()
-        clock.succeeded()
-
-    async def _failed(self, platform_id: str) -> None:
-        """One more failure in a row: the platform's next attempt waits longer, and enough of
-        them make it OFFLINE."""
-        clock = self._clock(platform_id)
-        clock.failed(self._settings.retry_base, self._settings.retry_max)
-        if clock.failures >= self._settings.offline_after:
-            await self._set_status(platform_id, OFFLINE)
+            platform = (await self._cache.current()).platforms.get(platform_id)
+            if platform is None or not deliverable(platform) or platform.status != CONNECTED:
+                return  # it is kept alive again when it is CONNECTED again
+            last = await self._store.last_seen_epoch(platform_id)
+            if last is not None and time.time() - last < interval:
+                await self._schedule.keepalive_in(platform_id, interval - (time.time() - last))
+                return
+            try:
+                await self._sender.probe(platform)
+            except HubError as e:
+                log.info("keep-alive of %s failed: %s", platform_id, e.message)
+                failures = await self._schedule.failed(platform_id)
+                if failures >= self._settings.offline_after:
+                    await self._set_status(platform_id, OFFLINE)
+                else:
+                    delay = backoff(failures, self._settings.retry_base, self._settings.retry_max)
+                    await self._schedule.keepalive_in(platform_id, delay)
+                return
+            await self._schedule.succeeded(platform_id)
+        except Exception as e:
+            _warn(f"keep-alive of platform {platform_id} failed", e)
+        finally:
+            self._probing.discard(platform_id)
 
     async def _set_status(self, platform_id: str, status: str) -> None:
         """OFFLINE or CONNECTED again, compare-and-set: an operator's suspend or a removal made
-        meanwhile wins (only a deliverable platform's health moves)."""
+        meanwhile wins (only a deliverable platform's health moves). The status listeners
+        schedule what comes next (``status_changed``)."""
         moved = False
 
         def health(platform: Platform) -> Platform:
@@ -411,29 +473,27 @@ class Deliverer:
                 platform.status = status
             return platform
 
-        platform = await self._store.update(platform_id, health)
+        try:
+            platform = await self._store.update(platform_id, health)
+        except HubError as e:
+            log.warning("platform %s could not be made %s: %s", platform_id, status, e.message)
+            return
         if platform is not None and moved:
             log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
 
 
-_LATER = (408, 429)  # Request Timeout, Too Many Requests: "try again later"
+def lane_of(message: Message) -> str:
+    """The lane of a message: its top-level object. An EVSE or connector PATCH
+    (``locations:NL/CPO/LOC1/EVSE1``) goes in its location's lane, behind the location's PUT."""
+    module, _, path = message.object.partition(":")
+    return f"{module}:{'/'.join(path.split('/')[:3])}"
 
 
-def _judge(response: PlatformResponse) -> None:
-    """Raise unless the receiver took the message: 4xx and OCPI 2xxx are for good, anything
-    else (5xx, 3xxx, no envelope) may pass with a retry. So do HTTP 408 and 429, whatever
-    OCPI status their body carries (a rate limiter's answer often says 2000)."""
-    if response.status in _LATER:
-        raise PlatformError(f"HTTP {response.status}: the receiver asks to try again later")
-    if 400 <= response.status < 500:
-        raise PermanentRefusalError(f"refused with HTTP {response.status}: {response.body[:200]!r}")
-    envelope = read_envelope(response)
-    if 2000 <= envelope.status_code < 3000:
-        raise PermanentRefusalError(
-            f"refused with OCPI {envelope.status_code}: {envelope.status_message}"
-        )
-    if response.status >= 300 or envelope.status_code != SUCCESS:
-        raise PlatformError(f"HTTP {response.status}, OCPI {envelope.status_code}")
+def _warn(what: str, error: Exception) -> None:
+    if isinstance(error, HubError):
+        log.warning("%s: %s", what, error.message)
+    else:
+        log.error("%s unexpectedly", what, exc_info=error)
 
 
 # --- waiting and stopping without losing a cancellation ------------------------------------

@@ -18,10 +18,10 @@ log = logging.getLogger("hub.store")
 RedisClient = Redis | RedisCluster
 
 
-# The delivering process holds one connection per receiving platform in a blocking read, besides
-# the requests' own: the pool must hold far more than redis-py's default of 100, and wait for a
-# free connection rather than fail when it is exhausted.
-MAX_CONNECTIONS = 4096
+# Connections per process, whatever the number of platforms: nothing holds one for long (no
+# blocking reads; delivery takes work from a schedule), so requests and deliveries share a few,
+# and wait for a free one rather than fail when all are in use. Pub/sub listeners take one each.
+MAX_CONNECTIONS = 48
 POOL_TIMEOUT = 20.0
 
 

@@ -147,9 +147,39 @@ def dead_letters(platform_id: str) -> str:
     return f"{_platform(platform_id)}:dead"
 
 
-def delivery_lease(platform_id: str) -> str:
-    """String with a TTL: the hub process that delivers this platform's queue now."""
-    return f"{_platform(platform_id)}:lease"
+# --- the delivery schedule (hub-wide, {hub} slot: its scripts change several at once) --------
+
+
+def delivery_due() -> str:
+    """Sorted set: platform id -> when (epoch ms) it has something to do (messages queued, or an
+    OFFLINE platform's next probe); while a process holds it, when that hold expires."""
+    return f"{_HUB}:delivery:due"
+
+
+def delivery_holders() -> str:
+    """Hash: platform id -> the hub process (consumer) that delivers its queue now."""
+    return f"{_HUB}:delivery:holders"
+
+
+def delivery_dirty() -> str:
+    """Set: platforms that were queued to while a process held them (look again after)."""
+    return f"{_HUB}:delivery:dirty"
+
+
+def delivery_last() -> str:
+    """Hash: platform id -> the consumer that held it last (what it left pending is claimed by
+    the next holder if that is another one)."""
+    return f"{_HUB}:delivery:last"
+
+
+def delivery_failures() -> str:
+    """Hash: platform id -> failed attempts in a row (its retry clock, shared by processes)."""
+    return f"{_HUB}:delivery:failures"
+
+
+def keepalive_due() -> str:
+    """Sorted set: platform id -> when (epoch ms) its HubClientInfo keep-alive is due."""
+    return f"{_HUB}:delivery:keepalive"
 
 
 # --- objects the hub keeps for GET-all (broadcast data), one slot per module ----------------

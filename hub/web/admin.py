@@ -219,22 +219,23 @@ async def import_agreements(request: Request) -> Response:
 async def queues(request: Request) -> Response:
     """Per receiving platform: what waits, how old the oldest is, what was parked."""
     hub = _authorize(request)
-    found: list[QueueView] = []
-    for platform in await hub.platforms.all():
-        if not platform.registered and not platform.deleted:
-            continue
-        stats = await hub.queue.stats(platform.id)
-        found.append(
-            QueueView(
-                platform=platform.id,
-                name=platform.name,
-                status=platform.status,
-                depth=stats.depth,
-                oldest_age=stats.oldest_age,
-                dead_letters=stats.dead_letters,
-                delivered_by=await hub.queue.holder(platform.id),
-            )
+    listed = [p for p in await hub.platforms.all() if p.registered or p.deleted]
+    # Every queue, and who delivers it, in two round trips however many platforms there are.
+    ids = [p.id for p in listed]
+    stats = await hub.queue.stats_of(ids)
+    holders = await hub.queue.schedule.holders(ids)
+    found = [
+        QueueView(
+            platform=p.id,
+            name=p.name,
+            status=p.status,
+            depth=stats[p.id].depth,
+            oldest_age=stats[p.id].oldest_age,
+            dead_letters=stats[p.id].dead_letters,
+            delivered_by=holders.get(p.id),
         )
+        for p in listed
+    ]
     return responses.admin(found)
 
 

@@ -42,6 +42,8 @@ class Services:
     embedded_redis: bool
     # the background tasks that failed and wait to be restarted (the hub is not ready then)
     tasks_down: Callable[[], list[str]]
+    # The delivery loops run and have read the schedule: queued messages are being sent.
+    delivering: Callable[[], bool]
 
 
 def services(request: Request) -> Services:

@@ -20,11 +20,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """200 when Redis answers and every background task runs; else 503 and what is wrong."""
+    """200 when Redis answers, every background task runs and queued messages are being
+    delivered; else 503 and what is wrong."""
     hub = services(request)
     down = hub.tasks_down()
     if down:
         return JSONResponse({"status": "background tasks down", "down": down}, status_code=503)
+    if not hub.delivering():
+        return JSONResponse({"status": "delivery starting"}, status_code=503)
     if not await hub.platforms.ping():
         return JSONResponse({"status": "redis unreachable"}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -35,13 +38,13 @@ async def exposition(hub: Services) -> bytes:
     state = hub.metrics_state
     snapshot = await hub.cache.current()
     counts: dict[str, int] = {}
-    queues = []
     for platform in snapshot.platforms.values():
         status = SUSPENDED if platform.deleted else platform.status
         counts[status] = counts.get(status, 0) + 1
-        if platform.registered and not platform.deleted:
-            stats = await hub.queue.stats(platform.id)
-            queues.append((platform.id, stats.depth, stats.oldest_age, stats.dead_letters))
+    # Every queue in one round trip.
+    receivers = [p.id for p in snapshot.platforms.values() if p.registered and not p.deleted]
+    found = await hub.queue.stats_of(receivers)
+    queues = [(i, s.depth, s.oldest_age, s.dead_letters) for i, s in found.items()]
     state.platforms, state.queues = counts, queues
     state.unrouted = await hub.kept.unrouted_count()
     if hub.embedded_redis:

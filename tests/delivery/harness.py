@@ -107,6 +107,11 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def release(self) -> None:
+        """Answer the calls held while ``hang`` was set (and the later ones at once)."""
+        self.hang.clear()
+        self._release.set()
+
     def paths(self, prefix: str = "/ocpi/2.2.1/locations/") -> list[str]:
         """The paths of the calls it took (by default: of locations)."""
         with self._lock:
@@ -149,7 +154,7 @@ class Hub:
 
         def registered(platform: Platform) -> Platform:
             platform.version = "2.2.1"
-            platform.registered_by = "platform"
+            platform.registered_by = "hub"  # no grace before the first call (see Deliverer)
             platform.platform_versions_url = f"{receiver.url}/ocpi/versions"
             platform.endpoints = [
                 Endpoint("locations", f"{receiver.url}/ocpi/2.2.1/locations", "RECEIVER")
@@ -180,7 +185,7 @@ def location(location_id: str) -> Message:
         body=msgspec.Raw(json.dumps({"id": location_id}).encode()),
         sender=("NL", "HUB"),
         receiver=None,
-        object=f"locations:NL:CPO:{location_id}",
+        object=f"locations:NL/CPO/{location_id}",  # as hub.broadcast makes it
         full_state=True,
         correlation_id=str(uuid.uuid4()),
         enqueued_at=time.time(),

@@ -1,4 +1,4 @@
-"""The per-platform retry clock's delays: exponential, capped, never below half."""
+"""The per-platform retry delays: exponential, capped, never below half."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.delivery.health import Clock, backoff
+from hub.delivery.health import backoff
 
 
 @given(
@@ -22,17 +22,6 @@ def test_a_delay_is_between_half_and_all_of_the_capped_exponential(
     assert delay / 2 <= backoff(failures, base, ceiling) <= delay
 
 
-def test_the_clock_waits_after_a_failure_and_not_after_a_success() -> None:
-    clock = Clock()
-    assert clock.wait() == 0
-    clock.failed(base=30.0, ceiling=60.0)
-    assert clock.failures == 1 and 15.0 - 10 <= clock.wait() <= 30.0
-    clock.failed(base=30.0, ceiling=60.0)
-    assert clock.failures == 2 and 30.0 - 10 <= clock.wait() <= 60.0
-    clock.succeeded()
-    assert (clock.failures, clock.wait()) == (0, 0)
-
-
 def test_the_jitter_leaves_the_global_random_alone() -> None:
     """``create_app`` also runs inside other programs (this test suite, for one): the hub's
     jitter comes from a generator of its own, so the global ``random`` sequence stays the host's.
@@ -41,5 +30,4 @@ def test_the_jitter_leaves_the_global_random_alone() -> None:
     expected = random.random()
     random.seed(7)
     backoff(3, 0.5, 60.0)
-    Clock().failed(0.5, 60.0)
     assert random.random() == expected

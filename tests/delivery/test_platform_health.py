@@ -66,16 +66,21 @@ def test_an_offline_platform_with_nothing_queued_is_probed_back(redis_url: str) 
 
 def test_a_quiet_platform_gets_a_keep_alive_and_a_busy_one_does_not(redis_url: str) -> None:
     """Keep-alive (2.2.1 "HubClientInfo module"): a GET of the versions of a platform the hub
-    has not heard from for keepalive_interval seconds, and then once an interval."""
-    interval = 3.0
+    has not heard from for keepalive_interval seconds, and then once an interval. A platform
+    is first due an interval after it became CONNECTED; one that called meanwhile is due an
+    interval after its call."""
+    interval = 4.0
 
     async def scenario() -> None:
         async with hub(redis_url, keepalive_interval=interval, **FAST) as h:
             with Receiver() as quiet, Receiver() as busy:
                 quiet_id = await h.add_platform("EMA", quiet)
                 busy_id = await h.add_platform("EMB", busy)
-                await h.store.touch(busy_id)  # it called the hub just now
                 async with running(h.deliverer):
+                    await asyncio.sleep(interval / 2)
+                    # It calls the hub (the time is kept to the second: at least a second
+                    # before the quiet one is due).
+                    await h.store.touch(busy_id)
                     await until(lambda: asyncio.sleep(0, quiet.arrived), "a keep-alive")
                     assert busy.arrived == []
                     await until(lambda: asyncio.sleep(0, busy.arrived), "one when it is quiet")
@@ -143,4 +148,4 @@ def test_a_suspended_platform_is_neither_called_nor_probed_until_resumed(redis_u
 
 
 async def _free(h: Hub, platform_id: str) -> bool:
-    return await h.queue.holder(platform_id) is None
+    return await h.queue.schedule.holder(platform_id) is None

@@ -47,6 +47,6 @@ def test_delivery_outlives_a_redis_restart(
     finally:
         server.stop()
     warnings = [r.getMessage() for r in caplog.records if r.name == "hub.delivery"]
-    assert any(w.startswith("delivery scan failed: Redis: ") for w in warnings), warnings
+    assert any(w.startswith("taking due platforms failed: Redis: ") for w in warnings), warnings
     # Redis errors are expected: none of them is logged as unexpected (with a traceback).
     assert not [r for r in caplog.records if r.exc_info], "an unexpected error"

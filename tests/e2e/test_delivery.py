@@ -79,7 +79,8 @@ def test_an_offline_platform_is_probed_with_backoff_and_gets_what_waited(
 def test_an_offline_platform_with_nothing_queued_comes_back(
     hub_factory: Callable[..., HubProcess],
 ) -> None:
-    hub = hub_factory(args=[*BACKOFF, "--message-ttl", "1"]).start()
+    # A TTL longer than the pause before the first call to a platform that just registered.
+    hub = hub_factory(args=[*BACKOFF, "--message-ttl", "3"]).start()
     with member(hub, ("NL", "CPO", "CPO")) as cpo, member(hub, ("NL", "EMQ", "EMSP")) as emsp:
         emsp.fake.down = True
         put_location(cpo, "LOC-Q")
