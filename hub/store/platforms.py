@@ -433,7 +433,12 @@ class PlatformStore:
     async def all(self) -> list[Platform]:
         members = await call(self._redis.smembers(keys.platform_ids()))
         ids = sorted(i for i in map(_readable, members) if i is not None)
-        found = [await self.get(i) for i in ids]
+        # One round trip for all records, not one each (the admin API lists every platform).
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for platform_id in ids:
+                pipe.get(keys.platform(platform_id))
+            records = await call(pipe.execute())
+        found = (self._decode(i, raw) for i, raw in zip(ids, records, strict=True))
         return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
 
     # --- tokens -----------------------------------------------------------------------
