@@ -23,6 +23,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 
 from hub.records import Party
 from hub.store import keys
@@ -71,6 +72,38 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Written(Generic[K, V]):
+    """A dict that is copied at its first change, and only if it changes: copying all of a
+    snapshot's dicts at every change would cost in proportion to the number of platforms."""
+
+    def __init__(self, original: dict[K, V]) -> None:
+        self.result = original
+        self._copied = False
+
+    def get(self, key: K) -> V | None:
+        return self.result.get(key)
+
+    def put(self, key: K, value: V | None) -> None:
+        """Set ``key`` to ``value``; ``None``: remove it."""
+        if value is None:
+            if key in self.result:
+                del self._own()[key]
+        elif key not in self.result or self.result[key] != value:
+            self._own()[key] = value
+
+    def drop(self, key: K) -> None:
+        self.put(key, None)
+
+    def _own(self) -> dict[K, V]:
+        if not self._copied:
+            self.result, self._copied = dict(self.result), True
+        return self.result
 
 
 class PlatformCache:
@@ -170,39 +203,36 @@ class PlatformCache:
         self._snapshot = self._patched(self._snapshot, parts)
 
     def _patched(self, old: Snapshot, parts: Mapping[str, PlatformPart]) -> Snapshot:
-        """A copy of ``old`` with these platforms as read: requests may hold ``old`` across
-        awaits, so it is never changed."""
-        new = Snapshot(dict(old.platforms), dict(old.outbound), dict(old.tokens), dict(old.granted))
+        """``old`` with these platforms as read. Requests may hold ``old`` across awaits, so it
+        is never changed: a dict that changes is copied first (one that does not is shared)."""
+        platforms, outbound = _Written(old.platforms), _Written(old.outbound)
+        tokens, granted = _Written(old.tokens), _Written(old.granted)
         for platform_id, part in parts.items():
-            for digest in self._tokens_of.pop(platform_id, set()):
-                found = new.tokens.get(digest)
+            read = PlatformPart() if part.platform is None else part
+            for digest in self._tokens_of.pop(platform_id, set()) - read.tokens.keys():
+                found = tokens.get(digest)
                 if found is not None and found.platform_id == platform_id:
-                    del new.tokens[digest]
-            for party in self._parties_of.pop(platform_id, set()):
-                if new.granted.get(party) == platform_id:
-                    del new.granted[party]
-            if part.platform is None:
-                new.platforms.pop(platform_id, None)
-                new.outbound.pop(platform_id, None)
+                    tokens.drop(digest)
+            for party in self._parties_of.pop(platform_id, set()) - set(read.granted):
+                if granted.get(party) == platform_id:
+                    granted.drop(party)
+            platforms.put(platform_id, read.platform)
+            outbound.put(platform_id, read.outbound)
+            if read.platform is None:
                 continue
-            new.platforms[platform_id] = part.platform
-            if part.outbound is None:
-                new.outbound.pop(platform_id, None)
-            else:
-                new.outbound[platform_id] = part.outbound
-            for digest, match in part.tokens.items():
-                previous = new.tokens.get(digest)
+            for digest, match in read.tokens.items():
+                previous = tokens.get(digest)
                 if previous is not None and previous.platform_id != platform_id:
                     self._tokens_of.get(previous.platform_id, set()).discard(digest)
-                new.tokens[digest] = match
-            self._tokens_of[platform_id] = set(part.tokens)
-            for party in part.granted:
-                owner = new.granted.get(party)
+                tokens.put(digest, match)
+            self._tokens_of[platform_id] = set(read.tokens)
+            for party in read.granted:
+                owner = granted.get(party)
                 if owner is not None and owner != platform_id:
                     self._parties_of.get(owner, set()).discard(party)
-                new.granted[party] = platform_id
-            self._parties_of[platform_id] = set(part.granted)
-        return new
+                granted.put(party, platform_id)
+            self._parties_of[platform_id] = set(read.granted)
+        return Snapshot(platforms.result, outbound.result, tokens.result, granted.result)
 
     async def identify(self, candidates: list[str]) -> tuple[TokenMatch | None, Snapshot]:
         """The first of ``candidates`` (readings of one Authorization header) that is a known
