@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
+from hub.errors import StoreUnavailableError
 from hub.records import CONNECTED, SUSPENDED, Party, Platform
 from hub.store import keys
 from hub.store.cache import PlatformCache
+from hub.store.embedded import EmbeddedRedis
 from hub.store.platforms import PlatformStore, Snapshot, change_message, changed_platform
 from tests.store.scenario import run
 
@@ -192,3 +196,29 @@ def test_change_messages_name_the_platform() -> None:
     assert changed_platform(change_message("0123abcd4567").decode()) == "0123abcd4567"
     for anything in (b"changed", b"", b"platform:", b"platform:\xff", "changed"):
         assert changed_platform(anything) is None
+
+
+def test_a_change_whose_reading_failed_is_read_when_redis_is_back(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "r")  # short: the restarted server has the same socket
+    url = server.start()
+
+    async def scenario() -> None:
+        redis = Redis.from_url(url)
+        store = PlatformStore(redis)
+        cache = PlatformCache(redis, store, max_age=3600)
+        try:
+            platform, _ = await store.create("P", [CPO], "auto")
+            await cache.current()
+            await store.update(platform.id, renamed)
+            server.stop()
+            with pytest.raises(StoreUnavailableError):
+                await cache.current()
+            assert server.start() == url
+            assert (await cache.current()).platforms[platform.id].name == "P!"
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
