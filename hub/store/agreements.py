@@ -209,5 +209,8 @@ class AgreementCache:
     async def watch(self) -> None:
         """Listen for other processes' changes until cancelled."""
         await listen(
-            self._redis, keys.agreement_changes(), self.invalidate, "agreement notifications"
+            self._redis,
+            keys.agreement_changes(),
+            lambda _message: self.invalidate(),
+            "agreement notifications",
         )

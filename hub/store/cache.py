@@ -1,9 +1,13 @@
 """The process-local copy of every platform, token hash and granted party.
 
 Requests are authenticated and routed from this copy, so the hot path makes no Redis round
-trip for them (architecture: "Rules that keep it simple"). Writes of this process mark it stale
-at once; other processes announce theirs on a pub/sub channel. A copy older than ``max_age`` is
-reloaded anyway, in case a message was lost while the subscription was down.
+trip for them (architecture: "Rules that keep it simple"). Every change names the platform it
+changed: this process's writes mark that platform stale at once, other processes announce
+theirs on a pub/sub channel, and only the platforms marked are read again, so that a change
+costs the same with 10,000 platforms as with 10. A notification that names no platform (an
+older hub's, or a resubscription after which anything may have changed) makes the whole copy
+reloaded, and so does age: a copy older than ``max_age`` is reloaded anyway, in case a message
+was lost while the subscription was down.
 
 A token the copy does not know may have been issued a moment ago by another process, whose
 notification has not arrived yet, so it is looked up in Redis; but a flood of bad tokens must
@@ -19,10 +23,19 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 
+from hub.records import Party
 from hub.store import keys
 from hub.store.connection import RedisClient, listen
-from hub.store.platforms import PlatformStore, Snapshot, TokenMatch, hash_token
+from hub.store.platforms import (
+    PlatformPart,
+    PlatformStore,
+    Snapshot,
+    TokenMatch,
+    changed_platform,
+    hash_token,
+)
 
 log = logging.getLogger("hub.store")
 
@@ -33,6 +46,10 @@ LOOKUP_BURST = 20
 LOOKUP_RATE = 5.0
 # Unknown tokens remembered until the next change (the oldest are forgotten first).
 MISSES_KEPT = 10_000
+# Seconds after which the whole copy is read again even though no change was heard of: only a
+# safety net for a notification lost while the subscription was down (it is subscribed again at
+# once, and that reloads everything too), so rarely, as it reads every platform.
+FULL_RELOAD_AFTER = 300.0
 
 
 class TokenBucket:
@@ -57,13 +74,45 @@ class TokenBucket:
         return True
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Written(Generic[K, V]):
+    """A dict that is copied at its first change, and only if it changes: copying all of a
+    snapshot's dicts at every change would cost in proportion to the number of platforms."""
+
+    def __init__(self, original: dict[K, V]) -> None:
+        self.result = original
+        self._copied = False
+
+    def get(self, key: K) -> V | None:
+        return self.result.get(key)
+
+    def put(self, key: K, value: V | None) -> None:
+        """Set ``key`` to ``value``; ``None``: remove it."""
+        if value is None:
+            if key in self.result:
+                del self._own()[key]
+        elif key not in self.result or self.result[key] != value:
+            self._own()[key] = value
+
+    def drop(self, key: K) -> None:
+        self.put(key, None)
+
+    def _own(self) -> dict[K, V]:
+        if not self._copied:
+            self.result, self._copied = dict(self.result), True
+        return self.result
+
+
 class PlatformCache:
     def __init__(
         self,
         redis: RedisClient,
         store: PlatformStore,
         *,
-        max_age: float = 30.0,
+        max_age: float = FULL_RELOAD_AFTER,
         lookups: TokenBucket | None = None,
     ) -> None:
         self._redis = redis
@@ -71,25 +120,47 @@ class PlatformCache:
         self._max_age = max_age
         self._snapshot: Snapshot | None = None
         self._loaded_at = 0.0
-        # Every change bumps the version; a snapshot is fresh when it was loaded after the last
-        # change began: a load that overlaps a change is not trusted.
+        # What changed since the snapshot was made: these platforms, or (``_everything``)
+        # anything. A load takes the marks it answers before it reads, so that a change during
+        # the load marks again and is read again.
+        self._everything = True
+        self._changed: set[str] = set()
+        # Bumped at every change: a token lookup that overlaps a change is not trusted.
         self._version = 0
-        self._loaded_version = -1
+        # Which token hashes and granted parties the snapshot holds for each platform, so that
+        # a change of one platform finds what to drop without going through all of them.
+        self._tokens_of: dict[str, set[str]] = {}
+        self._parties_of: dict[str, set[Party]] = {}
         self._lock = asyncio.Lock()
         self._lookups = lookups or TokenBucket(LOOKUP_BURST, LOOKUP_RATE)
         # Unknown tokens (the hashes of a header's readings), forgotten at every change.
         self._misses: OrderedDict[tuple[str, ...], None] = OrderedDict()
         store.on_change(self.invalidate)
 
-    def invalidate(self) -> None:
+    def invalidate(self, platform_id: str | None = None) -> None:
+        """Platform ``platform_id`` changed (its record, tokens or roles); ``None``: anything
+        may have changed."""
         self._version += 1
+        if platform_id is None:
+            self._everything = True
+        else:
+            self._changed.add(platform_id)
+        # Any change may have issued a token that was unknown a moment ago.
         self._misses.clear()
+
+    def heard(self, message: bytes | str | None) -> None:
+        """A message on the changes channel (``None``: subscribed again)."""
+        self.invalidate(None if message is None else changed_platform(message))
+
+    def _aged(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self._max_age
 
     def _fresh(self) -> bool:
         return (
             self._snapshot is not None
-            and self._loaded_version == self._version
-            and time.monotonic() - self._loaded_at < self._max_age
+            and not self._everything
+            and not self._changed
+            and not self._aged()
         )
 
     async def current(self) -> Snapshot:
@@ -98,11 +169,70 @@ class PlatformCache:
             return self._snapshot
         async with self._lock:
             while not self._fresh():
-                version, started = self._version, time.monotonic()
-                snapshot = await self._store.load_all()
-                self._snapshot, self._loaded_version, self._loaded_at = snapshot, version, started
+                if self._snapshot is None or self._everything or self._aged():
+                    await self._reload_all()
+                else:
+                    await self._reload(self._changed)
             assert self._snapshot is not None
             return self._snapshot
+
+    async def _reload_all(self) -> None:
+        self._everything, self._changed = False, set()
+        started = time.monotonic()
+        try:
+            snapshot = await self._store.load_all()
+        except BaseException:
+            self._everything = True
+            raise
+        self._tokens_of, self._parties_of = {}, {}
+        for digest, match in snapshot.tokens.items():
+            self._tokens_of.setdefault(match.platform_id, set()).add(digest)
+        for party, owner in snapshot.granted.items():
+            self._parties_of.setdefault(owner, set()).add(party)
+        self._snapshot, self._loaded_at = snapshot, started
+
+    async def _reload(self, ids: set[str]) -> None:
+        """Read the platforms ``ids`` again; the others stay as they are."""
+        self._changed = set()
+        try:
+            parts = await self._store.load_platforms(ids)
+        except BaseException:
+            self._changed |= ids
+            raise
+        assert self._snapshot is not None
+        self._snapshot = self._patched(self._snapshot, parts)
+
+    def _patched(self, old: Snapshot, parts: Mapping[str, PlatformPart]) -> Snapshot:
+        """``old`` with these platforms as read. Requests may hold ``old`` across awaits, so it
+        is never changed: a dict that changes is copied first (one that does not is shared)."""
+        platforms, outbound = _Written(old.platforms), _Written(old.outbound)
+        tokens, granted = _Written(old.tokens), _Written(old.granted)
+        for platform_id, part in parts.items():
+            read = PlatformPart() if part.platform is None else part
+            for digest in self._tokens_of.pop(platform_id, set()) - read.tokens.keys():
+                found = tokens.get(digest)
+                if found is not None and found.platform_id == platform_id:
+                    tokens.drop(digest)
+            for party in self._parties_of.pop(platform_id, set()) - set(read.granted):
+                if granted.get(party) == platform_id:
+                    granted.drop(party)
+            platforms.put(platform_id, read.platform)
+            outbound.put(platform_id, read.outbound)
+            if read.platform is None:
+                continue
+            for digest, match in read.tokens.items():
+                previous = tokens.get(digest)
+                if previous is not None and previous.platform_id != platform_id:
+                    self._tokens_of.get(previous.platform_id, set()).discard(digest)
+                tokens.put(digest, match)
+            self._tokens_of[platform_id] = set(read.tokens)
+            for party in read.granted:
+                owner = granted.get(party)
+                if owner is not None and owner != platform_id:
+                    self._parties_of.get(owner, set()).discard(party)
+                granted.put(party, platform_id)
+            self._parties_of[platform_id] = set(read.granted)
+        return Snapshot(platforms.result, outbound.result, tokens.result, granted.result)
 
     async def identify(self, candidates: list[str]) -> tuple[TokenMatch | None, Snapshot]:
         """The first of ``candidates`` (readings of one Authorization header) that is a known
@@ -125,13 +255,13 @@ class PlatformCache:
                 if len(self._misses) > MISSES_KEPT:
                     self._misses.popitem(last=False)
             return None, snapshot
-        # Issued by another process a moment ago: reload to know its platform.
-        self.invalidate()
+        # Issued by another process a moment ago: read its platform again.
+        self.invalidate(match.platform_id)
         return match, await self.current()
 
     async def watch(self) -> None:
         """Listen for other processes' changes until cancelled."""
-        await listen(self._redis, keys.changes(), self.invalidate, "change notifications")
+        await listen(self._redis, keys.changes(), self.heard, "change notifications")
 
 
 def known(tokens: Mapping[str, TokenMatch], candidates: list[str]) -> TokenMatch | None:

@@ -57,22 +57,25 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def listen(redis: RedisClient, channel: str, changed: Callable[[], None], what: str) -> None:
-    """Call ``changed`` for every message on the pub/sub ``channel``, and once at every
-    (re)subscription (whatever happened while nobody listened), until cancelled. It never
-    dies: without it a process would see other processes' changes only when its copy ages."""
+async def listen(
+    redis: RedisClient, channel: str, changed: Callable[[bytes | str | None], None], what: str
+) -> None:
+    """Call ``changed(message)`` for every message on the pub/sub ``channel``, and
+    ``changed(None)`` at every (re)subscription (whatever happened while nobody listened),
+    until cancelled. It never dies: without it a process would see other processes' changes
+    only when its copy ages."""
     while True:
         try:
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(channel)
-                changed()
+                changed(None)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        changed()
+                        changed(message.get("data", b""))
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
         except Exception as e:
             log.warning("%s interrupted (%r); retrying", what, e)
-            changed()
+            changed(None)
             await asyncio.sleep(1.0)

@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,8 @@ WARNED_ENTRIES = 1000
 
 
 StatusListener = Callable[["Platform", "str | None"], Awaitable[None]]
+# Told the id of the platform that changed (its record, tokens or roles).
+ChangeListener = Callable[[str], None]
 # A change of a record: a function of the freshest record that returns the record to store. It
 # may be called more than once (each time with a fresh copy), so it must not do anything else.
 Change = Callable[["Platform"], "Platform"]
@@ -65,6 +67,34 @@ class Snapshot:
     granted: dict[Party, str] = field(default_factory=dict)
 
 
+@dataclass
+class PlatformPart:
+    """What a Snapshot holds of one platform; ``platform`` is None (and the rest empty) when
+    there is no such platform or its record cannot be read."""
+
+    platform: Platform | None = None
+    outbound: str | None = field(default=None, repr=False)
+    tokens: dict[str, TokenMatch] = field(default_factory=dict, repr=False)
+    granted: list[Party] = field(default_factory=list)
+
+
+# A change message on keys.changes() names the platform that changed; any other message (an
+# older hub's b"changed") means that anything may have changed.
+_CHANGE_PREFIX = b"platform:"
+
+
+def change_message(platform_id: str) -> bytes:
+    return _CHANGE_PREFIX + platform_id.encode()
+
+
+def changed_platform(message: bytes | str) -> str | None:
+    """The platform a change message names; None when it names none."""
+    raw = message.encode() if isinstance(message, str) else message
+    if not raw.startswith(_CHANGE_PREFIX) or len(raw) == len(_CHANGE_PREFIX):
+        return None
+    return _readable(raw[len(_CHANGE_PREFIX) :])
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -90,19 +120,19 @@ class PlatformStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._touched: dict[str, float] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[ChangeListener] = []
         self._status_listeners: list[StatusListener] = []
         self._warned: set[str] = set()
 
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every write of this process (other processes hear of
-        theirs through the changes channel)."""
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener(platform_id)`` after every write of this process (other processes
+        hear of theirs through the changes channel, see ``changed_platform``)."""
         self._listeners.append(listener)
 
-    async def _changed(self) -> None:
+    async def _changed(self, platform_id: str) -> None:
         for listener in self._listeners:
-            listener()
-        await call(self._redis.publish(keys.changes(), b"changed"))
+            listener(platform_id)
+        await call(self._redis.publish(keys.changes(), change_message(platform_id)))
 
     def _skip(self, what: str, entry: str) -> None:
         """Say once per process that an entry Redis holds cannot be used (data written by an
@@ -158,6 +188,65 @@ class PlatformStore:
             snapshot.granted[party] = owner_id
         return snapshot
 
+    async def load_platforms(self, ids: Collection[str]) -> dict[str, PlatformPart]:
+        """What ``load_all`` would hold of each of these platforms, in two round trips however
+        many platforms there are: a process that hears of a change of one platform reloads
+        only that one.
+
+        Tokens are the platform's own list of hashes checked against the token index (what
+        authentication trusts); granted parties are the index entries of its roles that name
+        it. Writes keep the platform's list a superset of its index entries (issued there
+        first, revoked there last), so nothing the index holds for it is missed."""
+        wanted = list(dict.fromkeys(ids))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for platform_id in wanted:
+                pipe.get(keys.platform(platform_id))
+                pipe.get(keys.outbound_token(platform_id))
+                pipe.hgetall(keys.inbound_tokens(platform_id))
+            own = await call(pipe.execute())
+        parts: dict[str, PlatformPart] = {}
+        digests: dict[str, list[str]] = {}
+        fields: dict[str, list[str]] = {}
+        for i, platform_id in enumerate(wanted):
+            record, outbound, inbound = own[3 * i : 3 * i + 3]
+            platform = self._decode(platform_id, record)
+            if platform is None:
+                parts[platform_id] = PlatformPart()
+                continue
+            parts[platform_id] = PlatformPart(
+                platform, None if outbound is None else text(outbound)
+            )
+            digests[platform_id] = [d for d in map(_readable, inbound) if d is not None]
+            fields[platform_id] = list(dict.fromkeys(map(_party_field, platform.roles)))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for platform_id in digests:
+                pipe.sismember(keys.platform_ids(), platform_id)
+                if digests[platform_id]:
+                    pipe.hmget(keys.token_index(), digests[platform_id])
+                if fields[platform_id]:
+                    pipe.hmget(keys.party_index(), fields[platform_id])
+            indexed = iter(await call(pipe.execute()))
+        for platform_id, part in parts.items():
+            if platform_id not in digests:
+                continue
+            listed = next(indexed)
+            values = next(indexed) if digests[platform_id] else []
+            owners = next(indexed) if fields[platform_id] else []
+            if not listed:
+                # Not (or no longer) named by the platform index: it does not exist.
+                parts[platform_id] = PlatformPart()
+                continue
+            for digest, value in zip(digests[platform_id], values, strict=True):
+                readable = None if value is None else _readable(value)
+                entry = None if readable is None else _token_entry(readable)
+                if entry is not None and entry[0].platform_id == platform_id:
+                    part.tokens[digest] = entry[0]
+            for name, owner in zip(fields[platform_id], owners, strict=True):
+                party = _party_entry(name)
+                if party is not None and owner is not None and _readable(owner) == platform_id:
+                    part.granted.append(party)
+        return parts
+
     def _decode(self, platform_id: str, raw: bytes | None) -> Platform | None:
         if raw is None:
             return None
@@ -206,7 +295,7 @@ class PlatformStore:
                     self._redis.delete(keys.platform(platform.id), keys.inbound_tokens(platform.id))
                 )
             raise
-        await self._changed()
+        await self._changed(platform.id)
         for listener in self._status_listeners:
             await listener(platform, None)
         return platform, token_a
@@ -279,7 +368,7 @@ class PlatformStore:
                 continue
             except (RedisError, OSError) as e:
                 raise StoreUnavailableError(f"Redis: {e}") from e
-            await self._changed()
+            await self._changed(platform.id)
             return
         raise ConflictError("roles changed concurrently too often; try again")
 
@@ -325,7 +414,7 @@ class PlatformStore:
                 raise StoreUnavailableError(
                     f"the record of platform {platform_id} is invalid"
                 ) from e
-            await self._changed()
+            await self._changed(platform_id)
             if new.status != old.status:
                 for listener in self._status_listeners:
                     await listener(new, old.status)
@@ -344,7 +433,12 @@ class PlatformStore:
     async def all(self) -> list[Platform]:
         members = await call(self._redis.smembers(keys.platform_ids()))
         ids = sorted(i for i in map(_readable, members) if i is not None)
-        found = [await self.get(i) for i in ids]
+        # One round trip for all records, not one each (the admin API lists every platform).
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for platform_id in ids:
+                pipe.get(keys.platform(platform_id))
+            records = await call(pipe.execute())
+        found = (self._decode(i, raw) for i, raw in zip(ids, records, strict=True))
         return sorted((p for p in found if p is not None), key=lambda p: p.created_at)
 
     # --- tokens -----------------------------------------------------------------------
@@ -373,7 +467,7 @@ class PlatformStore:
         await call(self._redis.hset(keys.inbound_tokens(platform_id), digest, kind))
         value = _token_value(platform_id, kind, digest)
         await call(self._redis.hset(keys.token_index(), digest, value))
-        await self._changed()
+        await self._changed(platform_id)
         return token
 
     async def revoke_tokens(
@@ -388,18 +482,18 @@ class PlatformStore:
             # The index first: it is what authentication reads.
             await call(self._redis.hdel(keys.token_index(), *doomed))
             await call(self._redis.hdel(keys.inbound_tokens(platform_id), *doomed))
-            await self._changed()
+            await self._changed(platform_id)
 
     async def revoke_token(self, platform_id: str, token: str) -> None:
         digest = hash_token(token)
         await call(self._redis.hdel(keys.token_index(), digest))
         await call(self._redis.hdel(keys.inbound_tokens(platform_id), digest))
-        await self._changed()
+        await self._changed(platform_id)
 
     async def set_outbound_token(self, platform_id: str, token: str | None) -> None:
         key = keys.outbound_token(platform_id)
         await call(self._redis.delete(key) if token is None else self._redis.set(key, token))
-        await self._changed()
+        await self._changed(platform_id)
 
     async def outbound_token(self, platform_id: str) -> str | None:
         raw = await call(self._redis.get(keys.outbound_token(platform_id)))
