@@ -44,8 +44,10 @@ _encode = msgspec.json.Encoder()
 # Redis (or the process's memory) for long when thousands of platforms listen.
 CHUNK = 1000
 # Announcements taken at once, and how long they are this process's: one not done by then
-# (the process died, or is stuck) is taken again by any process.
-TAKE = 16
+# (the process died, or is stuck) is taken again by any process. With 10,000 listeners one
+# announcement of a registration queues 20,000 messages (about 2 s), so a few at a time stay
+# well inside the lease.
+TAKE = 4
 LEASE = 60.0
 # How often a process looks for announcements that other processes marked (its own wake it).
 POLL_INTERVAL = 1.0
