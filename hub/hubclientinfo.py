@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 import msgspec
 
 from hub.delivery.queue import Message, Queue
+from hub.errors import HubError
 from hub.ocpi.credentials import ROLES as ROLES_221
 from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.hubclientinfo import ClientInfo
@@ -37,6 +39,8 @@ from hub.records import CONNECTED, OFFLINE, SUSPENDED, PartyKey, Platform, can_r
 from hub.store.announcements import Announcements, Taken
 from hub.store.cache import PlatformCache
 from hub.store.platforms import PlatformStore, Snapshot
+
+log = logging.getLogger("hub.hubclientinfo")
 
 _encode = msgspec.json.Encoder()
 
@@ -164,8 +168,13 @@ class Announcer:
         """Announce what is due, then wait for a change of this process or the next poll."""
         while True:
             self._poked.clear()
-            if await self.announce_due():
-                continue  # more may be due
+            try:
+                if await self.announce_due():
+                    continue  # more may be due
+            except HubError as e:
+                # Redis is away (a restart, a failover): what was marked stays marked, and
+                # what was taken is due again when its lease ends; try again on the next poll.
+                log.warning("HubClientInfo announcements wait: %s", e.message)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), timeout=self._poll_interval)
 

@@ -7,13 +7,18 @@ registration among N platforms queues about 2N messages, not more."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 from hub.hubclientinfo import Announcer
 from hub.ocpi.versions import Endpoint
 from hub.records import CONNECTED, OFFLINE, PLANNED, SUSPENDED, Party, Platform
 from hub.store.announcements import Announcements
 from hub.store.cache import PlatformCache
+from hub.store.embedded import EmbeddedRedis
 from hub.store.platforms import Change, PlatformStore
 from tests import redisstats
 from tests.delivery.harness import Hub, Receiver, hub, running, until
@@ -260,3 +265,38 @@ def test_a_change_made_by_another_process_is_announced_on_the_next_poll(redis_ur
             assert task.cancelled()
 
     asyncio.run(scenario())
+
+
+def test_announcements_outlive_a_redis_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A short data dir: the restarted server listens on the same unix socket.
+    server = EmbeddedRedis(tmp_path / "r")
+    url = server.start()
+
+    async def scenario() -> None:
+        async with hub(url) as h:
+            await listeners(h.store, 0, 3, "http://127.0.0.1:9")
+            w = watched(h, poll_interval=0.1)
+            task = asyncio.create_task(w.announcer.run())
+            try:
+                server.stop()
+                await asyncio.sleep(0.5)  # several polls fail meanwhile
+                assert server.start() == url
+                redisstats.reset(url)
+                await w.store.create("New", [Party.of("BE", "NEW", "CPO")], "auto")
+                await until(lambda: asyncio.sleep(0, queued(url) == 3), "the pushes", 10)
+                assert not task.done()
+            finally:
+                task.cancel()
+                await asyncio.wait({task}, timeout=10)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="hub.hubclientinfo"):
+            asyncio.run(scenario())
+    finally:
+        server.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "hub.hubclientinfo"]
+    assert any(w.startswith("HubClientInfo announcements wait: Redis: ") for w in warnings)
+    # Redis errors are expected: none of them is logged as unexpected (with a traceback).
+    assert not [r for r in caplog.records if r.exc_info], "an unexpected error"
