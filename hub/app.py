@@ -28,6 +28,7 @@ from hub.registration import Registration
 from hub.relay import Relay
 from hub.settings import Settings
 from hub.store.agreements import AgreementCache, AgreementStore
+from hub.store.announcements import Announcements
 from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.contracts import Contracts, ReservationNumbers
@@ -94,7 +95,9 @@ def create_app(
             directory = Directory(redis)
             bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis), kept, directory)
             broadcast = Broadcast(settings, held, kept, queue, deliverer.wake, bridge)
-            announcer = Announcer(cache, queue, deliverer.wake, partners)
+            announcer = Announcer(
+                cache, store, queue, deliverer.wake, Announcements(redis), partners
+            )
             store.on_status_change(announcer.status_changed)
             registration = Registration(settings, store, client, cache=cache, partners=partners)
             # 2.3.0 platforms hear whom they can reach on the same events as HubClientInfo.
@@ -152,6 +155,7 @@ def create_app(
                 supervisor.start("agreement-changes", agreement_copy.watch)
             supervisor.start("delivery", deliverer.run)
             supervisor.start("roles-updates", roles.run)
+            supervisor.start("announcements", announcer.run)
             for name, factory in (background or {}).items():
                 supervisor.start(name, factory)
             if settings.metrics_port is not None:

@@ -6,17 +6,28 @@ with its status. And it pushes: whenever a platform is created (PLANNED), connec
 OFFLINE, comes back, or is suspended or removed (SUSPENDED), each of its parties is PUT to every
 other registered platform with a hubclientinfo RECEIVER endpoint, through the durable queue. A
 platform that connects gets the whole list pushed once.
+
+The pushes are not queued in the request that changed the status: that would make creating a
+platform or a credentials handshake cost one queued message per platform. The change is only
+marked (``hub.store.announcements``, a few Redis commands), and the supervised task ``run``, in
+every hub process, announces it a moment later: at once in the process that made the change, on
+its next poll in the others. Several changes of one platform before it is announced are one
+announcement, of the status it has by then (README: "HubClientInfo").
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
 from hub.delivery.queue import Message, Queue
+from hub.errors import HubError
 from hub.ocpi.credentials import ROLES as ROLES_221
 from hub.ocpi.envelope import timestamp_now
 from hub.ocpi.hubclientinfo import ClientInfo
@@ -25,9 +36,25 @@ from hub.ocpi.versions import HUBCLIENTINFO, RECEIVER, V2_3_0
 from hub.partners import Partners
 from hub.policy import PARTNER_ROLES, Policy, knows_of
 from hub.records import CONNECTED, OFFLINE, SUSPENDED, PartyKey, Platform, can_receive
+from hub.store.announcements import Announcements, Taken
 from hub.store.cache import PlatformCache
+from hub.store.platforms import PlatformStore, Snapshot
+
+log = logging.getLogger("hub.hubclientinfo")
 
 _encode = msgspec.json.Encoder()
+
+# Messages per Queue.put: one round trip each, and no single pipeline so large that it holds
+# Redis (or the process's memory) for long when thousands of platforms listen.
+CHUNK = 1000
+# Announcements taken at once, and how long they are this process's: one not done by then
+# (the process died, or is stuck) is taken again by any process. With 10,000 listeners one
+# announcement of a registration queues 20,000 messages (about 2 s), so a few at a time stay
+# well inside the lease.
+TAKE = 4
+LEASE = 60.0
+# How often a process looks for announcements that other processes marked (its own wake it).
+POLL_INTERVAL = 1.0
 
 
 def client_infos(platform: Platform) -> list[ClientInfo]:
@@ -97,35 +124,94 @@ class Announcer:
     def __init__(
         self,
         cache: PlatformCache,
+        store: PlatformStore,
         queue: Queue,
         wake: Callable[[], None],
+        pending: Announcements,
         partners: Partners | None = None,
+        *,
+        poll_interval: float = POLL_INTERVAL,
+        lease: float = LEASE,
+        chunk: int = CHUNK,
     ) -> None:
         """``partners``: under ``--agreements required`` a platform hears only of its
-        partners' parties (None: agreements are off)."""
+        partners' parties (None: agreements are off). ``wake``: the delivery loop's, called
+        after messages were queued."""
         self._cache = cache
+        self._store = store
         self._queue = queue
         self._wake = wake
+        self._pending = pending
         self._partners = partners
+        self._poll_interval = poll_interval
+        self._lease = lease
+        self._chunk = chunk
+        self._poked = asyncio.Event()
 
     async def _policy(self) -> Policy:
         return Policy() if self._partners is None else await self._partners.policy()
 
+    # --- the status listener (in the request that changed the status) ---------------------
+
     async def status_changed(self, platform: Platform, old_status: str | None) -> None:
+        """Mark the change for announcement; the pushes are queued by ``run``. Whether the
+        platform is owed the whole list is decided here, where the status it came from is
+        known: it connected, and not by coming back from OFFLINE (a newly registered or
+        resumed platform missed what happened before)."""
+        listing = platform.status == CONNECTED and old_status != OFFLINE
+        await self._pending.mark(platform.id, listing=listing)
+        self._poked.set()
+
+    # --- the supervised task -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Announce what is due, then wait for a change of this process or the next poll."""
+        while True:
+            self._poked.clear()
+            try:
+                if await self.announce_due():
+                    continue  # more may be due
+            except HubError as e:
+                # Redis is away (a restart, a failover): what was marked stays marked, and
+                # what was taken is due again when its lease ends; try again on the next poll.
+                log.warning("HubClientInfo announcements wait: %s", e.message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), timeout=self._poll_interval)
+
+    async def announce_due(self) -> int:
+        """Take the due announcements (at most ``TAKE``), queue their pushes, mark them done;
+        returns how many were taken."""
+        taken = await self._pending.take(TAKE, self._lease)
+        if not taken:
+            return 0
         snapshot = await self._cache.current()
         policy = await self._policy()
+        for announcement in taken:
+            await self._announce(announcement, snapshot, policy)
+            await self._pending.done(announcement)
+        return len(taken)
+
+    async def _announce(self, taken: Taken, snapshot: Snapshot, policy: Policy) -> None:
+        # The record as stored now, not as this process's copy has it: the change may have
+        # been made by another process a moment ago.
+        platform = await self._store.get(taken.platform_id)
+        if platform is None:
+            return
         others = [p for p in snapshot.platforms.values() if p.id != platform.id]
-        items = [
+        infos = client_infos(platform)
+        items: Iterable[tuple[str, Message]] = (
             (listener.id, _message(info))
             for listener in others
             if _listens(listener)
-            for info in client_infos(platform)
+            for info in infos
             if told(policy, listener, info)
-        ]
-        if platform.status == CONNECTED and old_status != OFFLINE and _listens(platform):
-            # Newly registered: it learns everyone at once.
-            items += [(platform.id, _message(info)) for info in listing(others, policy, platform)]
+        )
         await self._put(items)
+        if taken.listing and _listens(platform):
+            listed = listing(others, policy, platform)
+            await self._put((platform.id, _message(info)) for info in listed)
+
+    # --- agreements (few platforms concerned: announced in the request) -------------------
 
     async def agreement_changed(self, cpo: PartyKey, partner: PartyKey, *, ended: bool) -> None:
         """A new agreement tells each side of the other's parties; an ended one (when no other
@@ -158,7 +244,20 @@ class Announcer:
                 items.append((target.id, _message(info)))
         await self._put(items)
 
-    async def _put(self, items: list[tuple[str, Message]]) -> None:
-        await self._queue.put(items)
-        if items:
+    async def _put(self, items: Iterable[tuple[str, Message]]) -> None:
+        """Queue ``items`` in chunks of ``chunk`` (one pipeline each), waking delivery after
+        each, so that the first receivers get theirs while the rest are queued."""
+        for chunk in _chunks(items, self._chunk):
+            await self._queue.put(chunk)
             self._wake()
+
+
+def _chunks(items: Iterable[tuple[str, Message]], size: int) -> Iterator[list[tuple[str, Message]]]:
+    chunk: list[tuple[str, Message]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -58,6 +58,30 @@ def agreement_changes() -> str:
     return f"{_HUB}:agreement-changes"
 
 
+def announcements() -> str:
+    """Sorted set: platform id -> when (Redis's clock, epoch milliseconds) its status change is
+    due to be announced through HubClientInfo; taking one pushes its score forward (a lease)."""
+    return f"{_HUB}:announcements"
+
+
+def announcement_marks() -> str:
+    """Hash: platform id -> number (from ``announcement_counter``) of its latest status change
+    not yet announced."""
+    return f"{_HUB}:announcement-marks"
+
+
+def announcement_listings() -> str:
+    """Hash: platform id -> number of the latest change after which it is owed the whole list
+    of parties (it connected, and not by coming back from OFFLINE)."""
+    return f"{_HUB}:announcement-listings"
+
+
+def announcement_counter() -> str:
+    """Counter: the number of the last status change marked for announcement (never reset, so
+    that a number names one change for good)."""
+    return f"{_HUB}:announcement-counter"
+
+
 # --- one platform ({p:<id>} slot) ---------------------------------------------------------
 
 
