@@ -441,7 +441,8 @@ class Scale(Driver):
                 lambda v: v < READY_SECONDS,
             ),
         ]
-        return checks, {"exit_status": code, "stop_s": stopped, "ready_s": ready, "all_s": last}
+        reached = None if math.isnan(last) else last
+        return checks, {"exit_status": code, "stop_s": stopped, "ready_s": ready, "all_s": reached}
 
     # --- a stage -------------------------------------------------------------------------------
 
