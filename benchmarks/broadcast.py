@@ -56,8 +56,6 @@ import asyncio
 import json
 import math
 import os
-import platform as platform_module
-import secrets
 import shutil
 import signal
 import statistics
@@ -65,10 +63,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,78 +76,28 @@ for entry in (str(ROOT), str(HERE)):
         sys.path.insert(0, entry)
 
 from forward import cpu_by_component, profile_summary  # noqa: E402
+from lean import (  # noqa: E402
+    CPO_ENDPOINTS,
+    CPO_ROLE,
+    EMSP_ENDPOINTS,
+    FAST,
+    HUB_PARTY,
+    HUBCLIENTINFO,
+    STOP_SOON,
+    Driver,
+    LeanServer,
+    Party,
+    V,
+    environment,
+    summary_ms,
+)
 
 from hub.store.embedded import EmbeddedRedis  # noqa: E402
 from tests.hubproc import HubProcess  # noqa: E402
 from tests.parties import b64, free_port  # noqa: E402
 
-LOCATION = ROOT / "tests" / "examples" / "2.2.1" / "location_example.json"
-TARIFF = ROOT / "tests" / "examples" / "2.2.1" / "tariff_10_025kwh_parking_start.json"
-RECEIVER = HERE / "receiver.py"
-FAST = ["--retry-base", "0.05", "--retry-max", "0.5", "--offline-after", "3"]
-STOP_SOON = ["--shutdown-timeout", "3"]  # on Ctrl-C, do not wait 10 s for calls in flight
-V = "/ocpi/2.2.1"
-HUB_PARTY = ("NL", "HUB")
-CPO_ROLE = ("BE", "BEC", "CPO")
 DRAINED = "e000"
-EMSP_ENDPOINTS = [["credentials", "SENDER"], ["locations", "RECEIVER"]]
-HUBCLIENTINFO = ["hubclientinfo", "RECEIVER"]
-CPO_ENDPOINTS = [["credentials", "SENDER"], ["locations", "SENDER"], ["tariffs", "SENDER"]]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Party:
-    key: str  # the lean server's path prefix
-    role: tuple[str, str, str]
-    endpoints: list[list[str]]
-    token_b: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # the hub -> us
-    token_c: str = ""  # us -> the hub
-    platform_id: str = ""
-
-
-def body_template(path: Path, owner: tuple[str, str]) -> str:
-    """The object as compact JSON, owned by ``owner``, with the id ``__ID__``."""
-    data = json.loads(path.read_text())
-    data["country_code"], data["party_id"], data["id"] = owner[0], owner[1], "__ID__"
-    return json.dumps(data, separators=(",", ":"))
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def summary_ms(values: list[float]) -> dict[str, float]:
-    ms = [1000 * v for v in values]
-    return {
-        "n": len(ms),
-        "median_ms": round(statistics.median(ms), 2),
-        "p90_ms": round(percentile(ms, 0.9), 2),
-        "min_ms": round(min(ms), 2),
-        "max_ms": round(max(ms), 2),
-    }
-
-
-class LeanServer:
-    """benchmarks/receiver.py in a subprocess, playing every platform."""
-
-    def __init__(self, port: int, config: Path, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, str(RECEIVER), "--port", str(port), "--config", str(config)]
-        with open(log, "w") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        self.log = log
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Profiler:
@@ -210,15 +155,9 @@ def self_time(folded: Path, top: int) -> list[str]:
     return [f"{100 * n / max(total, 1):5.1f}%  {name}" for name, n in ranked]
 
 
-class Bench:
+class Bench(Driver):
     def __init__(self, args: argparse.Namespace, hub: HubProcess) -> None:
-        self.args = args
-        self.hub = hub
-        self.lean: LeanServer  # started with config() once the parties exist
-        self.redis_pid: int | None = None  # the Redis this process started for the hub
-        self.session: aiohttp.ClientSession | None = None
-        self.cpo = Party("cpo", CPO_ROLE, CPO_ENDPOINTS)
-        self.emsps = [
+        emsps = [
             Party(
                 f"e{i:03d}",
                 ("NL", f"{i:03d}", "EMSP"),
@@ -228,74 +167,11 @@ class Bench:
             )
             for i in range(args.receivers)
         ]
-        self.location = body_template(LOCATION, CPO_ROLE[:2])
-        self.tariff = body_template(TARIFF, CPO_ROLE[:2])
-        self.problems: list[str] = []
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "parties": {
-                p.key: {
-                    "token": p.token_b,
-                    "endpoints": p.endpoints,
-                    "kind": "cpo" if p is self.cpo else "emsp",
-                }
-                for p in [self.cpo, *self.emsps]
-            },
-            "bodies": {"locations": self.location, "tariffs": self.tariff},
-            "record": True,  # when each eMSP got each push: what the benchmark measures
-        }
+        super().__init__(hub, Party("cpo", CPO_ROLE, CPO_ENDPOINTS), emsps)
+        self.args = args
+        self.redis_pid: int | None = None  # the Redis this process started for the hub
 
     # --- HTTP ----------------------------------------------------------------------------
-
-    async def call(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        timeout: float = 30.0,
-    ) -> tuple[int, Any]:
-        assert self.session is not None
-        sent = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": str(uuid.uuid4())}
-        if body is not None:
-            sent["Content-Type"] = "application/json"
-        sent.update(headers or {})
-        limit = aiohttp.ClientTimeout(total=timeout)
-        async with self.session.request(
-            method, url, headers=sent, data=body, timeout=limit
-        ) as response:
-            content = await response.read()
-            try:
-                return response.status, json.loads(content) if content else None
-            except ValueError:
-                return response.status, content.decode(errors="replace")
-
-    async def admin(self, method: str, path: str, body: Any = None) -> Any:
-        raw = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.hub.admin_token}"}
-        status, answer = await self.call(
-            method, f"{self.hub.url}/admin{path}", headers=headers, body=raw
-        )
-        if status >= 300:
-            raise RuntimeError(f"admin {method} {path}: HTTP {status} {answer}")
-        return answer
-
-    async def control(self, method: str, path: str) -> Any:
-        status, answer = await self.call(method, f"{self.lean.url}{path}", timeout=120)
-        if status != 200:
-            raise RuntimeError(f"lean server {method} {path}: HTTP {status} {answer}")
-        return answer
-
-    def hub_push_headers(self, to: tuple[str, str]) -> dict[str, str]:
-        return {
-            "Authorization": f"Token {b64(self.cpo.token_c)}",
-            "OCPI-from-country-code": CPO_ROLE[0],
-            "OCPI-from-party-id": CPO_ROLE[1],
-            "OCPI-to-country-code": to[0],
-            "OCPI-to-party-id": to[1],
-        }
 
     @staticmethod
     def direct_headers(emsp: Party) -> dict[str, str]:
@@ -312,23 +188,6 @@ class Bench:
         cc, pid, _ = CPO_ROLE
         return f"{self.lean.url}/{emsp.key}{V}/{module}/receiver/{cc}/{pid}/{object_id}"
 
-    def hub_push_url(self, module: str, object_id: str) -> str:
-        return f"{self.hub.url}{V}/receiver/{module}/{CPO_ROLE[0]}/{CPO_ROLE[1]}/{object_id}"
-
-    def body(self, module: str, object_id: str) -> bytes:
-        template = self.location if module == "locations" else self.tariff
-        return template.replace("__ID__", object_id).encode()
-
-    async def hub_put(self, module: str, object_id: str, to: tuple[str, str]) -> None:
-        status, answer = await self.call(
-            "PUT",
-            self.hub_push_url(module, object_id),
-            headers=self.hub_push_headers(to),
-            body=self.body(module, object_id),
-        )
-        if status != 200 or not isinstance(answer, dict) or answer.get("status_code") != 1000:
-            raise RuntimeError(f"PUT {module} {object_id} via the hub: HTTP {status} {answer}")
-
     async def direct_put(self, emsp: Party, module: str, object_id: str) -> None:
         status, answer = await self.call(
             "PUT",
@@ -340,58 +199,6 @@ class Bench:
             raise RuntimeError(f"direct PUT to {emsp.key}: HTTP {status} {answer}")
 
     # --- setting up ------------------------------------------------------------------------
-
-    async def wait_lean(self) -> None:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                await self.control("GET", "/_stats")
-                return
-            except (aiohttp.ClientError, OSError) as e:
-                if self.lean.process.poll() is not None or time.monotonic() > deadline:
-                    log = self.lean.log.read_text()
-                    raise RuntimeError(f"lean server did not start: {log}") from e
-                await asyncio.sleep(0.05)
-
-    async def create(self, party: Party) -> str:
-        """The operator creates the platform and grants its role; returns its token A."""
-        cc, pid, role = party.role
-        created = await self.admin(
-            "POST",
-            "/platforms",
-            {"name": party.key, "roles": [{"country_code": cc, "party_id": pid, "role": role}]},
-        )
-        party.platform_id = created["id"]
-        return str(created["token_a"])
-
-    async def register(self, party: Party, token_a: str) -> None:
-        """The credentials handshake, the platform starting it with its token A."""
-        cc, pid, role = party.role
-        auth = {"Authorization": f"Token {b64(token_a)}"}
-        _, versions = await self.call("GET", f"{self.hub.url}/ocpi/versions", headers=auth)
-        (url,) = [v["url"] for v in versions["data"] if v["version"] == "2.2.1"]
-        _, details = await self.call("GET", url, headers=auth)
-        (credentials,) = [
-            e["url"] for e in details["data"]["endpoints"] if e["identifier"] == "credentials"
-        ]
-        offer = {
-            "token": party.token_b,
-            "url": f"{self.lean.url}/{party.key}/ocpi/versions",
-            "roles": [
-                {
-                    "role": role,
-                    "party_id": pid,
-                    "country_code": cc,
-                    "business_details": {"name": f"bench {party.key}"},
-                }
-            ],
-        }
-        status, answer = await self.call(
-            "POST", credentials, headers=auth, body=json.dumps(offer).encode()
-        )
-        if status != 200 or answer.get("status_code") != 1000:
-            raise RuntimeError(f"registration of {party.key} failed: HTTP {status} {answer}")
-        party.token_c = answer["data"]["token"]
 
     async def register_all(self) -> float:
         """Platforms created one after the other (the hub answers concurrent creations with
@@ -409,31 +216,7 @@ class Bench:
         await asyncio.gather(*(one(p, t) for p, t in zip(parties[1:], tokens[1:], strict=True)))
         return time.monotonic() - started
 
-    async def queues(self) -> dict[str, dict[str, Any]]:
-        return {q["platform"]: q for q in await self.admin("GET", "/queues")}
-
-    async def quiet(self, timeout: float = 120.0) -> float:
-        """Wait until every platform is CONNECTED and every queue empty (HubClientInfo)."""
-        started = time.monotonic()
-        while True:
-            queues = await self.queues()
-            busy = [q for q in queues.values() if q["depth"] or q["status"] != "CONNECTED"]
-            if not busy and len(queues) == 1 + len(self.emsps):
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"the hub did not settle: {busy[:3]}")
-            await asyncio.sleep(0.2)
-
     # --- fan-out -----------------------------------------------------------------------------
-
-    async def until_all(self, object_id: str, started: float) -> tuple[float, float, int]:
-        """(seconds until the first, until the last eMSP had it; how many did)."""
-        count = len(self.emsps)
-        found = await self.control("GET", f"/_wait?id={object_id}&count={count}&timeout=30")
-        if found["count"] < count:
-            self.problems.append(f"{object_id}: reached {found['count']} of {count} eMSPs")
-            return math.nan, math.nan, found["count"]
-        return found["first"] - started, found["last"] - started, found["count"]
 
     async def fan_out_once(self, kind: str, object_id: str) -> dict[str, float]:
         row: dict[str, float] = {}
@@ -648,10 +431,7 @@ class Bench:
             await self.quiet()
             print(f"drain: {self.args.messages} tariffs queued for {DRAINED} during an outage ...")
             drain = await self.drain()
-            stats = await self.control("GET", "/_stats")
-            for counter in ("bad_token", "bad_body", "not_found"):
-                if stats.get(counter):
-                    self.problems.append(f"the lean server counted {stats[counter]} {counter}")
+            stats = await self.lean_problems()
             return {
                 "setup": {"handshakes_seconds": took, "settle_seconds": settled},
                 "fan_out": fan_out,
@@ -745,26 +525,6 @@ def print_report(args: argparse.Namespace, result: dict[str, Any]) -> None:
 def _cpu(cpu: dict[str, float]) -> str:
     names = ("hub", "redis", "receiver", "driver", "softirq", "other")
     return ", ".join(f"{k} {cpu[k]:.0f}" for k in names) + " (% of one core)"
-
-
-def environment() -> dict[str, Any]:
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *command], cwd=ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "machine": platform_module.machine(),
-        "kernel": platform_module.release(),
-        "python": platform_module.python_version(),
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-    }
 
 
 # --- main ----------------------------------------------------------------------------------------
