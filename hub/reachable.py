@@ -75,7 +75,13 @@ class RolesUpdater:
         returns how many were sent."""
         sent = 0
         self._failed = False
-        for platform in await self._registration.platforms():
+        try:
+            platforms = await self._registration.platforms()
+        except HubError as e:  # Redis away a moment: the next comparison tries again
+            self._failed = True
+            log.warning("the reachable parties cannot be compared now: %s", e.message)
+            return 0
+        for platform in platforms:
             if platform.version != V2_3_0:
                 continue
             try:

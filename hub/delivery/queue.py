@@ -288,9 +288,8 @@ class Queue:
             metrics.DELIVERIES.labels(platform_id, "parked").inc()
         return found
 
-    async def newest(self, platform_id: str, entries: list[tuple[str, Message]]) -> dict[str, str]:
-        """For the objects of these entries: the id of the newest full state queued."""
-        objects = sorted({message.object for _, message in entries})
+    async def newest(self, platform_id: str, objects: list[str]) -> dict[str, str]:
+        """For these objects: the id of the newest full state queued."""
         if not objects:
             return {}
         found = await call(self._redis.hmget(keys.queue_latest(platform_id), objects))

@@ -276,7 +276,10 @@ class Deliverer:
         if not entries:
             return None, 0
         # A newer full state may wait beyond the batch only when the batch is full.
-        newest = await self._queue.newest(platform_id, entries) if full else {}
+        newest = {}
+        if full:
+            objects = {m.object for _, m in entries} | {lane_of(m) for _, m in entries}
+            newest = await self._queue.newest(platform_id, sorted(objects))
         if not await self._send_batch(platform, entries, newest, lost):
             return await self._failed(platform_id, failures + 1)
         return (0.0 if full else None), 0
@@ -320,7 +323,7 @@ class Deliverer:
                 for entry_id, message in items:
                     if lost.is_set() or failed.is_set():
                         return
-                    if later(newest.get(message.object), entry_id):
+                    if moot(newest, entry_id, message):
                         done.append((entry_id, message))
                         metrics.DELIVERIES.labels(platform.id, "superseded").inc()
                         continue
@@ -480,6 +483,15 @@ class Deliverer:
             return
         if platform is not None and moved:
             log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
+
+
+def moot(newest: dict[str, str], entry_id: str, message: Message) -> bool:
+    """A newer full state of the message's object is queued, or of its top-level object (a
+    location's PUT carries its EVSEs: an older EVSE PATCH must not reach a receiver that may
+    not have the location yet, and is stale anyway)."""
+    return later(newest.get(message.object), entry_id) or later(
+        newest.get(lane_of(message)), entry_id
+    )
 
 
 def lane_of(message: Message) -> str:

@@ -125,6 +125,9 @@ class PlatformCache:
         # the load marks again and is read again.
         self._everything = True
         self._changed: set[str] = set()
+        # A load under way: the marks it took are not in the snapshot yet, so nobody may take
+        # the snapshot for fresh until it is done (a request must see its own writes).
+        self._loading = False
         # Bumped at every change: a token lookup that overlaps a change is not trusted.
         self._version = 0
         # Which token hashes and granted parties the snapshot holds for each platform, so that
@@ -158,6 +161,7 @@ class PlatformCache:
     def _fresh(self) -> bool:
         return (
             self._snapshot is not None
+            and not self._loading
             and not self._everything
             and not self._changed
             and not self._aged()
@@ -169,10 +173,14 @@ class PlatformCache:
             return self._snapshot
         async with self._lock:
             while not self._fresh():
-                if self._snapshot is None or self._everything or self._aged():
-                    await self._reload_all()
-                else:
-                    await self._reload(self._changed)
+                self._loading = True
+                try:
+                    if self._snapshot is None or self._everything or self._aged():
+                        await self._reload_all()
+                    else:
+                        await self._reload(self._changed)
+                finally:
+                    self._loading = False
             assert self._snapshot is not None
             return self._snapshot
 

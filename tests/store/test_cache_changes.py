@@ -222,3 +222,28 @@ def test_a_change_whose_reading_failed_is_read_when_redis_is_back(tmp_path: Path
         asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_a_read_during_a_reading_waits_for_it(url: str) -> None:
+    """A change, then two readers: the first starts reading the changed platform again; the
+    second, coming while that read is under way, gets the new state too, not the copy from
+    before the change (a request must see what this process just wrote)."""
+
+    async def scenario(redis: Redis) -> None:
+        store = PlatformStore(redis)
+        cache = PlatformCache(redis, store, max_age=3600)
+        platform, _ = await store.create("CPO", [CPO], "auto")
+        await cache.current()
+
+        def suspend(record: Platform) -> Platform:
+            record.status = SUSPENDED
+            return record
+
+        await store.update(platform.id, suspend)
+        first = asyncio.create_task(cache.current())
+        await asyncio.sleep(0)  # it has taken the change and waits for Redis
+        second = await cache.current()
+        assert second.platforms[platform.id].status == SUSPENDED
+        assert (await first).platforms[platform.id].status == SUSPENDED
+
+    run(url, scenario)
