@@ -1,11 +1,11 @@
 """The crash test: three hub processes share one Redis under a 10,000-message broadcast to three
 eMSPs, while one process is SIGKILLed, one eMSP answers 503 for a while and Redis is restarted.
 
-What must hold (README, "Delivery guarantees"): every push the hub acknowledged reaches every
-eMSP, at least once; per (receiver, object) nothing arrives out of order and a PATCH never lands
-on another state than the one the CPO patched; a message may be skipped only when a later full
-state (PUT) of the same object replaces it (coalescing), so each eMSP ends with the CPO's last
-state of every object; nothing is parked and every queue is empty at the end.
+What must hold (README, "Queues"): every push the hub acknowledged reaches every eMSP, at least
+once; per (receiver, object) nothing arrives out of order and no PATCH comes before a PUT of its
+object; a message may be skipped only when a later full state (PUT) of the same object that
+reaches the eMSP replaces it (coalescing), so each eMSP ends with the CPO's last state of every
+object; nothing is parked and every queue is empty at the end.
 
 The CPO is as a real one is: several connections at once (each object is pushed by one of them,
 in order), round robin over the three processes, and a push answered 5xx or that cannot connect
