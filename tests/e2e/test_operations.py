@@ -57,6 +57,10 @@ def traffic(hub: Hub, count: int) -> dict[str, Any]:
             "PUT", f"{V}/receiver/locations/NL/MCP/X", body={}, to=("NL", "ZZZ")
         )
         assert status == 400
+        # HubClientInfo: each hears of the other (a moment after the registrations, and a
+        # second after its own handshake) while both are still there.
+        wait_for(lambda: cpo.received("PUT", f"{V}/hubclientinfo"), "HubClientInfo at the CPO")
+        wait_for(lambda: emsp.received("PUT", f"{V}/hubclientinfo"), "HubClientInfo at the eMSP")
         return {"tokens": [cpo.fake.peer_token, emsp.fake.issued_token], "ids": cpo.sent[-1]}
 
 
