@@ -242,17 +242,20 @@ class Queue:
                 return
 
     async def batch(
-        self, platform_id: str, consumer: str, count: int
+        self, platform_id: str, consumer: str, count: int, *, pending: bool = True
     ) -> tuple[list[tuple[str, Message]], bool]:
-        """What ``consumer`` left pending, then up to ``count`` new entries, in order (one
-        round trip); and whether the new ones filled ``count`` (more may wait)."""
+        """What ``consumer`` left pending (unless ``pending`` is false: it knows it left
+        nothing), then up to ``count`` new entries, in order (one round trip); and whether the
+        new ones filled ``count`` (more may wait)."""
         stream = keys.queue(platform_id)
         for _ in range(2):
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+                    if pending:
+                        pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
                     pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-                    pending, new = await call(pipe.execute())
+                    found = await call(pipe.execute())
+                    left, new = (found[0], found[1]) if pending else ([], found[0])
                 break
             except StoreUnavailableError as e:
                 if "NOGROUP" not in e.message:
@@ -261,12 +264,12 @@ class Queue:
                 await call(self._create(keys=[stream], args=[GROUP]))
         else:
             return [], False
-        if len(_entries(pending)) >= count:
+        if len(_entries(left)) >= count:
             # More is pending than one batch holds: the new entries (pending now, after the
             # others) wait for a later batch, lest one overtake an older one of its object.
-            return await self._messages(platform_id, pending), True
+            return await self._messages(platform_id, left), True
         fresh = await self._messages(platform_id, new)
-        return await self._messages(platform_id, pending) + fresh, len(_entries(new)) >= count
+        return await self._messages(platform_id, left) + fresh, len(_entries(new)) >= count
 
     async def _messages(self, platform_id: str, answer: Any) -> list[tuple[str, Message]]:
         stream = keys.queue(platform_id)
@@ -307,14 +310,37 @@ class Queue:
         """``done`` for a batch, in one round trip."""
         if not entries:
             return
-        args: list[str] = [GROUP]
-        for entry_id, message in entries:
-            args += [entry_id, message.object if message.full_state else ""]
         await call(
             self._done_many(
-                keys=[keys.queue(platform_id), keys.queue_latest(platform_id)], args=args
+                keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
+                args=_done_args(entries),
             )
         )
+
+    async def settle(
+        self,
+        platform_id: str,
+        done: list[tuple[str, Message]],
+        consumer: str,
+        *,
+        again_in: float | None,
+        failures: int,
+        holding: bool,
+    ) -> None:
+        """``done_many`` and, when ``holding``, the schedule's ``finish``, in one round trip
+        (the acknowledgements first: the next holder must not find them pending)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if done:
+                await self._done_many(
+                    keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
+                    args=_done_args(done),
+                    client=pipe,  # type: ignore[arg-type]
+                )
+            if holding:
+                await self.schedule.finish(
+                    pipe, consumer, platform_id, again_in=again_in, failures=failures
+                )
+            await call(pipe.execute())
 
     async def park(
         self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
@@ -438,6 +464,13 @@ class Queue:
         """Forget what waits for a platform (it was removed); its dead letters stay."""
         await call(self._redis.delete(keys.queue(platform_id), keys.queue_latest(platform_id)))
         await self.schedule.forget(platform_id)
+
+
+def _done_args(entries: list[tuple[str, Message]]) -> list[str]:
+    args: list[str] = [GROUP]
+    for entry_id, message in entries:
+        args += [entry_id, message.object if message.full_state else ""]
+    return args
 
 
 def _entries(answer: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hub.store import keys
 from hub.store.connection import RedisClient, call, text
@@ -229,22 +230,27 @@ class Schedule:
         return {text(i) for i in lost}
 
     async def finish(
-        self, consumer: str, platform_id: str, *, again_in: float | None, failures: int
-    ) -> bool:
-        """Let go of a held platform: due again in ``again_in`` seconds (None: only if messages
-        were queued meanwhile); False when it was no longer held by ``consumer``."""
-        done = await call(
-            self._finish(
-                keys=[
-                    keys.delivery_due(),
-                    keys.delivery_holders(),
-                    keys.delivery_dirty(),
-                    keys.delivery_failures(),
-                ],
-                args=[consumer, platform_id, "" if again_in is None else _ms(again_in), failures],
-            )
+        self,
+        pipe: Any,
+        consumer: str,
+        platform_id: str,
+        *,
+        again_in: float | None,
+        failures: int,
+    ) -> None:
+        """Queue in the pipeline ``pipe``: let go of a held platform, due again in
+        ``again_in`` seconds (None: only if messages were queued meanwhile), with ``failures``
+        in a row; nothing when ``consumer`` no longer holds it."""
+        await self._finish(
+            keys=[
+                keys.delivery_due(),
+                keys.delivery_holders(),
+                keys.delivery_dirty(),
+                keys.delivery_failures(),
+            ],
+            args=[consumer, platform_id, "" if again_in is None else _ms(again_in), failures],
+            client=pipe,
         )
-        return bool(done)
 
     async def holders(self, platform_ids: list[str]) -> dict[str, str]:
         """Which process delivers each of these platforms now (those held by one)."""

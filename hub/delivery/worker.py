@@ -26,6 +26,7 @@ import secrets
 import socket
 import time
 from collections.abc import Collection, Coroutine
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hub import metrics
@@ -89,6 +90,8 @@ class Deliverer:
         self._probing: set[str] = set()  # keep-alives under way
         self._attempts: dict[str, int] = {}  # entry id -> attempts made here
         self._last_error: dict[str, str] = {}  # platform -> why its last attempt failed
+        # Platforms whose last batch here left nothing pending: the next needs no look at it.
+        self._clean: set[str] = set()
         self._took = self._swept = False
         store.on_status_change(self.status_changed)
 
@@ -222,8 +225,10 @@ class Deliverer:
         lost = self._held[platform_id]
         again: float | None = None
         failures = held.failures
+        batch = _Batch(clean=platform_id in self._clean)
+        self._clean.discard(platform_id)
         try:
-            again, failures = await self._work(held, lost)
+            again, failures = await self._work(held, lost, batch)
         except HubError as e:
             log.warning("delivery to platform %s stopped: %s", platform_id, e.message)
             failures += 1
@@ -233,35 +238,64 @@ class Deliverer:
             failures += 1
             again = backoff(failures, self._settings.retry_base, self._settings.retry_max)
         finally:
-            if not lost.is_set():
-                await self._let_go(platform_id, again, failures)
+            holding = not lost.is_set()
+            let_go = await self._let_go(platform_id, batch.done, again, failures, holding=holding)
+            if let_go and holding and batch.left_clean:
+                self._clean.add(platform_id)
             self._held.pop(platform_id, None)
             self.wake()
 
-    async def _let_go(self, platform_id: str, again: float | None, failures: int) -> None:
-        """Finish the hold, trying for at most RELEASE_SECONDS (it expires anyway); in a task
-        of its own, so that a stop that cancels the platform's task does not cut it short."""
+    async def _let_go(
+        self,
+        platform_id: str,
+        done: list[tuple[str, Message]],
+        again: float | None,
+        failures: int,
+        *,
+        holding: bool,
+    ) -> bool:
+        """Acknowledge what was delivered and finish the hold (if it is still this process's),
+        in one round trip; True when done. While the task is being cancelled (a stop), in a
+        task of its own that tries for at most RELEASE_SECONDS (the hold expires anyway), so
+        that the stop does not cut it short."""
+
+        settled = False
 
         async def finish() -> None:
+            nonlocal settled
             try:
-                await self._schedule.finish(
-                    self.consumer, platform_id, again_in=again, failures=failures
+                await self._queue.settle(
+                    platform_id,
+                    done,
+                    self.consumer,
+                    again_in=again,
+                    failures=failures,
+                    holding=holding,
                 )
+                settled = True
             except Exception as e:
                 _warn(f"platform {platform_id} not let go (its hold expires)", e)
 
+        current = asyncio.current_task()
+        if current is None or not current.cancelling():
+            await finish()
+            return settled
         try:
             task = self._spawn(finish(), f"let-go-{platform_id}")
         except RuntimeError:  # run() was cancelled twice: its group takes no new tasks
-            return
+            return False
         try:
             await asyncio.wait({task}, timeout=RELEASE_SECONDS)
         finally:
             if not task.done():
                 await _stop({task})
+        return settled
 
-    async def _work(self, held: Held, lost: asyncio.Event) -> tuple[float | None, int]:
-        """Probe or deliver; returns (when to look again, failures in a row)."""
+    async def _work(
+        self, held: Held, lost: asyncio.Event, batch: _Batch
+    ) -> tuple[float | None, int]:
+        """Probe or deliver (noting in ``batch`` what to acknowledge); returns (when to look
+        again, failures in a row)."""
         platform_id, failures = held.platform_id, held.failures
         platform = (await self._cache.current()).platforms.get(platform_id)
         if platform is None or not deliverable(platform):
@@ -272,16 +306,23 @@ class Deliverer:
             # Nothing is sent, but what outlived its TTL meanwhile is parked.
             await self._expire(platform_id)
             return await self._failed(platform_id, failures + 1)
-        entries, full = await self._queue.batch(platform_id, self.consumer, BATCH)
+        entries, full = await self._queue.batch(
+            platform_id,
+            self.consumer,
+            BATCH,
+            pending=not (batch.clean and held.last_holder == self.consumer),
+        )
         if not entries:
+            batch.left_clean = True
             return None, 0
         # A newer full state may wait beyond the batch only when the batch is full.
         newest = {}
         if full:
             objects = {m.object for _, m in entries} | {lane_of(m) for _, m in entries}
             newest = await self._queue.newest(platform_id, sorted(objects))
-        if not await self._send_batch(platform, entries, newest, lost):
+        if not await self._send_batch(platform, entries, newest, lost, batch.done):
             return await self._failed(platform_id, failures + 1)
+        batch.left_clean = not full  # all read, all settled: nothing is pending here
         return (0.0 if full else None), 0
 
     async def _expire(self, platform_id: str) -> None:
@@ -304,6 +345,7 @@ class Deliverer:
         entries: list[tuple[str, Message]],
         newest: dict[str, str],
         lost: asyncio.Event,
+        done: list[tuple[str, Message]],
     ) -> bool:
         """Send a batch, one lane per top-level object, ``LANES`` lanes at a time; False when a
         send failed for a reason that may pass (the rest of its lane waits, and nothing new is
@@ -314,7 +356,6 @@ class Deliverer:
         lanes: dict[str, list[tuple[str, Message]]] = {}
         for entry in entries:
             lanes.setdefault(lane_of(entry[1]), []).append(entry)
-        done: list[tuple[str, Message]] = []
         failed = asyncio.Event()
         room = asyncio.Semaphore(LANES)
 
@@ -334,14 +375,10 @@ class Deliverer:
                         failed.set()
                         return
 
-        try:
-            if len(lanes) == 1:
-                await lane(next(iter(lanes.values())))
-            else:
-                await asyncio.gather(*(lane(items) for items in lanes.values()))
-        finally:
-            if done and not lost.is_set():
-                await self._queue.done_many(platform.id, done)
+        if len(lanes) == 1:
+            await lane(next(iter(lanes.values())))
+        else:
+            await asyncio.gather(*(lane(items) for items in lanes.values()))
         return not failed.is_set()
 
     async def _attempt(self, platform: Platform, entry_id: str, message: Message) -> Outcome:
@@ -483,6 +520,16 @@ class Deliverer:
             return
         if platform is not None and moved:
             log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
+
+
+@dataclass
+class _Batch:
+    """One hold of a platform: what it delivered (or found moot), acknowledged when it lets
+    go; whether the platform's pending entries of this process are known to be none."""
+
+    clean: bool  # none were pending here when it was taken
+    done: list[tuple[str, Message]] = field(default_factory=list)
+    left_clean: bool = False  # none will be once ``done`` is acknowledged
 
 
 def moot(newest: dict[str, str], entry_id: str, message: Message) -> bool:

@@ -41,7 +41,7 @@ def test_undecodable_entries_are_parked_and_the_rest_is_delivered(redis_url: str
                     await until(
                         lambda: asyncio.sleep(0, len(receiver.paths()) >= 4), "the good ones"
                     )
-                    assert receiver.paths() == expected
+                    assert sorted(receiver.paths()) == expected  # objects of their own
                     letters = await until(
                         lambda: _all(h.queue.dead_letters(platform_id), 3), "the dead letters"
                     )
@@ -83,7 +83,7 @@ def test_an_undecodable_entry_left_pending_by_a_dead_process_is_parked(redis_url
                     (letter,) = await until(
                         lambda: h.queue.dead_letters(platform_id), "the dead letter"
                     )
-                assert receiver.paths() == [
+                assert sorted(receiver.paths()) == [  # objects of their own: any order
                     "/ocpi/2.2.1/locations/NL/CPO/L0",
                     "/ocpi/2.2.1/locations/NL/CPO/L1",
                 ]
