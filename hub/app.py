@@ -17,15 +17,18 @@ from hub.broadcast import Broadcast
 from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
 from hub.errors import HubError, StartupError
+from hub.fanout import FanOut
 from hub.forward import PlatformClient, Resolve
 from hub.hubclientinfo import Announcer
 from hub.kept import Kept
 from hub.lifecycle import Lifecycle
 from hub.metrics import SharedState
 from hub.partners import Partners
+from hub.policy import Policy
 from hub.reachable import RolesUpdater
 from hub.registration import Registration
 from hub.relay import Relay
+from hub.routing import RoutingTable
 from hub.settings import Settings
 from hub.store.agreements import AgreementCache, AgreementStore
 from hub.store.announcements import Announcements
@@ -33,6 +36,7 @@ from hub.store.cache import PlatformCache
 from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.contracts import Contracts, ReservationNumbers
 from hub.store.directory import Directory
+from hub.store.fanouts import Fanouts
 from hub.store.held import HeldObjects
 from hub.store.kept import KeptRecords
 from hub.store.limits import RateLimits
@@ -94,7 +98,8 @@ def create_app(
             kept = KeptRecords(redis, retention=settings.cdr_retention_seconds)
             directory = Directory(redis)
             bridge = Bridge(held, Contracts(redis), ReservationNumbers(redis), kept, directory)
-            broadcast = Broadcast(settings, held, kept, queue, deliverer.wake, bridge)
+            fanouts = Fanouts(redis)
+            broadcast = Broadcast(settings, held, kept, fanouts, bridge)
             announcer = Announcer(
                 cache, store, queue, deliverer.wake, Announcements(redis), partners
             )
@@ -155,6 +160,13 @@ def create_app(
                 supervisor.start("agreement-changes", agreement_copy.watch)
             supervisor.start("delivery", deliverer.run)
             supervisor.start("roles-updates", roles.run)
+
+            async def tables() -> tuple[RoutingTable, Policy]:
+                _, table = await relay.table()
+                return table, await partners.policy()
+
+            fanout = FanOut(fanouts, queue, tables, deliverer.wake, relay.hub)
+            supervisor.start("broadcast-fanout", fanout.run)
             supervisor.start("announcements", announcer.run)
             for name, factory in (background or {}).items():
                 supervisor.start(name, factory)

@@ -1,9 +1,9 @@
 """Calls whose OCPI-to names the hub itself: broadcast push and GET-all (2.2.1 "Message
 routing": Broadcast Push, GET All via Hub).
 
-A push to the hub is kept (for GET-all) and queued durably for every registered platform of the
-other side that has the module's RECEIVER endpoint; the sender is answered as soon as it is
-queued. A GET on the hub's SENDER interface is served from what the hub keeps: data pushed
+A push to the hub is kept (for GET-all), recorded durably and answered; then it is queued for
+every registered platform of the other side that has the module's RECEIVER endpoint
+(``hub.fanout``). A GET on the hub's SENDER interface is served from what the hub keeps: data pushed
 directly to one receiver is never kept for others, so it is never served to them. The sessions
 and CDRs delivered to an eMSP are kept for that eMSP alone, and served to it alone (README:
 "Kept sessions and CDRs").
@@ -14,13 +14,11 @@ from __future__ import annotations
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable
 
 import msgspec
 import orjson
 
 from hub.bridge import CORE, Bridge, Withheld
-from hub.delivery.queue import Message, Queue
 from hub.errors import (
     InvalidParametersError,
     NotFoundError,
@@ -28,17 +26,18 @@ from hub.errors import (
     UnknownReceiverError,
     from_validation,
 )
+from hub.fanout import versions_of
 from hub.ocpi import headers as h
 from hub.ocpi.envelope import envelope
 from hub.ocpi.lanes import Lane
 from hub.ocpi.pagination import Page
-from hub.ocpi.paths import encode_segments
 from hub.ocpi.validation import InvalidInputError
 from hub.ocpi.versions import RECEIVER, V2_2_1
 from hub.policy import Policy
-from hub.records import Party, PartyKey, can_receive, label, party_key
-from hub.routing import PlatformEntry, RoutingTable
+from hub.records import Party, PartyKey, label, party_key
+from hub.routing import RoutingTable
 from hub.settings import Settings
+from hub.store.fanouts import Fanouts, Pushed, Written
 from hub.store.held import HeldObjects
 from hub.store.kept import MODULES as KEPT_MODULES
 from hub.store.kept import KeptRecords
@@ -61,16 +60,14 @@ class Broadcast:
         settings: Settings,
         held: HeldObjects,
         kept: KeptRecords,
-        queue: Queue,
-        wake: Callable[[], None],
+        fanouts: Fanouts,
         bridge: Bridge,
     ) -> None:
         self._settings = settings
         self._bridge = bridge
         self._held = held
         self._kept = kept
-        self._queue = queue
-        self._wake = wake
+        self._fanouts = fanouts
         self.hub = party_key(settings.country_code, settings.party_id)
 
     async def push(
@@ -119,52 +116,31 @@ class Broadcast:
                 )
         elif method == "DELETE":
             await self._held.delete(lane.module, owner, path)
-        now = time.time()
         # Each receiver gets the call in its version (README: "OCPI 2.1.1 platforms"), written
-        # once per version; None: that version cannot carry it.
-        # Keyed by the receiver's version and whether its agreement with the owner lets it
-        # keep 2.3.0 extensions (README: "Roaming agreements"): one partner's permission is
-        # not another's.
-        calls: dict[tuple[str, bool], tuple[str, str, bytes] | None] = {
-            (CORE, False): None if body is None else (method, query, body)
-        }
-        items = []
-        for platform, party in self._receivers(table, lane, caller_id):
-            if not policy.reaches(owner, party, module=lane.module):
-                continue
-            version = platform.record.version or CORE
-            keep = version != CORE and policy.extensions(owner, party)
-            if (version, keep) not in calls:
-                calls[(version, keep)] = await self._in_version(
+        # here once per version and per whether an agreement lets the receiver keep the 2.3.0
+        # extensions (README: "Roaming agreements"); then recorded, and queued for each
+        # receiver after the answer (``hub.fanout``): the sender does not wait for N queues.
+        written = []
+        for version in sorted(versions_of(table) | {CORE}):
+            for keep in (False, True) if version != CORE else (False,):
+                found = await self._in_version(
                     version, lane.module, method, segments, query, body, original, keep=keep
                 )
-            written = calls[(version, keep)]
-            if written is None:
-                continue
-            sent_method, sent_query, sent_body = written
-            items.append(
-                (
-                    platform.id,
-                    Message(
-                        module=lane.module,
-                        interface=RECEIVER,
-                        method=sent_method,
-                        path=encode_segments(segments),
-                        query=sent_query,
-                        body=msgspec.Raw(sent_body or b"null"),
-                        sender=self.hub,
-                        receiver=party,
-                        owner=owner,
-                        object=f"{lane.module}:{'/'.join(segments).upper()}",
-                        full_state=sent_method == "PUT",
-                        correlation_id=correlation_id,
-                        enqueued_at=now,
-                    ),
-                )
+                if found is not None:
+                    sent_method, sent_query, sent_body = found
+                    raw = msgspec.Raw(sent_body or b"null")
+                    written.append(Written(version, keep, sent_method, sent_query, raw))
+        await self._fanouts.record(
+            Pushed(
+                module=lane.module,
+                segments=segments,
+                caller_id=caller_id,
+                owner=owner,
+                correlation_id=correlation_id,
+                enqueued_at=time.time(),
+                written=written,
             )
-        await self._queue.put(items)
-        if items:
-            self._wake()
+        )
         headers = self._headers(owner)
         return 200, headers, envelope()
 
@@ -198,21 +174,6 @@ class Broadcast:
             log.info("%s %s not sent to %s receivers: %s", method, module, version, written.why)
             return None
         return method, *written
-
-    def _receivers(
-        self, table: RoutingTable, lane: Lane, caller_id: str
-    ) -> list[tuple[PlatformEntry, PartyKey]]:
-        """Every platform of the other side that can receive the module's pushes
-        (``hub.records.can_receive``), OFFLINE ones too: they get what they missed when they
-        are back."""
-        found = []
-        for platform in table.platforms.values():
-            if platform.id == caller_id or not can_receive(platform.record, lane.module, RECEIVER):
-                continue
-            parties = sorted(p for p in platform.parties if p.role in lane.receivers)
-            if parties:
-                found.append((platform, (parties[0].country_code, parties[0].party_id)))
-        return found
 
     async def serve(
         self,

@@ -2,10 +2,10 @@
 
 Guarantees (architecture, "Delivery guarantees"): a message is in Redis before the sender is
 answered; it stays pending in the consumer group until it was delivered or parked, so a process
-that dies mid-delivery loses nothing (another claims its pending entries); one process at a time
-holds a platform's lease and delivers its queue in order, so a PATCH never overtakes the PUT
-before it; a newer full state of an object makes older queued messages of that object moot
-(they are skipped, not sent: coalescing).
+that dies mid-delivery loses nothing (the next holder claims its pending entries); one process
+at a time holds a platform (``hub.delivery.schedule``) and sends its queue, one object after the
+other, so a PATCH never overtakes the PUT before it; a newer full state of an object makes older
+queued messages of that object moot (they are skipped, not sent: coalescing).
 
 An entry that cannot be decoded (not JSON, not a message, no field ``m``; written by hand or by
 a broken release) can never be sent: it is parked at once as a dead letter that keeps its raw

@@ -201,6 +201,17 @@ def delivery_failures() -> str:
     return f"{_HUB}:delivery:failures"
 
 
+def fanouts() -> str:
+    """Stream: broadcast pushes acknowledged to their sender and not yet queued for each
+    receiver (oldest first)."""
+    return f"{_HUB}:fanouts"
+
+
+def fanout_leader() -> str:
+    """String with a TTL: the hub process that queues the broadcast pushes now."""
+    return f"{_HUB}:fanout-leader"
+
+
 def keepalive_due() -> str:
     """Sorted set: platform id -> when (epoch ms) its HubClientInfo keep-alive is due."""
     return f"{_HUB}:delivery:keepalive"
