@@ -14,7 +14,8 @@ keep-alive schedule says so: nothing polls the platforms one by one.
 
 Every task has an owner: the loops and the per-platform tasks live in a TaskGroup inside
 ``run``. Whatever goes wrong with one platform stays there: it is logged, the platform is let go
-and retried after a backoff. Cancelling ``run`` stops everything within ``STOP_SECONDS``.
+and retried after a backoff. Cancelling ``run`` stops everything within
+``hub.delivery.stopping.STOP_SECONDS``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Collection, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hub import metrics
-from hub.delivery.health import backoff
+from hub.delivery.health import Health, backoff
 from hub.delivery.queue import Message, Queue, later
 from hub.delivery.schedule import Held
 from hub.delivery.sending import Sender
+from hub.delivery.stopping import RECANCEL_SECONDS, stop, wait_for_event, warn
 from hub.errors import HubError, PermanentRefusalError
 from hub.forward import PlatformClient
 from hub.partners import Partners
@@ -55,8 +57,6 @@ SWEEP_SECONDS = 300.0  # how often every queue is checked for work nobody was to
 ATTEMPTS_KEPT = 100_000  # messages whose attempts are counted here (for their dead letter)
 REGISTERED_GRACE = 1.0  # seconds before the first call to a platform that just registered
 RELEASE_SECONDS = 1.0  # how long a stopping task tries to let its platform go (it expires)
-STOP_SECONDS = 2.5  # how long stopping waits for tasks; they are cancelled again meanwhile
-RECANCEL_SECONDS = 0.1
 # The reason of a dead letter queued for a partner whose agreement ended before it was sent.
 AGREEMENT_ENDED = "agreement ended"
 
@@ -82,6 +82,7 @@ class Deliverer:
         self._queue = queue
         self._schedule = queue.schedule
         self._sender = Sender(cache, client, settings.handshake_timeout)
+        self._health = Health(settings, cache, store, queue.schedule, self._sender)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
         self._tasks: set[asyncio.Task[None]] = set()  # every task of the group not done yet
@@ -133,7 +134,7 @@ class Deliverer:
             finally:
                 # Platforms are let go within RELEASE_SECONDS; then whatever still runs is
                 # cancelled again, so that the group's exit does not wait for it.
-                await _stop(self._tasks, grace=RELEASE_SECONDS + RECANCEL_SECONDS)
+                await stop(self._tasks, grace=RELEASE_SECONDS + RECANCEL_SECONDS)
                 if running := [task.get_name() for task in self._tasks if not task.done()]:
                     log.warning("delivery tasks did not stop in time: %s", ", ".join(running))
                 self._group = None
@@ -170,7 +171,7 @@ class Deliverer:
                 failures = 0
             except Exception as e:  # the loop must outlive any failure
                 failures += 1
-                _warn("taking due platforms failed", e)
+                warn("taking due platforms failed", e)
                 pause = backoff(failures, POLL_SECONDS, self._settings.retry_max)
             if pause > 0:
                 await wait_for_event(self._wake, pause)
@@ -187,7 +188,7 @@ class Deliverer:
                 lost = await self._schedule.renew(self.consumer, HOLD_SECONDS, held)
                 confirmed = time.monotonic()
             except Exception as e:
-                _warn("holds cannot be renewed", e)
+                warn("holds cannot be renewed", e)
                 lost = set(held) if time.monotonic() - confirmed > HOLD_SECONDS * 2 / 3 else set()
             for platform_id in lost:
                 if (event := self._held.get(platform_id)) is not None:
@@ -213,7 +214,7 @@ class Deliverer:
                 self.wake()
                 await asyncio.sleep(SWEEP_SECONDS)
             except Exception as e:
-                _warn("the delivery sweep failed", e)
+                warn("the delivery sweep failed", e)
                 await asyncio.sleep(min(SWEEP_SECONDS, self._settings.retry_max))
 
     # --- one platform ------------------------------------------------------------------
@@ -274,7 +275,7 @@ class Deliverer:
                 )
                 settled = True
             except Exception as e:
-                _warn(f"platform {platform_id} not let go (its hold expires)", e)
+                warn(f"platform {platform_id} not let go (its hold expires)", e)
 
         current = asyncio.current_task()
         if current is None or not current.cancelling():
@@ -288,7 +289,7 @@ class Deliverer:
             await asyncio.wait({task}, timeout=RELEASE_SECONDS)
         finally:
             if not task.done():
-                await _stop({task})
+                await stop({task})
         return settled
 
     async def _work(
@@ -302,7 +303,10 @@ class Deliverer:
             return None, failures  # suspended or removed: what is queued waits (or expires)
         if held.last_holder != self.consumer:
             await self._queue.claim(platform_id, self.consumer)
-        if platform.status == OFFLINE and not await self._probe_offline(platform):
+        if platform.status == OFFLINE and not await self._health.probe_offline(platform):
+            self._last_error[platform_id] = (
+                "the platform is OFFLINE and its versions endpoint does not answer"
+            )
             # Nothing is sent, but what outlived its TTL meanwhile is parked.
             await self._expire(platform_id)
             return await self._failed(platform_id, failures + 1)
@@ -431,23 +435,10 @@ class Deliverer:
         """One more failure in a row: when to try again; enough of them make the platform
         OFFLINE (then it is probed before anything is sent to it)."""
         if failures >= self._settings.offline_after:
-            await self._set_status(platform_id, OFFLINE)
+            await self._health.set_status(platform_id, OFFLINE)
         return backoff(failures, self._settings.retry_base, self._settings.retry_max), failures
 
-    # --- health ------------------------------------------------------------------------
-
-    async def _probe_offline(self, platform: Platform) -> bool:
-        """Probe an OFFLINE platform: True, and CONNECTED again, when it answers."""
-        try:
-            await self._sender.probe(platform)
-        except HubError as e:
-            log.info("probe of OFFLINE platform %s failed: %s", platform.id, e.message)
-            self._last_error[platform.id] = (
-                "the platform is OFFLINE and its versions endpoint does not answer"
-            )
-            return False
-        await self._set_status(platform.id, CONNECTED)
-        return True
+    # --- keep-alives -------------------------------------------------------------------
 
     async def _keeping_alive(self) -> None:
         """Take due keep-alives (at most ``PROBES`` under way) and probe them."""
@@ -466,60 +457,17 @@ class Deliverer:
                 failures = 0
             except Exception as e:
                 failures += 1
-                _warn("taking due keep-alives failed", e)
+                warn("taking due keep-alives failed", e)
                 pause = backoff(failures, POLL_SECONDS, self._settings.retry_max)
             await asyncio.sleep(pause)
 
     async def _keepalive(self, platform_id: str) -> None:
-        """HubClientInfo: GET the versions of a CONNECTED platform not heard from for a while;
-        when it does not answer, again after a backoff, and OFFLINE after ``offline_after``
-        failures in a row."""
-        interval = self._settings.keepalive_interval
         try:
-            platform = (await self._cache.current()).platforms.get(platform_id)
-            if platform is None or not deliverable(platform) or platform.status != CONNECTED:
-                return  # it is kept alive again when it is CONNECTED again
-            last = await self._store.last_seen_epoch(platform_id)
-            if last is not None and time.time() - last < interval:
-                await self._schedule.keepalive_in(platform_id, interval - (time.time() - last))
-                return
-            try:
-                await self._sender.probe(platform)
-            except HubError as e:
-                log.info("keep-alive of %s failed: %s", platform_id, e.message)
-                failures = await self._schedule.failed(platform_id)
-                if failures >= self._settings.offline_after:
-                    await self._set_status(platform_id, OFFLINE)
-                else:
-                    delay = backoff(failures, self._settings.retry_base, self._settings.retry_max)
-                    await self._schedule.keepalive_in(platform_id, delay)
-                return
-            await self._schedule.succeeded(platform_id)
+            await self._health.keepalive(platform_id)
         except Exception as e:
-            _warn(f"keep-alive of platform {platform_id} failed", e)
+            warn(f"keep-alive of platform {platform_id} failed", e)
         finally:
             self._probing.discard(platform_id)
-
-    async def _set_status(self, platform_id: str, status: str) -> None:
-        """OFFLINE or CONNECTED again, compare-and-set: an operator's suspend or a removal made
-        meanwhile wins (only a deliverable platform's health moves). The status listeners
-        schedule what comes next (``status_changed``)."""
-        moved = False
-
-        def health(platform: Platform) -> Platform:
-            nonlocal moved
-            moved = deliverable(platform) and platform.status != status
-            if moved:
-                platform.status = status
-            return platform
-
-        try:
-            platform = await self._store.update(platform_id, health)
-        except HubError as e:
-            log.warning("platform %s could not be made %s: %s", platform_id, status, e.message)
-            return
-        if platform is not None and moved:
-            log.warning("platform %s (%s) is now %s", platform_id, platform.name, status)
 
 
 @dataclass
@@ -546,50 +494,3 @@ def lane_of(message: Message) -> str:
     (``locations:NL/CPO/LOC1/EVSE1``) goes in its location's lane, behind the location's PUT."""
     module, _, path = message.object.partition(":")
     return f"{module}:{'/'.join(path.split('/')[:3])}"
-
-
-def _warn(what: str, error: Exception) -> None:
-    if isinstance(error, HubError):
-        log.warning("%s: %s", what, error.message)
-    else:
-        log.error("%s unexpectedly", what, exc_info=error)
-
-
-# --- waiting and stopping without losing a cancellation ------------------------------------
-# On Python 3.11 asyncio.timeout and asyncio.wait_for can lose a cancellation that lands as
-# they finish; a worker that loses its cancellation does not stop. asyncio.wait never swallows
-# the caller's cancellation: these helpers are built on it. Libraries still use wait_for (redis-py
-# around every send), so stopping a task cancels it again as long as it runs.
-
-
-async def wait_for_event(event: asyncio.Event, seconds: float) -> None:
-    """Until ``event`` is set or ``seconds`` have passed, whichever comes first."""
-    if event.is_set():
-        return
-    waiter = asyncio.create_task(event.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=seconds)
-    finally:
-        await _stop({waiter})
-
-
-async def _stop(tasks: Collection[asyncio.Task[Any]], grace: float = 0.0) -> None:
-    """Cancel tasks of ours and wait until they have finished, for at most ``STOP_SECONDS``.
-
-    A task still running after ``grace`` seconds is cancelled again every ``RECANCEL_SECONDS``,
-    and so is one started meanwhile (``tasks`` may be a live set): a lost cancellation delays
-    the stop by a moment, not for good. Their outcomes are dropped."""
-    started = time.monotonic()
-    for task in list(tasks):
-        task.cancel()
-    while time.monotonic() - started < STOP_SECONDS:
-        pending = {task for task in tasks if not task.done()}
-        if not pending:
-            break
-        await asyncio.wait(pending, timeout=RECANCEL_SECONDS)
-        if time.monotonic() - started >= grace:
-            for task in pending:
-                task.cancel()
-    for task in list(tasks):
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: a failure while stopping is not worth a warning

@@ -11,7 +11,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from hub.delivery.worker import BATCH, STOP_SECONDS
+from hub.delivery.stopping import STOP_SECONDS
+from hub.delivery.worker import BATCH
 from hub.store import keys
 from tests.delivery.harness import Hub, Receiver, hub, until
 
