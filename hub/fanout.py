@@ -7,7 +7,9 @@ queues each for every receiver that may have it (``receivers_of``: pure), a thou
 round trip; then it deletes the record. In order and one at a time, so that two pushes of one
 object reach every receiver's queue in the order they came. Every process tries to lead; the
 lead expires when its holder dies, and the next leader queues what is left (again, for a push
-its predecessor had begun: at least once).
+its predecessor had begun, only the receivers that do not have it yet). A push reaches each
+receiver's queue only after the pushes recorded before it (``Queue.put(push=)``), whatever a
+former leader still writes late.
 """
 
 from __future__ import annotations
@@ -83,14 +85,16 @@ class FanOut:
             if not await self._fanouts.lead(self.consumer, LEAD_SECONDS):
                 return
             if pushed is not None:
-                await self._queue_for_receivers(pushed)
+                await self._queue_for_receivers(entry_id, pushed)
             await self._fanouts.done(entry_id)
 
-    async def _queue_for_receivers(self, pushed: Pushed) -> None:
+    async def _queue_for_receivers(self, entry_id: str, pushed: Pushed) -> None:
         table, policy = await self._tables()
         items = receivers_of(pushed, table, policy, self._hub)
         for start in range(0, len(items), CHUNK):
-            await self._queue.put(items[start : start + CHUNK])
+            # Named by its record: a receiver that has it (a former leader began it) or a
+            # later push (a former leader's write that came late) does not get it again.
+            await self._queue.put(items[start : start + CHUNK], push=entry_id)
             self._wake()
 
 

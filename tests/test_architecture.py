@@ -33,6 +33,7 @@ RANK = {
     "kept": 4,
     "replies": 4,
     "broadcast": 3,
+    "fanout": 3,
     "hubclientinfo": 3,
     "reachable": 3,
     "delivery": 3,

@@ -33,6 +33,18 @@ GROUP = "delivery"
 
 # XADD and remember the newest full state of the object, atomically (one slot: the receiver's).
 _ENQUEUE = """
+if ARGV[5] ~= '' then
+  -- A broadcast push (ARGV[5]: its record's id): pushes reach a queue in the order recorded,
+  -- so one not after the last queued here is a repeat (or a late write of a former leader).
+  local last = redis.call('GET', KEYS[3])
+  if last then
+    local lms, lseq = string.match(last, '(%d+)-(%d+)')
+    local pms, pseq = string.match(ARGV[5], '(%d+)-(%d+)')
+    lms, lseq, pms, pseq = tonumber(lms), tonumber(lseq), tonumber(pms), tonumber(pseq)
+    if pms < lms or (pms == lms and pseq <= lseq) then return '' end
+  end
+  redis.call('SET', KEYS[3], ARGV[5])
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[4], '0', 'MKSTREAM')
 end
@@ -200,21 +212,30 @@ class Queue:
 
     # --- writing ----------------------------------------------------------------------
 
-    async def put(self, items: list[tuple[str, Message]]) -> list[str]:
+    async def put(self, items: list[tuple[str, Message]], *, push: str = "") -> list[str]:
         """Queue each message for its platform and mark the platforms due; returns the entry
         ids. Two round trips, however many messages: the queues, then the schedule (in this
-        order: a platform marked before its message is there could be found empty and let go)."""
+        order: a platform marked before its message is there could be found empty and let go).
+
+        ``push``: the id of the broadcast push these messages carry (``hub.fanout``), queued in
+        the order of those ids: a platform that already has this push or a later one does not
+        get it again (id ``""`` for it)."""
         if not items:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for platform_id, message in items:
                 await self._enqueue(
-                    keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
+                    keys=[
+                        keys.queue(platform_id),
+                        keys.queue_latest(platform_id),
+                        keys.queue_push(platform_id),
+                    ],
                     args=[
                         _encode.encode(message),
                         message.object,
                         "1" if message.full_state else "0",
                         GROUP,
+                        push,
                     ],
                     client=pipe,  # type: ignore[arg-type]
                 )
@@ -462,7 +483,13 @@ class Queue:
 
     async def purge(self, platform_id: str) -> None:
         """Forget what waits for a platform (it was removed); its dead letters stay."""
-        await call(self._redis.delete(keys.queue(platform_id), keys.queue_latest(platform_id)))
+        await call(
+            self._redis.delete(
+                keys.queue(platform_id),
+                keys.queue_latest(platform_id),
+                keys.queue_push(platform_id),
+            )
+        )
         await self.schedule.forget(platform_id)
 
 

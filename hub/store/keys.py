@@ -166,6 +166,11 @@ def queue_latest(platform_id: str) -> str:
     return f"{_platform(platform_id)}:queue-latest"
 
 
+def queue_push(platform_id: str) -> str:
+    """String: the id of the last broadcast push queued for this platform (hub.fanout)."""
+    return f"{_platform(platform_id)}:queue-push"
+
+
 def dead_letters(platform_id: str) -> str:
     """Stream: messages parked for this platform, with the reason."""
     return f"{_platform(platform_id)}:dead"

@@ -166,3 +166,29 @@ async def _backlog_is(fanouts: Fanouts, count: int) -> bool:
 
 async def _commands(redis: Any) -> int:
     return int((await redis.info("stats"))["total_commands_processed"])
+
+
+def test_a_receiver_never_gets_a_push_again_or_after_a_later_one(redis_url: str) -> None:
+    """Pushes reach a queue in the order recorded: a leader that takes over queues again the
+    push its predecessor had begun (receivers that have it do not get it twice), and a write of
+    a former leader that comes late (Redis was away a moment) cannot land behind a later push."""
+
+    async def scenario() -> None:
+        redis = open_redis(redis_url, cluster=False)
+        queue = Queue(redis)
+        items = receivers_of(pushed("L1", 1), network(2), Policy(), HUB)
+        try:
+            assert all(await queue.put(items[:1], push="1700000000000-3"))  # e0 only
+            # The next leader queues the same push for both: e0 has it already.
+            ids = await queue.put(items, push="1700000000000-3")
+            assert (ids[0], bool(ids[1])) == ("", True)
+            await queue.put(items, push="1700000000001-0")
+            # A former leader's write of an earlier push, late: dropped.
+            assert await queue.put(items, push="1700000000000-9") == ["", ""]
+            # Messages that are no broadcast push (HubClientInfo, ...) are always queued.
+            assert all(await queue.put(items))
+            assert [await redis.xlen(keys.queue(p)) for p in ("e0", "e1")] == [3, 3]
+        finally:
+            await redis.aclose()
+
+    asyncio.run(scenario())
