@@ -364,20 +364,30 @@ class Deliverer:
         room = asyncio.Semaphore(LANES)
 
         async def lane(items: list[tuple[str, Message]]) -> None:
-            async with room:
-                for entry_id, message in items:
-                    if lost.is_set() or failed.is_set():
-                        return
-                    if moot(newest, entry_id, message):
-                        done.append((entry_id, message))
-                        metrics.DELIVERIES.labels(platform.id, "superseded").inc()
-                        continue
-                    outcome = await self._attempt(platform, entry_id, message)
-                    if outcome == "done":
-                        done.append((entry_id, message))
-                    elif outcome != "parked":
-                        failed.set()
-                        return
+            # What this lane settled and has not acknowledged yet: acknowledged before its next
+            # call, so that a process that dies replays at most the call under way (twice in
+            # a row), never older calls after newer ones; the last ones go with the let-go.
+            settled: list[tuple[str, Message]] = []
+            try:
+                async with room:
+                    for entry_id, message in items:
+                        if lost.is_set() or failed.is_set():
+                            return
+                        if moot(newest, entry_id, message):
+                            settled.append((entry_id, message))
+                            metrics.DELIVERIES.labels(platform.id, "superseded").inc()
+                            continue
+                        if settled:
+                            await self._queue.done_many(platform.id, settled)
+                            settled = []
+                        outcome = await self._attempt(platform, entry_id, message)
+                        if outcome == "done":
+                            settled.append((entry_id, message))
+                        elif outcome != "parked":
+                            failed.set()
+                            return
+            finally:
+                done.extend(settled)
 
         if len(lanes) == 1:
             await lane(next(iter(lanes.values())))
