@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
@@ -44,6 +44,8 @@ log = logging.getLogger("hub.store")
 # notification arrives (milliseconds); anything beyond is a client sending bad tokens.
 LOOKUP_BURST = 20
 LOOKUP_RATE = 5.0
+# Copies whose changed platforms are remembered (``changed_since``).
+CHANGES_KEPT = 1000
 # Unknown tokens remembered until the next change (the oldest are forgotten first).
 MISSES_KEPT = 10_000
 # Seconds after which the whole copy is read again even though no change was heard of: only a
@@ -135,6 +137,10 @@ class PlatformCache:
         self._tokens_of: dict[str, set[str]] = {}
         self._parties_of: dict[str, set[Party]] = {}
         self._lock = asyncio.Lock()
+        # The platforms each copy changed from the one before (version -> ids), for those who
+        # derive something from the copy and want to redo only what changed; a full reading
+        # starts the record over.
+        self._log: deque[tuple[int, frozenset[str]]] = deque(maxlen=CHANGES_KEPT)
         self._lookups = lookups or TokenBucket(LOOKUP_BURST, LOOKUP_RATE)
         # Unknown tokens (the hashes of a header's readings), forgotten at every change.
         self._misses: OrderedDict[tuple[str, ...], None] = OrderedDict()
@@ -193,6 +199,8 @@ class PlatformCache:
             self._everything = True
             raise
         self._tokens_of, self._parties_of = {}, {}
+        snapshot.version = self._next_version()
+        self._log.clear()
         for digest, match in snapshot.tokens.items():
             self._tokens_of.setdefault(match.platform_id, set()).add(digest)
         for party, owner in snapshot.granted.items():
@@ -208,7 +216,20 @@ class PlatformCache:
             self._changed |= ids
             raise
         assert self._snapshot is not None
-        self._snapshot = self._patched(self._snapshot, parts)
+        patched = self._patched(self._snapshot, parts)
+        patched.version = self._next_version()
+        self._snapshot = patched
+        self._log.append((patched.version, frozenset(parts)))
+
+    def _next_version(self) -> int:
+        return (0 if self._snapshot is None else self._snapshot.version) + 1
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The platforms that changed from copy ``version`` to the current one; None when that
+        is not known (a full reading came between, or it is too old)."""
+        if self._snapshot is None or not self._log or self._log[0][0] > version + 1:
+            return None if self._snapshot is None or version != self._snapshot.version else set()
+        return {i for v, ids in self._log if v > version for i in ids}
 
     def _patched(self, old: Snapshot, parts: Mapping[str, PlatformPart]) -> Snapshot:
         """``old`` with these platforms as read. Requests may hold ``old`` across awaits, so it

@@ -65,6 +65,8 @@ class Snapshot:
     outbound: dict[str, str] = field(default_factory=dict, repr=False)
     tokens: dict[str, TokenMatch] = field(default_factory=dict, repr=False)
     granted: dict[Party, str] = field(default_factory=dict)
+    # Which copy this is, counted by the process's cache (``PlatformCache.changed_since``).
+    version: int = field(default=0, compare=False)
 
 
 @dataclass

@@ -247,3 +247,27 @@ def test_a_read_during_a_reading_waits_for_it(url: str) -> None:
         assert (await first).platforms[platform.id].status == SUSPENDED
 
     run(url, scenario)
+
+
+def test_the_cache_tells_which_platforms_changed_since_a_copy(url: str) -> None:
+    """What a routing table is rebuilt from: the platforms changed since the copy it was made
+    of, or None when that is not known (a full reading came between)."""
+
+    async def scenario(redis: Redis) -> None:
+        store = PlatformStore(redis)
+        cache = PlatformCache(redis, store, max_age=3600)
+        one, _ = await store.create("ONE", [CPO], "auto")
+        first = await cache.current()
+        assert cache.changed_since(first.version) == set()
+        two, _ = await store.create("TWO", [EMSP], "auto")
+        await cache.current()
+        await store.issue_token(one.id, "C")
+        latest = await cache.current()
+        assert latest.version > first.version
+        assert cache.changed_since(first.version) == {one.id, two.id}
+        assert cache.changed_since(latest.version) == set()
+        cache.invalidate()  # anything may have changed: a full reading
+        await cache.current()
+        assert cache.changed_since(latest.version) is None
+
+    run(url, scenario)
