@@ -143,6 +143,8 @@ class Announcer:
         self._wake = wake
         self._pending = pending
         self._partners = partners
+        # The platforms that listen, and the copy of the platforms they were taken from.
+        self._listeners: tuple[Snapshot, dict[str, Platform]] | None = None
         self._poll_interval = poll_interval
         self._lease = lease
         self._chunk = chunk
@@ -197,19 +199,39 @@ class Announcer:
         platform = await self._store.get(taken.platform_id)
         if platform is None:
             return
-        others = [p for p in snapshot.platforms.values() if p.id != platform.id]
         infos = client_infos(platform)
         items: Iterable[tuple[str, Message]] = (
             (listener.id, _message(info))
-            for listener in others
-            if _listens(listener)
+            for listener in self._listening(snapshot).values()
+            if listener.id != platform.id
             for info in infos
             if told(policy, listener, info)
         )
         await self._put(items)
         if taken.listing and _listens(platform):
+            others = [p for p in snapshot.platforms.values() if p.id != platform.id]
             listed = listing(others, policy, platform)
             await self._put((platform.id, _message(info)) for info in listed)
+
+    def _listening(self, snapshot: Snapshot) -> dict[str, Platform]:
+        """The platforms with a hubclientinfo RECEIVER endpoint, kept up to date with only the
+        platforms that changed (going through 10,000 for each announcement costs ~8 ms)."""
+        if self._listeners is None or self._listeners[0] is not snapshot:
+            changed = None
+            if self._listeners is not None:
+                changed = self._cache.changed_since(self._listeners[0].version)
+            if changed is None:
+                found = {i: p for i, p in snapshot.platforms.items() if _listens(p)}
+            else:
+                found = dict(self._listeners[1]) if self._listeners else {}
+                for platform_id in changed:
+                    record = snapshot.platforms.get(platform_id)
+                    if record is not None and _listens(record):
+                        found[platform_id] = record
+                    else:
+                        found.pop(platform_id, None)
+            self._listeners = (snapshot, found)
+        return self._listeners[1]
 
     # --- agreements (few platforms concerned: announced in the request) -------------------
 
