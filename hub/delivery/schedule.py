@@ -21,16 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.store import keys
-from hub.store.connection import RedisClient, call, text
+from hub.store.connection import LUA_NOW, RedisClient, call, text
 
-# Milliseconds since the epoch, by Redis's clock.
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
 # Mark platforms due now (unless they wait for a retry: their backoff stands); a held one dirty.
 _MARK = (
-    _NOW
+    LUA_NOW
     + """
 for _, id in ipairs(ARGV) do
   if redis.call('HEXISTS', KEYS[2], id) == 1 then
@@ -44,7 +39,7 @@ return 1
 )
 # Platform ARGV[1] is due in ARGV[2] ms, not sooner, even with messages queued (unless held).
 _DEFER = (
-    _NOW
+    LUA_NOW
     + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
@@ -56,7 +51,7 @@ return 1
 # [milliseconds until the next one is due, or -1 when none is], then per platform taken: its id,
 # the consumer that held it last ('' if none) and its failures in a row.
 _TAKE = (
-    _NOW
+    LUA_NOW
     + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {-1}
@@ -76,7 +71,7 @@ return out
 )
 # Extend the holds ARGV[3..] of consumer ARGV[2] by ARGV[1] ms; returns those it no longer holds.
 _RENEW = (
-    _NOW
+    LUA_NOW
     + """
 local lost = {}
 for i = 3, #ARGV do
@@ -93,7 +88,7 @@ return lost
 # Consumer ARGV[1] is done with platform ARGV[2] for now: due again in ARGV[3] ms ('' : only if
 # it was queued to meanwhile), with ARGV[4] failures in a row. 0 when it no longer held it.
 _FINISH = (
-    _NOW
+    LUA_NOW
     + """
 if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[2])
@@ -116,7 +111,7 @@ return 1
 # Take up to ARGV[2] due keep-alives, each next due ARGV[1] ms from now (a process that dies
 # while probing only delays the next one).
 _KEEPALIVES = (
-    _NOW
+    LUA_NOW
     + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), id) end
@@ -125,7 +120,7 @@ return ids
 )
 # Keep-alive of ARGV[1] due in ARGV[2] ms; ARGV[3] == 'NX': only if none is scheduled.
 _KEEPALIVE_AT = (
-    _NOW
+    LUA_NOW
     + """
 if ARGV[3] == 'NX' then
   redis.call('ZADD', KEYS[1], 'NX', now + tonumber(ARGV[2]), ARGV[1])

@@ -16,18 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.store import keys
-from hub.store.connection import RedisClient, call, text
-
-_NOW = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-"""
+from hub.store.connection import LUA_NOW, RedisClient, call, text
 
 # KEYS: announcements, marks, listings, counter. ARGV: platform id, '1' when the change owes
 # the platform the whole list. Due now, unless it is due or taken already (a taken one is made
 # due again by its done, which sees that it was marked meanwhile).
 _MARK = (
-    _NOW
+    LUA_NOW
     + """
 local number = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[2], ARGV[1], number)
@@ -40,7 +35,7 @@ return number
 # KEYS: announcements, marks, listings. ARGV: how many at most, the lease in milliseconds.
 # Returns id, mark number, listing number ('0': none) for each announcement taken.
 _TAKE = (
-    _NOW
+    LUA_NOW
     + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local taken = {}
@@ -57,7 +52,7 @@ return taken
 # KEYS: announcements, marks, listings. ARGV: platform id, the mark number it was taken with.
 # Returns 1 when it is gone, 0 when a change was marked meanwhile (it is due again at once).
 _DONE = (
-    _NOW
+    LUA_NOW
     + """
 local listing = redis.call('HGET', KEYS[3], ARGV[1])
 if listing and tonumber(listing) <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[3], ARGV[1]) end

@@ -37,6 +37,14 @@ def open_redis(url: str, *, cluster: bool) -> RedisClient:
     return Redis.from_pool(pool)
 
 
+# The start of a Lua script that needs the time: ``now``, in milliseconds since the epoch by
+# Redis's clock (hub processes on machines whose clocks differ agree on what is due).
+LUA_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+
 async def ready(redis: RedisClient) -> None:
     """Let a cluster client learn the slot map before anything (pub/sub included) uses it."""
     if isinstance(redis, RedisCluster):
