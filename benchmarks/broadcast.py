@@ -89,6 +89,7 @@ from lean import (  # noqa: E402
     Party,
     V,
     environment,
+    report_problems,
     summary_ms,
 )
 
@@ -631,13 +632,7 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(bench.run())
             print_report(args, result)
 
-            log = hub.log()
-            errors = [line for line in log.splitlines() if "Traceback" in line or " ERROR " in line]
-            if errors:
-                bench.problems.append(f"the hub logged {len(errors)} error(s): {errors[0][:200]}")
-            print(f"\nproblems: {len(bench.problems)}")
-            for problem in bench.problems:
-                print(f"  {problem}")
+            report_problems(hub.log(), bench.problems)
             if args.json:
                 document = {
                     "environment": environment(),

@@ -111,6 +111,16 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+def report_problems(hub_log: str, problems: list[str]) -> None:
+    """Add an error or traceback the hub logged to ``problems``, then print them all."""
+    errors = [line for line in hub_log.splitlines() if "Traceback" in line or " ERROR " in line]
+    if errors:
+        problems.append(f"the hub logged {len(errors)} error(s): {errors[0][:200]}")
+    print(f"\nproblems: {len(problems)}")
+    for problem in problems:
+        print(f"  {problem}")
+
+
 def environment() -> dict[str, Any]:
     def git(*command: str) -> str:
         try:

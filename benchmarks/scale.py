@@ -82,6 +82,7 @@ from lean import (  # noqa: E402
     emsp,
     environment,
     raise_open_files_limit,
+    report_problems,
     summary_ms,
 )
 
@@ -633,13 +634,7 @@ def main(argv: list[str] | None = None) -> int:
             stages = asyncio.run(bench.run())
             print_table(stages)
 
-            log = hub.log()
-            errors = [line for line in log.splitlines() if "Traceback" in line or " ERROR " in line]
-            if errors:
-                bench.problems.append(f"the hub logged {len(errors)} error(s): {errors[0][:200]}")
-            print(f"\nproblems: {len(bench.problems)}")
-            for problem in bench.problems:
-                print(f"  {problem}")
+            report_problems(hub.log(), bench.problems)
             if args.json:
                 document = {
                     "environment": environment(),

@@ -204,7 +204,6 @@ class Queue:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._enqueue = redis.register_script(_ENQUEUE)
-        self._done = redis.register_script(_DONE)
         self._park = redis.register_script(_PARK)
         self._create = redis.register_script(_CREATE)
         self._done_many = redis.register_script(_DONE_MANY)
@@ -318,14 +317,6 @@ class Queue:
             return {}
         found = await call(self._redis.hmget(keys.queue_latest(platform_id), objects))
         return {o: text(i) for o, i in zip(objects, found, strict=True) if i is not None}
-
-    async def done(self, platform_id: str, entry_id: str, message: Message) -> None:
-        await call(
-            self._done(
-                keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
-                args=[entry_id, message.object if message.full_state else "", GROUP],
-            )
-        )
 
     async def done_many(self, platform_id: str, entries: list[tuple[str, Message]]) -> None:
         """``done`` for a batch, in one round trip."""

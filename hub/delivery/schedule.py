@@ -257,10 +257,6 @@ class Schedule:
     async def holder(self, platform_id: str) -> str | None:
         return (await self.holders([platform_id])).get(platform_id)
 
-    async def due(self) -> int:
-        """How many platforms have something to do (or are held)."""
-        return int(await call(self._redis.zcard(keys.delivery_due())))
-
     # --- keep-alives -----------------------------------------------------------------
 
     async def keepalives(self, interval: float, count: int) -> list[str]:
