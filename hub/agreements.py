@@ -213,11 +213,13 @@ class AgreementDesk:
 def _checked(snapshot: Snapshot, proposal: Proposal, where: str) -> Agreement:
     """The agreement proposed, or 400 naming the field: both parties must be granted, the
     ``cpo`` as a CPO and the ``partner`` in a role of the other side."""
-    roles: dict[PartyKey, set[str]] = {}
-    for party in snapshot.granted:
-        roles.setdefault(party.key, set()).add(party.role)
     cpo = (proposal.cpo[0].upper(), proposal.cpo[1].upper())
     partner = (proposal.partner[0].upper(), proposal.partner[1].upper())
+    roles = {
+        key: {p.role for p in snapshot.granted_at[key]}
+        for key in (cpo, partner)
+        if key in snapshot.granted_at
+    }
     if cpo not in roles:
         raise InvalidParametersError(f"{where}cpo: no platform is granted {label(cpo)}")
     if CPO not in roles[cpo]:
@@ -241,15 +243,16 @@ def _checked(snapshot: Snapshot, proposal: Proposal, where: str) -> Agreement:
 
 
 def _platforms_of(snapshot: Snapshot, party: PartyKey) -> set[str]:
-    return {platform_id for p, platform_id in snapshot.granted.items() if p.key == party}
+    return {snapshot.granted[p] for p in snapshot.granted_at.get(party, ())}
 
 
 def _receiving(snapshot: Snapshot, party: PartyKey, module: str) -> str | None:
     """The platform that receives ``module`` pushes for ``party``, when it can."""
     lane = LANES[(module, RECEIVER)]
-    for granted, platform_id in snapshot.granted.items():
-        if granted.key != party or granted.role not in lane.receivers:
+    for granted in sorted(snapshot.granted_at.get(party, ())):
+        if granted.role not in lane.receivers:
             continue
+        platform_id = snapshot.granted[granted]
         platform = snapshot.platforms.get(platform_id)
         if platform is not None and can_receive(platform, module, RECEIVER):
             return platform_id

@@ -241,9 +241,9 @@ class Announcer:
         snapshot = await self._cache.current()
 
         def platform_of(key: PartyKey, roles: frozenset[str]) -> Platform | None:
-            for party, platform_id in snapshot.granted.items():
-                if party.key == key and party.role in roles:
-                    return snapshot.platforms.get(platform_id)
+            for party in sorted(snapshot.granted_at.get(key, ())):
+                if party.role in roles:
+                    return snapshot.platforms.get(snapshot.granted[party])
             return None
 
         sides = (platform_of(cpo, CPO_SIDE), platform_of(partner, PARTNER_ROLES))

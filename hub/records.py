@@ -6,6 +6,7 @@ no HTTP client.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -30,6 +31,7 @@ __all__ = [
     "can_receive",
     "deliverable",
     "endpoint_url",
+    "index_granted",
     "label",
     "party_key",
     "party_of",
@@ -56,6 +58,14 @@ class Party(msgspec.Struct, frozen=True, order=True):
     @property
     def key(self) -> PartyKey:
         return (self.country_code, self.party_id)
+
+
+def index_granted(granted: Iterable[Party]) -> dict[PartyKey, frozenset[Party]]:
+    """Parties by (country code, party id): the roles one party was granted."""
+    found: dict[PartyKey, set[Party]] = {}
+    for party in granted:
+        found.setdefault(party.key, set()).add(party)
+    return {key: frozenset(parties) for key, parties in found.items()}
 
 
 class Platform(msgspec.Struct, kw_only=True):

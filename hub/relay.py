@@ -167,7 +167,12 @@ class Relay:
                         platforms.pop(platform_id, None)
                     else:
                         platforms[platform_id] = PlatformEntry.of(record)
-            table = RoutingTable(platforms=platforms, granted=snapshot.granted, hub=self._hub)
+            table = RoutingTable(
+                platforms=platforms,
+                granted=snapshot.granted,
+                hub=self._hub,
+                granted_at=snapshot.granted_at,
+            )
             self._table = (snapshot, table)
         return self._table
 

@@ -23,7 +23,7 @@ from hub.ocpi.lanes import Lane
 from hub.ocpi.versions import RECEIVER, SENDER, Endpoint, find_endpoint
 from hub.policy import Policy
 from hub.rates import Rate
-from hub.records import CONNECTED, Party, PartyKey, Platform, label, party_key
+from hub.records import CONNECTED, Party, PartyKey, Platform, index_granted, label, party_key
 
 _COUNTRY_CODE = re.compile(COUNTRY_CODE_PATTERN)
 _PARTY_ID = re.compile(PARTY_ID_PATTERN)
@@ -93,14 +93,17 @@ class RoutingTable:
     # Every granted party -> its platform, whatever the platform's status.
     granted: Mapping[Party, str]
     hub: PartyKey
-    _by_key: dict[PartyKey, list[Party]] = field(default_factory=dict, repr=False)
+    # ``granted`` by (country code, party id). Given by a caller that keeps it up to date as
+    # platforms change (the platform cache); else indexed here, in proportion to ``granted``.
+    granted_at: Mapping[PartyKey, frozenset[Party]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for party in self.granted:
-            self._by_key.setdefault(party.key, []).append(party)
+        if self.granted_at is None:
+            object.__setattr__(self, "granted_at", index_granted(self.granted))
 
-    def parties_at(self, party: PartyKey) -> list[Party]:
-        return self._by_key.get(party, [])
+    def parties_at(self, party: PartyKey) -> frozenset[Party]:
+        assert self.granted_at is not None  # set by __post_init__
+        return self.granted_at.get(party, frozenset())
 
 
 @dataclass(frozen=True)

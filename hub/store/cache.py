@@ -236,6 +236,7 @@ class PlatformCache:
         is never changed: a dict that changes is copied first (one that does not is shared)."""
         platforms, outbound = _Written(old.platforms), _Written(old.outbound)
         tokens, granted = _Written(old.tokens), _Written(old.granted)
+        at = _Written(old.granted_at)
         for platform_id, part in parts.items():
             read = PlatformPart() if part.platform is None else part
             for digest in self._tokens_of.pop(platform_id, set()) - read.tokens.keys():
@@ -245,6 +246,7 @@ class PlatformCache:
             for party in self._parties_of.pop(platform_id, set()) - set(read.granted):
                 if granted.get(party) == platform_id:
                     granted.drop(party)
+                    at.put(party.key, (at.get(party.key) or frozenset()) - {party} or None)
             platforms.put(platform_id, read.platform)
             outbound.put(platform_id, read.outbound)
             if read.platform is None:
@@ -260,8 +262,9 @@ class PlatformCache:
                 if owner is not None and owner != platform_id:
                     self._parties_of.get(owner, set()).discard(party)
                 granted.put(party, platform_id)
+                at.put(party.key, (at.get(party.key) or frozenset()) | {party})
             self._parties_of[platform_id] = set(read.granted)
-        return Snapshot(platforms.result, outbound.result, tokens.result, granted.result)
+        return Snapshot(platforms.result, outbound.result, tokens.result, granted.result, at.result)
 
     async def identify(self, candidates: list[str]) -> tuple[TokenMatch | None, Snapshot]:
         """The first of ``candidates`` (readings of one Authorization header) that is a known

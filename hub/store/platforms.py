@@ -23,7 +23,15 @@ from redis.exceptions import RedisError, WatchError
 
 from hub.errors import ConflictError, MethodNotAllowedError, StoreUnavailableError
 from hub.ocpi.envelope import timestamp_now
-from hub.records import PLANNED, Party, Platform, TokenEncoding, TokenKind
+from hub.records import (
+    PLANNED,
+    Party,
+    PartyKey,
+    Platform,
+    TokenEncoding,
+    TokenKind,
+    index_granted,
+)
 from hub.store import keys
 from hub.store.connection import RedisClient, call, text
 
@@ -65,6 +73,9 @@ class Snapshot:
     outbound: dict[str, str] = field(default_factory=dict, repr=False)
     tokens: dict[str, TokenMatch] = field(default_factory=dict, repr=False)
     granted: dict[Party, str] = field(default_factory=dict)
+    # The granted parties by (country code, party id): kept with ``granted`` by the cache, so
+    # that routing need not index every party again after each change.
+    granted_at: dict[PartyKey, frozenset[Party]] = field(default_factory=dict)
     # Which copy this is, counted by the process's cache (``PlatformCache.changed_since``).
     version: int = field(default=0, compare=False)
 
@@ -188,6 +199,7 @@ class PlatformStore:
                 self._skip("granted role", f"{field or str(name)} -> {owner_id or str(owner)}")
                 continue
             snapshot.granted[party] = owner_id
+        snapshot.granted_at = index_granted(snapshot.granted)
         return snapshot
 
     async def load_platforms(self, ids: Collection[str]) -> dict[str, PlatformPart]:

@@ -325,7 +325,7 @@ async def assign_unrouted(request: Request) -> Response:
     # Only a party that can receive the module: another would be keeping records for nobody.
     receivers = LANES[(parked.module, RECEIVER)].receivers
     snapshot = await hub.cache.current()
-    if not any(p.key == emsp and p.role in receivers for p in snapshot.granted):
+    if not any(p.role in receivers for p in snapshot.granted_at.get(emsp, ())):
         sides = ", ".join(sorted(receivers))
         raise InvalidParametersError(
             f"emsp: no platform is granted {label(emsp)} in a role that receives "
