@@ -176,7 +176,7 @@ def test_a_receiver_never_gets_a_push_again_or_after_a_later_one(redis_url: str)
     async def scenario() -> None:
         redis = open_redis(redis_url, cluster=False)
         queue = Queue(redis)
-        items = receivers_of(pushed("L1", 1), network(2), Policy(), HUB)
+        items = list(receivers_of(pushed("L1", 1), network(2), Policy(), HUB))
         try:
             assert all(await queue.put(items[:1], push="1700000000000-3"))  # e0 only
             # The next leader queues the same push for both: e0 has it already.
