@@ -31,6 +31,7 @@ from uvicorn.config import STARTUP_FAILURE
 from hub import logs
 from hub.errors import StartupError
 from hub.lifeline import parent_death_signal
+from hub.server import collector
 from hub.server.protocol import HubHttpProtocol
 from hub.settings import Settings
 
@@ -213,7 +214,11 @@ def hub_app(settings: Settings, embedded_redis: bool) -> Any:
     set)."""
     from hub.app import create_app
 
-    return create_app(settings, embedded_redis=embedded_redis)
+    # Only a served process tunes its collector: an app built in another program (tests,
+    # an embedding) leaves that program's heap alone.
+    return create_app(
+        settings, embedded_redis=embedded_redis, background={"garbage-collector": collector.run}
+    )
 
 
 def run(
