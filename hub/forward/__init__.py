@@ -1,7 +1,9 @@
-"""The hub's outbound HTTP client: one pooled session per process, behind a small interface.
+"""The hub's outbound HTTP client: one connection pool per process, behind a small interface.
 
 The rest of the hub calls ``PlatformClient.request`` or ``PlatformClient.ocpi`` and never sees
-aiohttp. What every call the hub makes to a platform keeps, whatever URL it was given:
+the pool (``hub.forward.pool``: HTTP/1.1 kept-alive connections on asyncio, answers read with
+httptools in ``hub.forward.connection``). What every call the hub makes to a platform keeps,
+whatever URL it was given:
 
 - the URL guard (``hub.urlguard``) on the address each connection is actually opened to, after
   name resolution; a refused URL is ``RefusedUrlError``;
@@ -9,54 +11,64 @@ aiohttp. What every call the hub makes to a platform keeps, whatever URL it was 
 - an answer larger than ``max_response_size`` is refused (``AnswerTooLargeError``) without being
   held whole;
 - transport failures become ``ReceiverUnreachableError`` (OCPI 4003) or ``ReceiverTimeoutError``
-  (4002), and answers that must be OCPI but are not become ``PlatformError`` (``read_envelope``,
-  the one reader of a platform's envelope). Their messages say
-  what failed in general terms; the low-level error goes to the log only (a platform must not
-  learn from them what listens where).
+  (4002; the time limit covers connecting, sending and the whole answer), and answers that must
+  be OCPI but are not become ``PlatformError`` (``read_envelope``, the one reader of a
+  platform's envelope). Their messages say what failed in general terms; the low-level error
+  goes to the log only (a platform must not learn from them what listens where).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextvars
-import io
-import ipaddress
 import logging
-import socket
+import ssl
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar, overload
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import Any, Final, TypeVar, overload
 
-import aiohttp
 import msgspec
-from aiohttp.abc import AbstractResolver, ResolveResult
 
-from hub.errors import (
-    AnswerTooLargeError,
-    PlatformError,
-    ReceiverTimeoutError,
-    ReceiverUnreachableError,
-    RefusedUrlError,
-)
+from hub.errors import PlatformError, ReceiverTimeoutError, ReceiverUnreachableError
+from hub.forward.connection import BrokenAnswerError
+from hub.forward.pool import Pool, Resolve
 from hub.ocpi.envelope import Envelope
 from hub.settings import Settings
-from hub.urlguard import check, refusal
+from hub.urlguard import check
+
+__all__ = [
+    "Headers",
+    "PlatformClient",
+    "PlatformResponse",
+    "Resolve",
+    "authorization",
+    "read_envelope",
+]
 
 log = logging.getLogger("hub.forward")
 
 _ENVELOPE = msgspec.json.Decoder(Envelope)
 E = TypeVar("E")
-_CHUNK = 64 * 1024
-_CHUNKED_BODY = 1024 * 1024  # aiohttp's TOO_LARGE_BYTES_BODY
 
-# A name -> the addresses to connect to (tests map names to 127.0.0.1 with it).
-Resolve = Callable[[str, int], Awaitable[list[str]]]
-
-# Why the connections of the request in progress were refused by the guard. The socket factory
-# runs deep inside aiohttp (in tasks of its own for happy eyeballs); they share this list.
-_REFUSED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "hub_forward_refused", default=None
-)
+# Header fields the client writes itself; a caller's field of the same name (in any case)
+# takes the place of the client's, as it did with aiohttp.
+_AUTHORIZATION: Final = 1
+_REQUEST_ID: Final = 2
+_CORRELATION_ID: Final = 4
+_CONTENT_TYPE: Final = 8
+_OWN = {
+    "authorization": _AUTHORIZATION,
+    "x-request-id": _REQUEST_ID,
+    "x-correlation-id": _CORRELATION_ID,
+    "content-type": _CONTENT_TYPE,
+}
+# Fields that frame the message: only the client writes them.
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# Methods whose request means to have a body: an empty one is said (RFC 9110 section 8.6).
+_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
+# The codings the client decodes (hub.forward.connection), as aiohttp accepted and decoded them.
+_ACCEPT: Final = "Accept-Encoding: gzip, deflate\r\n"
+_AUTHORIZATIONS: Final = 10_000  # Authorization values kept per encoding (one per platform)
 
 
 def authorization(token: str, *, base64_encoded: bool) -> str:
@@ -66,50 +78,70 @@ def authorization(token: str, *, base64_encoded: bool) -> str:
     return "Token " + token
 
 
+class Headers(Mapping[str, str]):
+    """An answer's header fields as the platform spelled them (the last of one spelling);
+    looked up by name in any case (RFC 9110 section 5.1). Decoded on first use."""
+
+    __slots__ = ("_lower", "_named", "_raw")
+
+    def __init__(self, raw: list[bytes]) -> None:
+        self._raw = raw
+        self._named: dict[str, str] | None = None
+        self._lower: dict[str, str] | None = None
+
+    def _spelled(self) -> dict[str, str]:
+        named = self._named
+        if named is None:
+            raw = self._raw
+            # Latin-1 gives every byte back as it came when the value is sent on.
+            named = self._named = {
+                raw[i].decode("latin-1"): raw[i + 1].decode("latin-1")
+                for i in range(0, len(raw), 2)
+            }
+        return named
+
+    def __getitem__(self, name: str) -> str:
+        named = self._spelled()
+        found = named.get(name)
+        if found is not None:
+            return found
+        lower = self._lower
+        if lower is None:
+            lower = self._lower = {k.lower(): v for k, v in named.items()}
+        return lower[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spelled())
+
+    def __len__(self) -> int:
+        return len(self._spelled())
+
+    def items(self) -> ItemsView[str, str]:
+        return self._spelled().items()
+
+    def keys(self) -> KeysView[str]:
+        return self._spelled().keys()
+
+    def values(self) -> ValuesView[str]:
+        return self._spelled().values()
+
+    def __repr__(self) -> str:
+        return f"Headers({self._spelled()!r})"
+
+
 class PlatformResponse(msgspec.Struct, frozen=True):
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-def _guarded_socket(address_info: tuple[Any, ...]) -> socket.socket:
-    """aiohttp's socket factory: the one place that sees the address a connection goes to."""
-    family, kind, proto, _, sockaddr = address_info
-    reason = refusal(ipaddress.ip_address(sockaddr[0]))
-    if reason is not None:
-        refused = _REFUSED.get()
-        if refused is not None:
-            refused.append(reason)
-        raise ConnectionRefusedError(f"the URL guard refuses {reason}")
-    return socket.socket(family=family, type=kind, proto=proto)
-
-
-class _Resolver(AbstractResolver):
-    """An injected ``Resolve`` as aiohttp's resolver."""
-
-    def __init__(self, resolve: Resolve) -> None:
-        self._resolve = resolve
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = []
-        for address in await self._resolve(host, port):
-            parsed = ipaddress.ip_address(address)
-            found.append(
-                ResolveResult(
-                    hostname=host,
-                    host=address,
-                    port=port,
-                    family=socket.AF_INET6 if parsed.version == 6 else socket.AF_INET,
-                    proto=0,
-                    flags=socket.AI_NUMERICHOST,
-                )
-            )
-        return found
-
-    async def close(self) -> None:
-        return None
 
 
 class PlatformClient:
@@ -120,39 +152,46 @@ class PlatformClient:
         max_response_size: int,
         allow_private_urls: bool,
         resolve: Resolve | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._timeout = timeout
         self._max_response_size = max_response_size
         self.allow_private_urls = allow_private_urls
         self._resolve = resolve
-        self._session: aiohttp.ClientSession | None = None
+        self._ssl_context = ssl_context
+        self._pool: Pool | None = None
+        self._authorizations: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
     @classmethod
-    def of(cls, settings: Settings, *, resolve: Resolve | None = None) -> PlatformClient:
+    def of(
+        cls,
+        settings: Settings,
+        *,
+        resolve: Resolve | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> PlatformClient:
         return cls(
             timeout=settings.forward_timeout,
             max_response_size=settings.max_response_size,
             allow_private_urls=settings.allow_private_urls,
             resolve=resolve,
+            ssl_context=ssl_context,
         )
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=0,
-            ttl_dns_cache=300,
-            resolver=_Resolver(self._resolve) if self._resolve is not None else None,
-            socket_factory=None if self.allow_private_urls else _guarded_socket,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # aiohttp would otherwise add a header the receiver did not ask for.
-            skip_auto_headers=("User-Agent",),
+        # The system's CAs, certificate and host name checked (SNI sent): Python's defaults.
+        tls = self._ssl_context or ssl.create_default_context()
+        self._pool = Pool(
+            asyncio.get_running_loop(),
+            resolve=self._resolve,
+            allow_private=self.allow_private_urls,
+            tls=tls,
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
     def check(self, url: str) -> None:
         """``RefusedUrlError`` for a URL that this client would refuse before connecting."""
@@ -169,61 +208,64 @@ class PlatformClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> PlatformResponse:
-        if self._session is None:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("PlatformClient.start() was not called")
         # The URL itself was checked where the hub received it (``check``); the address is
-        # checked here, on every connection, by the socket factory.
-        sent = {
-            "Authorization": authorization(token, base64_encoded=base64_encoded),
-            "X-Request-ID": str(uuid.uuid4()),
-            "X-Correlation-ID": str(uuid.uuid4()),
-        }
-        if body is not None:
-            sent["Content-Type"] = "application/json"
-        sent.update(headers or {})
+        # checked by the pool, on every connection it opens.
         seconds = timeout or self._timeout
-        limit = aiohttp.ClientTimeout(total=seconds)
-        # aiohttp warns (ResourceWarning) about bytes over 1 MiB: it writes them in one go, which
-        # may hold the event loop; a file-like object is written in chunks.
-        data: bytes | io.BytesIO | None = body
-        if body is not None and len(body) > _CHUNKED_BODY:
-            data = io.BytesIO(body)
-        refused: list[str] = []
-        context = _REFUSED.set(refused)
         try:
-            async with self._session.request(
-                method, url, data=data, headers=sent, timeout=limit, allow_redirects=False
-            ) as response:
-                return PlatformResponse(
-                    status=response.status,
-                    headers=dict(response.headers),
-                    body=await self._read(response),
-                )
+            fields = self._fields(method, token, base64_encoded, body, headers)
+            status, raw, content = await pool.request(
+                method, url, fields, body, seconds, self._max_response_size
+            )
         except TimeoutError as e:
             raise ReceiverTimeoutError(f"no answer within {seconds:g} s") from e
-        except (aiohttp.ClientError, OSError, ValueError) as e:
-            if refused:
-                raise RefusedUrlError(f"its host is {refused[0]}") from e
-            # Not repr(e): aiohttp's errors carry the request's headers, the token among them.
+        except (OSError, ValueError, BrokenAnswerError) as e:
+            # Not the request: its head carries the token.
             log.info("%s %s failed: %s: %s", method, _without_query(url), type(e).__name__, e)
             raise ReceiverUnreachableError("could not connect") from e
-        finally:
-            _REFUSED.reset(context)
+        return PlatformResponse(status=status, headers=Headers(raw), body=content)
 
-    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
-        """The whole body, unless it passes the limit: then the connection is dropped at once
-        (aiohttp closes a connection whose answer was not read to its end)."""
-        limit = self._max_response_size
-        if response.content_length is not None and response.content_length > limit:
-            raise AnswerTooLargeError(f"the answer is larger than the hub accepts ({limit} bytes)")
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            body += chunk
-            if len(body) > limit:
-                raise AnswerTooLargeError(
-                    f"the answer is larger than the hub accepts ({limit} bytes)"
-                )
-        return bytes(body)
+    def _fields(
+        self,
+        method: str,
+        token: str,
+        base64_encoded: bool,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> str:
+        """The request's header lines after Host, each ending in CRLF."""
+        given = ""
+        own = 0
+        if headers:
+            lines = []
+            for name, value in headers.items():
+                lower = name.lower()
+                if lower in _FRAMING or _unsafe(name) or ":" in name or _unsafe(value):
+                    raise ValueError(f"a header field the client cannot send: {name!r}")
+                own |= _OWN.get(lower, 0)
+                lines.append(f"{name}: {value}\r\n")
+            given = "".join(lines)
+        if not own & _AUTHORIZATION:
+            known = self._authorizations[base64_encoded]
+            sent = known.get(token)
+            if sent is None:
+                if len(known) >= _AUTHORIZATIONS:
+                    known.clear()
+                sent = known[token] = authorization(token, base64_encoded=base64_encoded)
+            given = f"Authorization: {sent}\r\n{given}"
+        if not own & _REQUEST_ID:
+            given = f"X-Request-ID: {uuid.uuid4()}\r\n{given}"
+        if not own & _CORRELATION_ID:
+            given = f"X-Correlation-ID: {uuid.uuid4()}\r\n{given}"
+        if body is not None:
+            if not own & _CONTENT_TYPE:
+                given = f"{given}Content-Type: application/json\r\n"
+            return f"{given}Content-Length: {len(body)}\r\n{_ACCEPT}"
+        if method in _WITH_BODY:
+            return f"{given}Content-Length: 0\r\n{_ACCEPT}"
+        return given + _ACCEPT
 
     async def ocpi(
         self,
@@ -261,6 +303,11 @@ def read_envelope(
         return decoder.decode(response.body)
     except (msgspec.DecodeError, RecursionError) as e:  # deep nesting is no envelope either
         raise PlatformError(f"HTTP {response.status} without an OCPI envelope") from e
+
+
+def _unsafe(text: str) -> bool:
+    # A line break would end the field and start another the caller never meant.
+    return "\n" in text or "\r" in text or "\0" in text
 
 
 def _without_query(url: str) -> str:
