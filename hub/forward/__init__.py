@@ -31,7 +31,7 @@ import msgspec
 
 from hub.errors import PlatformError, ReceiverTimeoutError, ReceiverUnreachableError
 from hub.forward.connection import BrokenAnswerError
-from hub.forward.pool import Pool, Resolve
+from hub.forward.pool import IDLE_TIMEOUT, Pool, Resolve
 from hub.ocpi.envelope import Envelope
 from hub.settings import Settings
 from hub.urlguard import check
@@ -153,8 +153,12 @@ class PlatformClient:
         allow_private_urls: bool,
         resolve: Resolve | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
+        """``ssl_context``: what https connections trust (the system's CAs by default);
+        ``idle_timeout``: seconds a kept-alive connection may wait for its next request."""
         self._timeout = timeout
+        self._idle_timeout = idle_timeout
         self._max_response_size = max_response_size
         self.allow_private_urls = allow_private_urls
         self._resolve = resolve
@@ -186,6 +190,7 @@ class PlatformClient:
             resolve=self._resolve,
             allow_private=self.allow_private_urls,
             tls=tls,
+            idle_timeout=self._idle_timeout,
         )
 
     async def close(self) -> None:

@@ -157,6 +157,7 @@ class Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
             self.abort()
+            self._wake_writer()
 
     def abort(self) -> None:
         self.usable = False
@@ -188,9 +189,9 @@ class Connection(asyncio.Protocol):
         self._gone = True
         self._opened.discard(self)
         self._ended(exc)
-        for future in (self._drained, self._lost):
-            if future is not None and not future.done():
-                future.set_result(None)
+        self._wake_writer()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
 
     def eof_received(self) -> bool:
         self.usable = False
@@ -202,9 +203,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        drained = self._drained
-        if drained is not None and not drained.done():
-            drained.set_result(None)
+        self._wake_writer()
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None or self._answer_complete:
@@ -310,6 +309,13 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        """A body's writer waiting for the transport to drain has nothing more to write."""
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
 
 def _decoded(coding: bytes, content: bytes, limit: int) -> bytes:

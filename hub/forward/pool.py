@@ -7,7 +7,8 @@ the receiver's end), else opens one: the name is resolved (the injected ``Resolv
 (``hub.urlguard.refusal``) unless private URLs are allowed, and tried in turn. After a whole
 answer the connection goes back on its origin's stack, unless either side ends it
 (``Connection: close``, HTTP/1.0, a failed, cancelled or cut-short exchange). Idle connections
-are closed after ``_IDLE_SECONDS``, and at most ``_IDLE_PER_ORIGIN`` are kept per origin.
+are closed after ``idle_timeout`` seconds (15 by default); at most ``_IDLE_PER_ORIGIN`` are kept
+per origin.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hub.urlguard import refusal
 # A name -> the addresses to connect to (tests map names to 127.0.0.1 with it).
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
-_IDLE_SECONDS: Final = 15.0  # as aiohttp's keepalive_timeout, which the hub used before
+IDLE_TIMEOUT: Final = 15.0  # as aiohttp's keepalive_timeout, which the hub used before
 _IDLE_PER_ORIGIN: Final = 100
 _DNS_SECONDS: Final = 300.0  # as aiohttp's ttl_dns_cache, which the hub used before
 _ORIGINS: Final = 4096  # origins remembered; past it, those without idle connections go
@@ -92,8 +93,10 @@ class Pool:
         resolve: Resolve | None,
         allow_private: bool,
         tls: ssl.SSLContext,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self._loop = loop
+        self._idle_timeout = idle_timeout
         self._resolve = resolve
         self._allow_private = allow_private
         self._tls = tls
@@ -144,22 +147,26 @@ class Pool:
     # -- origins and targets
 
     def _locate(self, url: str) -> tuple[Origin, str]:
+        """The URL's origin, and the request target: what follows the authority, without the
+        fragment, percent-encoded where it would not be a valid target as it is."""
         start = url.find("://") + 3
         end = url.find("/", start)
         if end == -1:
             end = len(url)
+        for mark in "?#":
+            found = url.find(mark, start, end)
+            if found != -1:
+                end = found
         key = url[:end]
         origin = self._origins.get(key)
-        if origin is None or "?" in key or "#" in key:
-            parts = urllib.parse.urlsplit(url)
-            origin = self._origin(parts)
-            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-            if "?" not in key and "#" not in key:
-                self._remember(key, origin)
-        else:
-            target = url[end:] or "/"
-            if "#" in target:
-                target = target[: target.index("#")]
+        if origin is None:
+            origin = self._origin(urllib.parse.urlsplit(key))
+            self._remember(key, origin)
+        target = url[end:]
+        if "#" in target:
+            target = target[: target.index("#")]
+        if not target.startswith("/"):
+            target = "/" + target
         if not target.isascii() or not target.isprintable() or " " in target:
             target = urllib.parse.quote(target, safe=_TARGET_SAFE)
         return origin, target
@@ -231,7 +238,7 @@ class Pool:
 
     def _keep(self, origin: Origin, connection: Connection) -> None:
         if not connection.usable or self._closed:
-            connection.close()
+            connection.abort()  # its receiver ends it, or it may still carry a body's rest
             return
         now = connection.idle_since = self._loop.time()
         idle = origin.idle
@@ -239,13 +246,13 @@ class Pool:
         if len(idle) > _IDLE_PER_ORIGIN:
             idle.pop(0).close()
         if origin.sweep is None:
-            origin.sweep = self._loop.call_at(now + _IDLE_SECONDS, self._sweep, origin)
+            origin.sweep = self._loop.call_at(now + self._idle_timeout, self._sweep, origin)
 
     def _sweep(self, origin: Origin) -> None:
-        """Close the connections idle for ``_IDLE_SECONDS`` (the oldest, at the bottom)."""
+        """Close the connections idle for ``idle_timeout`` (the oldest, at the bottom)."""
         origin.sweep = None
         # A little early rather than a timer that fires again at once for the next one.
-        cut = self._loop.time() + 0.05 - _IDLE_SECONDS
+        cut = self._loop.time() + 0.05 - self._idle_timeout
         idle = origin.idle
         expired = 0
         while expired < len(idle) and idle[expired].idle_since <= cut:
@@ -254,7 +261,7 @@ class Pool:
         del idle[:expired]
         if idle and not self._closed:
             origin.sweep = self._loop.call_at(
-                idle[0].idle_since + _IDLE_SECONDS, self._sweep, origin
+                idle[0].idle_since + self._idle_timeout, self._sweep, origin
             )
 
 
