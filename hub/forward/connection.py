@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from typing import Final
+from typing import Final, cast
 
 import httptools
 
@@ -180,8 +180,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio's callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's are not asyncio.Transport subclasses, so no isinstance).
+        self._transport = cast(asyncio.Transport, transport)
         self._opened.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -100,6 +100,10 @@ class Server:
             await self.script(peer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went: nothing more to say
+        except asyncio.CancelledError:
+            # The server is being stopped. Ended quietly: asyncio's stream server (3.11) logs
+            # a handler task that ends cancelled as an error.
+            pass
         finally:
             writer.close()
 
