@@ -255,3 +255,29 @@ async def test_closing_the_client_closes_its_connections() -> None:
                 break
             await asyncio.sleep(0.05)
         assert ends == [True] * server.accepted
+
+
+def test_the_client_on_uvloop() -> None:
+    """uvicorn runs the hub on uvloop when it is installed: its transports are not asyncio's."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def test() -> None:
+        body = b"x" * (3 * 1024 * 1024)
+
+        async def silent_third(peer: Peer) -> None:
+            for _ in range(2):
+                request = await peer.request()
+                assert request is not None
+                await peer.answer(str(len(request.body)).encode())
+            await peer.request()
+            await peer.closed_by_client()
+
+        async with serving(silent_third) as server, client(timeout=0.3) as made:
+            assert (await get(made, server.url(), "PUT", body=body)).body == b"3145728"
+            assert (await get(made, server.url(), "PUT", body=b"{}")).body == b"2"
+            with pytest.raises(ReceiverTimeoutError):
+                await get(made, server.url())
+            assert server.accepted == 1
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(asyncio.wait_for(test(), 30))
