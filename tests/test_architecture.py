@@ -62,7 +62,7 @@ LEAVES = {
 HOMES = {
     "starlette": {"web", "app"},
     "redis": {"store", "delivery"},
-    "aiohttp": {"forward"},
+    "httptools": {"forward"},
     "uvicorn": {"cli", "server"},
     "prometheus_client": {"metrics"},
 }
@@ -119,7 +119,7 @@ def test_each_library_lives_in_one_place() -> None:
 
 # The pure cores: what they import may load neither Redis nor an HTTP client nor the web layer.
 PURE = ("hub.routing", "hub.policy", "hub.records", "hub.ocpi", "hub.translate")
-HEAVY = ("redis", "aiohttp", "starlette", "uvicorn", "prometheus_client")
+HEAVY = ("redis", "httptools", "starlette", "uvicorn", "prometheus_client")
 
 
 @pytest.mark.parametrize("module", PURE)
