@@ -7,7 +7,8 @@
 
 Run it from the repository root with the project's Python. The third-party clients are not
 dependencies of the hub: a client whose package is not installed is skipped, saying so
-(``pip install pyreqwest rnet aiosonic httpx``).
+(``pip install pyreqwest rnet aiosonic httpx``; httpx wants ``sniffio`` too, or httpcore
+tries to import it again on every call).
 
 Every client makes the call the way ``PlatformClient.request`` does: the Authorization header
 (Base64 token), a new X-Request-ID and X-Correlation-ID per call, Content-Type for a body, no
