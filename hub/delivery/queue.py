@@ -383,6 +383,7 @@ class Queue:
                 args=[entry_id, latest, GROUP, field, value, reason, attempts, str(time.time())],
             )
         )
+        await call(self._redis.sadd(keys.delivery_parked(), platform_id))
 
     # --- operator's view ----------------------------------------------------------------
 
@@ -408,18 +409,36 @@ class Queue:
             stats[platform_id] = QueueStats(depth=depth, oldest_age=oldest, dead_letters=parked)
         return stats
 
+    async def overview(self, platforms: list[tuple[str, bool]]) -> dict[str, QueueStats]:
+        """``stats_of`` for (platform id, deliverable) pairs, reading only the queues that may
+        hold something (``Schedule.busy``), those with dead letters, and those of platforms
+        that are not delivered now (their queues wait, unscheduled); every other queue is
+        empty. At 10,000 platforms, reading all of them took seconds."""
+        parked = await call(self._redis.smembers(keys.delivery_parked()))
+        wanted = await self.schedule.busy() | {text(p) for p in parked}
+        read = [i for i, deliverable in platforms if i in wanted or not deliverable]
+        found = await self.stats_of(read)
+        empty = QueueStats(depth=0, oldest_age=None, dead_letters=0)
+        return {i: found.get(i, empty) for i, _ in platforms}
+
     async def sweep(self, platform_ids: list[str]) -> int:
         """Mark due every one of these platforms whose queue holds something: a process that
         died between queueing and marking (or data from an older release) leaves no queue
-        behind unseen. Returns how many were marked."""
+        behind unseen; and every one with dead letters is listed as such (``overview``).
+        Returns how many were marked."""
         waiting: list[str] = []
+        parked: list[str] = []
         for start in range(0, len(platform_ids), 1000):
             chunk = platform_ids[start : start + 1000]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for platform_id in chunk:
                     pipe.xlen(keys.queue(platform_id))
-                depths = await call(pipe.execute())
-            waiting += [p for p, depth in zip(chunk, depths, strict=True) if depth]
+                    pipe.xlen(keys.dead_letters(platform_id))
+                lengths = await call(pipe.execute())
+            waiting += [p for p, depth in zip(chunk, lengths[::2], strict=True) if depth]
+            parked += [p for p, letters in zip(chunk, lengths[1::2], strict=True) if letters]
+        if parked:
+            await call(self._redis.sadd(keys.delivery_parked(), *parked))
         await self.schedule.mark(waiting)
         return len(waiting)
 
@@ -450,6 +469,8 @@ class Queue:
         await self.put([(platform_id, message) for _, message in messages])
         if messages:
             await call(self._redis.xdel(keys.dead_letters(platform_id), *[i for i, _ in messages]))
+        if not await call(self._redis.xlen(keys.dead_letters(platform_id))):
+            await call(self._redis.srem(keys.delivery_parked(), platform_id))
         return len(messages), len(hopeless)
 
     async def park_where(

@@ -257,6 +257,17 @@ class Schedule:
     async def holder(self, platform_id: str) -> str | None:
         return (await self.holders([platform_id])).get(platform_id)
 
+    async def busy(self) -> set[str]:
+        """The platforms that are due, wait for a retry or are held: every platform whose queue
+        holds something is among them (``Queue.put`` marks it, a holder lets it go only when
+        nothing is left, the sweep marks what a crash left unmarked). In proportion to those
+        platforms, not to all of them."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.delivery_due(), 0, -1)
+            pipe.hkeys(keys.delivery_holders())
+            due, held = await call(pipe.execute())
+        return {text(p) for p in due} | {text(p) for p in held}
+
     # --- keep-alives -----------------------------------------------------------------
 
     async def keepalives(self, interval: float, count: int) -> list[str]:

@@ -190,6 +190,12 @@ def delivery_holders() -> str:
     return f"{_HUB}:delivery:holders"
 
 
+def delivery_parked() -> str:
+    """Set: platforms that have dead letters (or had: a redrive that empties them removes the
+    platform, and the delivery sweep adds any that is missing)."""
+    return f"{_HUB}:delivery:parked"
+
+
 def delivery_dirty() -> str:
     """Set: platforms that were queued to while a process held them (look again after)."""
     return f"{_HUB}:delivery:dirty"

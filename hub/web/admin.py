@@ -17,7 +17,7 @@ from hub.errors import ConflictError, InvalidParametersError, NotFoundError, Una
 from hub.ocpi import headers as h
 from hub.ocpi.lanes import LANES
 from hub.ocpi.versions import RECEIVER, V2_1_1
-from hub.records import Agreement, Party, Platform, label, party_key, party_of
+from hub.records import Agreement, Party, Platform, deliverable, label, party_key, party_of
 from hub.store.kept import Parked
 from hub.web import bodies, responses
 from hub.web.admin_types import (
@@ -220,9 +220,10 @@ async def queues(request: Request) -> Response:
     """Per receiving platform: what waits, how old the oldest is, what was parked."""
     hub = _authorize(request)
     listed = [p for p in await hub.platforms.all() if p.registered or p.deleted]
-    # Every queue, and who delivers it, in two round trips however many platforms there are.
+    # Only the queues that may hold something are read (Queue.overview); who delivers each
+    # in one round trip.
     ids = [p.id for p in listed]
-    stats = await hub.queue.stats_of(ids)
+    stats = await hub.queue.overview([(p.id, deliverable(p)) for p in listed])
     holders = await hub.queue.schedule.holders(ids)
     found = [
         QueueView(

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub import metrics
-from hub.records import SUSPENDED
+from hub.records import SUSPENDED, deliverable
 from hub.web.context import Services, services
 
 
@@ -41,10 +41,16 @@ async def exposition(hub: Services) -> bytes:
     for platform in snapshot.platforms.values():
         status = SUSPENDED if platform.deleted else platform.status
         counts[status] = counts.get(status, 0) + 1
-    # Every queue in one round trip.
-    receivers = [p.id for p in snapshot.platforms.values() if p.registered and not p.deleted]
-    found = await hub.queue.stats_of(receivers)
-    queues = [(i, s.depth, s.oldest_age, s.dead_letters) for i, s in found.items()]
+    # Only the queues that may hold something are read (Queue.overview), and only those that
+    # do are shown: 10,000 series of zeros would cost every scrape and say nothing.
+    platforms = snapshot.platforms.values()
+    receivers = [(p.id, deliverable(p)) for p in platforms if p.registered and not p.deleted]
+    found = await hub.queue.overview(receivers)
+    queues = [
+        (i, s.depth, s.oldest_age, s.dead_letters)
+        for i, s in found.items()
+        if s.depth or s.dead_letters
+    ]
     state.platforms, state.queues = counts, queues
     state.unrouted = await hub.kept.unrouted_count()
     if hub.embedded_redis:

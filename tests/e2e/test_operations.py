@@ -95,7 +95,7 @@ def test_metrics_after_traffic(hub_factory: MakeHub) -> None:
     assert value(text, "ocpi_hub_platforms", status="CONNECTED") == 2
     assert value(text, "ocpi_hub_embedded_redis_up") == 1
     assert value(text, "ocpi_hub_build_info") == 1
-    assert "ocpi_hub_queue_depth{" in text
+    assert "# TYPE ocpi_hub_queue_depth gauge" in text
     assert value(text, "ocpi_hub_deliveries_total", outcome="delivered") >= 1  # HubClientInfo
     # Bounded labels: no object ids, no tokens.
     assert "SECRET-LOC" not in text
@@ -156,7 +156,7 @@ def test_the_gauges_say_how_the_platforms_and_their_queues_are(tmp_path: Path) -
             # A removed platform is counted as suspended (it is, for good).
             assert value(text, "ocpi_hub_platforms", status="SUSPENDED") == 1
             assert value(text, "ocpi_hub_queue_oldest_age_seconds", platform=emsp.id) >= 0
-            assert f'platform="{cpo.id}"' in text
+            assert f'platform="{cpo.id}"' in text  # HubClientInfo tells it of the newcomer
             # Queues of platforms that never registered are not shown.
             assert f'platform="{retired["id"]}"' not in text
             emsp.fake.down = False
