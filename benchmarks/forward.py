@@ -634,6 +634,9 @@ def finish_profiler(process: subprocess.Popen[bytes], output: Path) -> None:
             print(f"      {line}")
 
 
+ENTRY_POINTS = ("hub/cli.py", "hub/__main__", "hub/server/processes.py")
+
+
 def profile_summary(folded: Path, top: int = 15) -> list[str]:
     """The functions of the hub with the most samples on their stack (folded py-spy output)."""
     inclusive: dict[str, int] = {}
@@ -647,12 +650,8 @@ def profile_summary(folded: Path, top: int = 15) -> list[str]:
         for frame in stack.split(";"):
             name = frame.split(":")[0] + ")" if " (" in frame else frame
             wanted = "hub/" in name or "logging/" in name or "redis/" in name
-            if (
-                wanted
-                and name not in seen
-                and "hub/cli.py" not in name
-                and "hub/__main__" not in name
-            ):
+            # The process's entry points are on every stack: they say nothing.
+            if wanted and name not in seen and not any(r in name for r in ENTRY_POINTS):
                 seen.add(name)
                 inclusive[name] = inclusive.get(name, 0) + int(count)
     ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
