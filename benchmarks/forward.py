@@ -288,11 +288,9 @@ def nginx_conf(directory: Path, port: int, upstream_port: int, *, access_log: bo
     127.0.0.1:``upstream_port`` over kept-alive HTTP/1.1 connections, every file nginx writes
     in ``directory``."""
     d = directory
-    log = (
-        f"access_log {d}/access.log combined buffer=64k flush=1s;"
-        if access_log
-        else ("access_log off;")
-    )
+    log = "access_log off;"
+    if access_log:
+        log = f"access_log {d}/access.log combined buffer=64k flush=1s;"
     return f"""# written by benchmarks/forward.py
 worker_processes 1;
 daemon off;
@@ -309,8 +307,9 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    # wrk's connections and the hub's are never closed by their server; nginx closes a
-    # connection after 1000 requests by default, on both sides.
+    # The hub and the receiver keep a connection for any number of calls; nginx closes one
+    # after 1000 by default (keepalive_requests), on both sides: a reconnection that the
+    # others do not pay.
     keepalive_requests 100000000;
     upstream receiver {{
         server 127.0.0.1:{upstream_port};
@@ -346,30 +345,40 @@ class Nginx:
         self.conf = directory / "nginx.conf"
         self.conf.write_text(nginx_conf(directory, self.port, receiver.port, access_log=access_log))
         error_log = directory / "error.log"
-        # -e: the error log before the configuration is read (else nginx opens its compiled-in
-        # default, /var/log/nginx/error.log, and fails without permission to).
+        # -e: the error log before the configuration is read (else nginx first opens its
+        # compiled-in default, /var/log/nginx/error.log, writable by root only).
         command = [binary, "-p", f"{directory}/", "-c", str(self.conf), "-e", str(error_log)]
         with open(directory / "output.log", "w") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self.workers: list[int] = []
+        try:
+            problem = self._wait_ready()
+        except BaseException:  # Ctrl-C or SIGTERM meanwhile: the caller cannot stop it yet
+            self.stop()
+            raise
+        if problem:
+            self.stop()
+            logs = [directory / name for name in ("output.log", "error.log")]
+            text = "\n".join(p.read_text(errors="replace") for p in logs if p.exists())
+            raise RuntimeError(f"nginx did not start ({problem}):\n{text}")
+
+    def _wait_ready(self) -> str:
+        """Wait until a call through nginx reaches the receiver; what went wrong, or ""."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                break
+                return f"exit status {self.process.returncode}"
             try:
                 status, _, _ = client.request("GET", f"{self.url}/_stats", timeout=5)
             except OSError:
                 time.sleep(0.05)
                 continue
             if status != 200:
-                break
+                return f"the receiver's /_stats through nginx: HTTP {status}"
             table = _processes()
             self.workers = [p for p in _tree(table, self.process.pid) if p != self.process.pid]
-            return
-        self.stop()
-        logs = [(directory / name) for name in ("output.log", "error.log")]
-        text = "\n".join(p.read_text(errors="replace") for p in logs if p.exists())
-        raise RuntimeError(f"nginx did not start:\n{text}")
+            return ""
+        return "not ready after 10 s"
 
     def clear_access_log(self) -> None:
         """Empty the access log (nginx appends to it): at 20-50k lines/s it would otherwise
