@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import msgspec
 
 from hub.bridge import CORE, Bridge, Withheld
-from hub.delivery.queue import Message, Queue
-from hub.delivery.worker import AGREEMENT_ENDED
+from hub.delivery.lanes import AGREEMENT_ENDED
+from hub.delivery.messages import Message
+from hub.delivery.queue import Queue
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError
 from hub.hubclientinfo import Announcer
 from hub.ocpi.lanes import CPO, LANES

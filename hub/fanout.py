@@ -24,7 +24,8 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator
 
 from hub.bridge import CORE
-from hub.delivery.queue import Message, Queue
+from hub.delivery.messages import Message
+from hub.delivery.queue import Queue
 from hub.errors import HubError
 from hub.ocpi.lanes import LANES, Lane
 from hub.ocpi.paths import encode_segments

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
-from hub.delivery.queue import Message, Queue
+from hub.delivery.messages import Message
+from hub.delivery.queue import Queue
 from hub.errors import HubError
 from hub.ocpi.credentials import ROLES as ROLES_221
 from hub.ocpi.envelope import timestamp_now

@@ -17,15 +17,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from hub import metrics
+from hub.delivery.messages import (
+    DeadLetter,
+    Message,
+    QueueStats,
+    decoded,
+    encode,
+    entries_of,
+    letter,
+    raw_of,
+)
 from hub.delivery.schedule import Schedule
-from hub.errors import ConflictError, StoreUnavailableError
+from hub.errors import ConflictError, HubError, StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import RedisClient, call, text
+from hub.store.connection import RedisClient, call, clustered, pipelined, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -92,112 +103,24 @@ return 1
 """
 
 
-class Message(msgspec.Struct, kw_only=True):
-    """One call the hub owes a platform."""
+@dataclass(frozen=True)
+class Wanted:
+    """A platform whose batch ``Queue.batches`` reads."""
 
-    module: str
-    interface: str
-    method: str
-    path: str  # below the receiver's endpoint URL
-    query: str = ""
-    body: msgspec.Raw = msgspec.Raw(b"null")  # the JSON body; null: none
-    sender: tuple[str, str] | None = None  # OCPI-from; None for configuration modules
-    receiver: tuple[str, str] | None = None  # OCPI-to
-    # The party whose object a broadcast carries (the roaming policy is checked again against
-    # it before sending); None for the hub's own messages.
-    owner: tuple[str, str] | None = None
-    object: str  # messages of one object are delivered in order; coalescing key
-    full_state: bool  # a PUT: it makes older queued messages of the same object moot
-    correlation_id: str
-    enqueued_at: float
-
-    @property
-    def content(self) -> bytes | None:
-        raw = bytes(self.body)
-        return None if raw == b"null" else raw
+    platform_id: str
+    pending: bool  # what this consumer left pending comes first (False: it knows none is)
+    claim: bool  # what earlier holders left pending is taken over first
 
 
-class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A parked message; ``raw`` instead of ``message`` when its entry could not be decoded
-    (the entry's bytes as text, undecodable bytes escaped): it can never be delivered."""
+@dataclass(frozen=True)
+class LetGo:
+    """A held platform let go (``Queue.settle``): what it delivered, and what comes next."""
 
-    id: str
-    message: Message | None = None
-    raw: str | None = None
-    reason: str
-    attempts: int
-    parked_at: float
-
-
-class QueueStats(msgspec.Struct, kw_only=True):
-    depth: int
-    oldest_age: float | None
-    dead_letters: int
-
-
-_encode = msgspec.json.Encoder()
-_message = msgspec.json.Decoder(Message)
-
-
-def _shown(value: bytes) -> str:
-    """Bytes of unknown origin as text for people: what is not UTF-8 is escaped."""
-    return value.decode("utf-8", "backslashreplace")
-
-
-def _decoded(fields: dict[bytes, bytes]) -> Message | str:
-    """The message of a queue entry, or why there is none."""
-    raw = fields.get(b"m")
-    if raw is None:
-        names = ", ".join(sorted(_shown(name) for name in fields))
-        return f"undecodable queue entry: no field 'm' (it has: {names})"
-    try:
-        return _message.decode(raw)
-    except msgspec.DecodeError as e:
-        return f"undecodable queue entry: {e}"
-
-
-def _raw(fields: dict[bytes, bytes]) -> bytes:
-    """What to keep of an undecodable entry: its field ``m``, else all its fields as JSON."""
-    raw = fields.get(b"m")
-    if raw is not None:
-        return raw
-    return _encode.encode({_shown(name): _shown(value) for name, value in fields.items()})
-
-
-def _letter(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
-    """A dead letter as stored, read leniently: whatever its stream holds is listed, none of it
-    makes the listing fail."""
-    message: Message | None = None
-    raw = fields.get(b"raw")
-    if raw is None:
-        found = _decoded(fields)
-        message = found if isinstance(found, Message) else None
-        raw = None if message is not None else _raw(fields)
-    try:
-        attempts = int(fields.get(b"attempts", b"0"))
-    except ValueError:
-        attempts = 0
-    try:
-        parked_at = float(fields.get(b"parked_at", b"0"))
-    except ValueError:
-        parked_at = 0.0
-    return DeadLetter(
-        id=text(entry_id),
-        message=message,
-        raw=None if raw is None else _shown(raw),
-        reason=_shown(fields.get(b"reason", b"")),
-        attempts=attempts,
-        parked_at=parked_at,
-    )
-
-
-def later(a: str | None, b: str) -> bool:
-    """Stream id ``a`` comes after ``b`` (ids compare as (milliseconds, sequence))."""
-    if a is None:
-        return False
-    ams, aseq = a.split("-")
-    bms, bseq = b.split("-")
-    return (int(ams), int(aseq)) > (int(bms), int(bseq))
+    platform_id: str
+    done: list[tuple[str, Message]]  # acknowledged and deleted
+    again_in: float | None  # due again in so many seconds (None: only if queued to meanwhile)
+    failures: int  # in a row
+    holding: bool  # the hold is still this process's: it is finished (else only the acks)
 
 
 class Queue:
@@ -213,8 +136,9 @@ class Queue:
 
     async def put(self, items: list[tuple[str, Message]], *, push: str = "") -> list[str]:
         """Queue each message for its platform and mark the platforms due; returns the entry
-        ids. Two round trips, however many messages: the queues, then the schedule (in this
-        order: a platform marked before its message is there could be found empty and let go).
+        ids. Two round trips, however many messages and platforms: the queues, then the
+        schedule (in this order: a platform marked before its message is there could be found
+        empty and let go).
 
         ``push``: the id of the broadcast push these messages carry (``hub.fanout``), queued in
         the order of those ids: a platform that already has this push or a later one does not
@@ -223,21 +147,11 @@ class Queue:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for platform_id, message in items:
-                await self._enqueue(
-                    keys=[
-                        keys.queue(platform_id),
-                        keys.queue_latest(platform_id),
-                        keys.queue_push(platform_id),
-                    ],
-                    args=[
-                        _encode.encode(message),
-                        message.object,
-                        "1" if message.full_state else "0",
-                        GROUP,
-                        push,
-                    ],
-                    client=pipe,  # type: ignore[arg-type]
-                )
+                written = [keys.queue(platform_id), keys.queue_latest(platform_id)]
+                written.append(keys.queue_push(platform_id))
+                full = "1" if message.full_state else "0"
+                args = [encode(message), message.object, full, GROUP, push]
+                pipelined(pipe, self._enqueue, written, args)
             ids = await call(pipe.execute())
         await self.schedule.mark(platform_id for platform_id, _ in items)
         return [text(i) for i in ids]
@@ -284,21 +198,72 @@ class Queue:
                 await call(self._create(keys=[stream], args=[GROUP]))
         else:
             return [], False
-        if len(_entries(left)) >= count:
+        return await self._chosen(platform_id, left, new, count)
+
+    async def batches(
+        self, consumer: str, wanted: list[Wanted], count: int
+    ) -> list[tuple[list[tuple[str, Message]], bool] | HubError]:
+        """``batch`` for many platforms in one round trip (more only for a platform whose queue
+        has no group yet, or whose earlier holders left more than ``count`` pending): for each,
+        its batch, or the error that kept it from being read. A platform ``claim``ed takes over
+        what earlier holders left pending first (up to ``count`` in the same round trip)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for want in wanted:
+                stream = keys.queue(want.platform_id)
+                if want.claim:
+                    pipe.xautoclaim(stream, GROUP, consumer, 0, "0-0", count=count)
+                if want.pending or want.claim:
+                    pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+                pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+            answers = await call(pipe.execute(raise_on_error=False))
+        found: list[tuple[list[tuple[str, Message]], bool] | HubError] = []
+        at = 0
+        for want in wanted:
+            size = 1 + want.claim + (want.pending or want.claim)
+            try:
+                found.append(await self._read(consumer, want, answers[at : at + size], count))
+            except HubError as e:
+                found.append(e)
+            at += size
+        return found
+
+    async def _read(
+        self, consumer: str, want: Wanted, answers: list[Any], count: int
+    ) -> tuple[list[tuple[str, Message]], bool]:
+        """One platform's part of ``batches``."""
+        failed = [a for a in answers if isinstance(a, Exception)]
+        if any("NOGROUP" in str(e) for e in failed):
+            # No group: nothing was ever read, so nothing is pending; batch() makes the group.
+            return await self.batch(want.platform_id, consumer, count)
+        if failed:
+            raise StoreUnavailableError(f"Redis: {failed[0]}")
+        if want.claim and text(answers[0][0]) != "0-0":
+            # More was pending than one claim takes: claimed all, the batch is read again.
+            await self.claim(want.platform_id, consumer)
+            return await self.batch(want.platform_id, consumer, count)
+        left = answers[-2] if want.pending or want.claim else []
+        return await self._chosen(want.platform_id, left, answers[-1], count)
+
+    async def _chosen(
+        self, platform_id: str, left: Any, new: Any, count: int
+    ) -> tuple[list[tuple[str, Message]], bool]:
+        """The batch of what was pending (``left``) and the ``new`` entries read after it, and
+        whether more may wait."""
+        if len(entries_of(left)) >= count:
             # More is pending than one batch holds: the new entries (pending now, after the
             # others) wait for a later batch, lest one overtake an older one of its object.
             return await self._messages(platform_id, left), True
         fresh = await self._messages(platform_id, new)
-        return await self._messages(platform_id, left) + fresh, len(_entries(new)) >= count
+        return await self._messages(platform_id, left) + fresh, len(entries_of(new)) >= count
 
     async def _messages(self, platform_id: str, answer: Any) -> list[tuple[str, Message]]:
         stream = keys.queue(platform_id)
         found = []
-        for entry_id, fields in _entries(answer):
+        for entry_id, fields in entries_of(answer):
             if not fields:  # deleted meanwhile (already delivered)
                 await call(self._redis.xack(stream, GROUP, entry_id))
                 continue
-            message = _decoded(fields)
+            message = decoded(fields)
             if isinstance(message, Message):
                 found.append((text(entry_id), message))
                 continue
@@ -306,7 +271,7 @@ class Queue:
                 "queue entry %s of platform %s parked: %s", text(entry_id), platform_id, message
             )
             await self._park_entry(
-                platform_id, text(entry_id), "", b"raw", _raw(fields), message, 0
+                platform_id, text(entry_id), "", b"raw", raw_of(fields), message, 0
             )
             metrics.DELIVERIES.labels(platform_id, "parked").inc()
         return found
@@ -329,30 +294,38 @@ class Queue:
             )
         )
 
-    async def settle(
-        self,
-        platform_id: str,
-        done: list[tuple[str, Message]],
-        consumer: str,
-        *,
-        again_in: float | None,
-        failures: int,
-        holding: bool,
-    ) -> None:
-        """``done_many`` and, when ``holding``, the schedule's ``finish``, in one round trip
-        (the acknowledgements first: the next holder must not find them pending)."""
+    async def settle(self, consumer: str, let_gos: list[LetGo]) -> list[HubError | None]:
+        """Acknowledge what each let-go delivered and finish the holds ``consumer`` still has,
+        in one round trip for all (two on a cluster); for each let-go, None or why it failed.
+        The acknowledgements come first: the next holder must not find them pending."""
+        acks = [i for i, let_go in enumerate(let_gos) if let_go.done]
+        held = [i for i, let_go in enumerate(let_gos) if let_go.holding]
+        failed: dict[int, HubError] = {}
         async with self._redis.pipeline(transaction=False) as pipe:
-            if done:
-                await self._done_many(
-                    keys=[keys.queue(platform_id), keys.queue_latest(platform_id)],
-                    args=_done_args(done),
-                    client=pipe,  # type: ignore[arg-type]
+            for i in acks:
+                platform_id = let_gos[i].platform_id
+                pipelined(
+                    pipe,
+                    self._done_many,
+                    [keys.queue(platform_id), keys.queue_latest(platform_id)],
+                    _done_args(let_gos[i].done),
                 )
-            if holding:
-                await self.schedule.finish(
-                    pipe, consumer, platform_id, again_in=again_in, failures=failures
+            if acks and clustered(self._redis):
+                # A cluster pipeline sends each node its part at the same time, and the
+                # schedule is on another node than the queues: the acknowledgements go first.
+                failed = _failures(acks, await call(pipe.execute(raise_on_error=False)))
+                acks = []
+            if held:
+                finished = [let_gos[i] for i in held]
+                self.schedule.finish(
+                    pipe, consumer, [(f.platform_id, f.again_in, f.failures) for f in finished]
                 )
-            await call(pipe.execute())
+            if acks or held:
+                answers = await call(pipe.execute(raise_on_error=False))
+                failed |= _failures(acks, answers[: len(acks)])
+                if held:
+                    failed |= _failures(held, answers[-1:] * len(held))
+        return [failed.get(i) for i in range(len(let_gos))]
 
     async def park(
         self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
@@ -360,7 +333,7 @@ class Queue:
         """Move a message to the platform's dead letters, with the reason."""
         latest = message.object if message.full_state else ""
         await self._park_entry(
-            platform_id, entry_id, latest, b"m", _encode.encode(message), reason, attempts
+            platform_id, entry_id, latest, b"m", encode(message), reason, attempts
         )
 
     async def _park_entry(
@@ -444,7 +417,7 @@ class Queue:
 
     async def dead_letters(self, platform_id: str, count: int = 1000) -> list[DeadLetter]:
         entries = await call(self._redis.xrange(keys.dead_letters(platform_id), count=count))
-        return [_letter(entry_id, fields or {}) for entry_id, fields in entries]
+        return [letter(entry_id, fields or {}) for entry_id, fields in entries]
 
     async def redrive(self, platform_id: str, ids: list[str] | None = None) -> tuple[int, int]:
         """Queue parked messages again (as new messages, with a fresh TTL); returns how many,
@@ -485,7 +458,7 @@ class Queue:
                 self._redis.xrange(keys.queue(platform_id), min=start, max="+", count=500)
             )
             for entry_id, fields in entries:
-                message = _decoded(fields or {})
+                message = decoded(fields or {})
                 if isinstance(message, Message) and moot(message):
                     await self.park(platform_id, text(entry_id), message, reason, 0)
                     parked += 1
@@ -512,6 +485,10 @@ def _done_args(entries: list[tuple[str, Message]]) -> list[str]:
     return args
 
 
-def _entries(answer: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    """The entries of an XREADGROUP answer for one stream."""
-    return [entry for _, entries in answer or [] for entry in entries]
+def _failures(indexes: list[int], answers: list[Any]) -> dict[int, HubError]:
+    """The errors among a pipeline's ``answers``, by the index of the let-go each is for."""
+    return {
+        i: StoreUnavailableError(f"Redis: {answer}")
+        for i, answer in zip(indexes, answers, strict=True)
+        if isinstance(answer, Exception)
+    }

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.store import keys
-from hub.store.connection import LUA_NOW, RedisClient, call, text
+from hub.store.connection import LUA_NOW, RedisClient, call, pipelined, text
 
 # Mark platforms due now (unless they wait for a retry: their backoff stands); a held one dirty.
 _MARK = (
@@ -85,27 +85,36 @@ end
 return lost
 """
 )
-# Consumer ARGV[1] is done with platform ARGV[2] for now: due again in ARGV[3] ms ('' : only if
-# it was queued to meanwhile), with ARGV[4] failures in a row. 0 when it no longer held it.
+# Consumer ARGV[1] is done with platforms: for each (ARGV[i], ARGV[i+1], ARGV[i+2]) from i = 2:
+# platform ARGV[i] is due again in ARGV[i+1] ms ('' : only if it was queued to meanwhile), with
+# ARGV[i+2] failures in a row. Returns per platform 1, or 0 when the consumer no longer held it.
 _FINISH = (
     LUA_NOW
     + """
-if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[2])
-local dirty = redis.call('SREM', KEYS[3], ARGV[2])
-if ARGV[4] == '0' then
-  redis.call('HDEL', KEYS[4], ARGV[2])
-else
-  redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
+local out = {}
+for i = 2, #ARGV, 3 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[2], id) ~= ARGV[1] then
+    table.insert(out, 0)
+  else
+    redis.call('HDEL', KEYS[2], id)
+    local dirty = redis.call('SREM', KEYS[3], id)
+    if ARGV[i + 2] == '0' then
+      redis.call('HDEL', KEYS[4], id)
+    else
+      redis.call('HSET', KEYS[4], id, ARGV[i + 2])
+    end
+    if ARGV[i + 1] ~= '' then
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[i + 1]), id)
+    elseif dirty == 1 then
+      redis.call('ZADD', KEYS[1], now, id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
+    table.insert(out, 1)
+  end
 end
-if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-elseif dirty == 1 then
-  redis.call('ZADD', KEYS[1], now, ARGV[2])
-else
-  redis.call('ZREM', KEYS[1], ARGV[2])
-end
-return 1
+return out
 """
 )
 # Take up to ARGV[2] due keep-alives, each next due ARGV[1] ms from now (a process that dies
@@ -224,27 +233,25 @@ class Schedule:
         )
         return {text(i) for i in lost}
 
-    async def finish(
-        self,
-        pipe: Any,
-        consumer: str,
-        platform_id: str,
-        *,
-        again_in: float | None,
-        failures: int,
+    def finish(
+        self, pipe: Any, consumer: str, platforms: list[tuple[str, float | None, int]]
     ) -> None:
-        """Queue in the pipeline ``pipe``: let go of a held platform, due again in
-        ``again_in`` seconds (None: only if messages were queued meanwhile), with ``failures``
-        in a row; nothing when ``consumer`` no longer holds it."""
-        await self._finish(
-            keys=[
+        """Queue in the pipeline ``pipe``: let go of held platforms, each (id, due again in so
+        many seconds (None: only if messages were queued meanwhile), failures in a row); one
+        that ``consumer`` no longer holds is left alone."""
+        args: list[str | int] = [consumer]
+        for platform_id, again_in, failures in platforms:
+            args += [platform_id, "" if again_in is None else _ms(again_in), failures]
+        pipelined(
+            pipe,
+            self._finish,
+            [
                 keys.delivery_due(),
                 keys.delivery_holders(),
                 keys.delivery_dirty(),
                 keys.delivery_failures(),
             ],
-            args=[consumer, platform_id, "" if again_in is None else _ms(again_in), failures],
-            client=pipe,
+            args,
         )
 
     async def holders(self, platform_ids: list[str]) -> dict[str, str]:
@@ -296,10 +303,11 @@ class Schedule:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for platform_id in platform_ids[start : start + 1000]:
                     delay = _jitter.uniform(0, interval)
-                    await self._keepalive_at(
-                        keys=[keys.keepalive_due()],
-                        args=[platform_id, _ms(delay), "NX"],
-                        client=pipe,  # type: ignore[arg-type]
+                    pipelined(
+                        pipe,
+                        self._keepalive_at,
+                        [keys.keepalive_due()],
+                        [platform_id, _ms(delay), "NX"],
                     )
                 await call(pipe.execute())
 

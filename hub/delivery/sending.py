@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.delivery.queue import Message
+from hub.delivery.messages import Message
 from hub.errors import PermanentRefusalError, PlatformError
 from hub.forward import PlatformClient, PlatformResponse, read_envelope
 from hub.ocpi import headers as h

@@ -1,10 +1,9 @@
 """Delivering the queues: every hub process runs a ``Deliverer``. It takes the platforms that
 have something to do from the schedule (``hub.delivery.schedule``), at most ``CONCURRENCY`` at a
-time, and for each reads a batch of its queue and sends it: up to ``LANES`` calls at once, one
-object per lane, so that a PATCH never overtakes the PUT before it (README: "Delivery"). A
-message that fails for a reason that may pass waits with exponential backoff and jitter until
-its TTL, then it is parked as a dead letter; a newer full state of an object makes the older
-messages of that object moot.
+time, and for each reads a batch of its queue and sends it (``hub.delivery.lanes``). The
+platforms taken together are read in one Redis round trip, and those that finish together are
+let go in one (``hub.delivery.bulk``): in a broadcast, where each queue holds one message, a
+delivery costs a small share of a round trip.
 
 The holder of a platform also keeps its health: after ``offline_after`` failures in a row it is
 OFFLINE, and its versions endpoint is probed with backoff, queue or no queue, until it answers
@@ -28,18 +27,20 @@ import socket
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from hub import metrics
+from hub.delivery.bulk import Collector
 from hub.delivery.health import Health, backoff
-from hub.delivery.queue import Message, Queue, later
+from hub.delivery.lanes import Lanes, lane_of
+from hub.delivery.messages import Message
+from hub.delivery.queue import LetGo, Queue, Wanted
 from hub.delivery.schedule import Held
 from hub.delivery.sending import Sender
 from hub.delivery.stopping import RECANCEL_SECONDS, stop, wait_for_event, warn
-from hub.errors import HubError, PermanentRefusalError
+from hub.errors import HubError
 from hub.forward import PlatformClient
 from hub.partners import Partners
-from hub.records import CONNECTED, OFFLINE, PLANNED, Platform, deliverable, endpoint_url
+from hub.records import CONNECTED, OFFLINE, PLANNED, Platform, deliverable
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
 from hub.store.platforms import PlatformStore
@@ -50,17 +51,11 @@ HOLD_SECONDS = 10.0  # a taken platform is this process's for so long; renewed e
 POLL_SECONDS = 0.5  # how often work queued by other processes is looked for (own: at once)
 CONCURRENCY = 256  # platforms delivered at the same time by one process
 TAKE_COUNT = 64  # platforms taken in one round trip
-LANES = 4  # calls to one platform at the same time (each for other objects)
 BATCH = 100  # messages read from one queue at once
 PROBES = 32  # keep-alives under way at the same time
 SWEEP_SECONDS = 300.0  # how often every queue is checked for work nobody was told of
-ATTEMPTS_KEPT = 100_000  # messages whose attempts are counted here (for their dead letter)
 REGISTERED_GRACE = 1.0  # seconds before the first call to a platform that just registered
 RELEASE_SECONDS = 1.0  # how long a stopping task tries to let its platform go (it expires)
-# The reason of a dead letter queued for a partner whose agreement ended before it was sent.
-AGREEMENT_ENDED = "agreement ended"
-
-Outcome = Literal["done", "parked", "retry", "stop"]
 
 
 class Deliverer:
@@ -76,21 +71,26 @@ class Deliverer:
         """``partners``: the roaming policy,
         checked again before each send of a broadcast (None: agreements are off)."""
         self._settings = settings
-        self._partners = partners
         self._cache = cache
         self._store = store
         self._queue = queue
         self._schedule = queue.schedule
-        self._sender = Sender(cache, client, settings.handshake_timeout)
-        self._health = Health(settings, cache, store, queue.schedule, self._sender)
+        sender = Sender(cache, client, settings.handshake_timeout)
+        self._health = Health(settings, cache, store, queue.schedule, sender)
+        self._lanes = Lanes(settings, queue, sender, partners)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # The reads of the platforms taken together, and their let-gos, each in one round trip.
+        self._reads: Collector[Wanted, tuple[list[tuple[str, Message]], bool]] = Collector(
+            self._read, limit=CONCURRENCY, what="reading queues"
+        )
+        self._let_gos: Collector[LetGo, None] = Collector(
+            self._settle, limit=CONCURRENCY, what="letting platforms go"
+        )
         self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
         self._tasks: set[asyncio.Task[None]] = set()  # every task of the group not done yet
         self._wake = asyncio.Event()
         self._held: dict[str, asyncio.Event] = {}  # platforms held here -> set when lost
         self._probing: set[str] = set()  # keep-alives under way
-        self._attempts: dict[str, int] = {}  # entry id -> attempts made here
-        self._last_error: dict[str, str] = {}  # platform -> why its last attempt failed
         # Platforms whose last batch here left nothing pending: the next needs no look at it.
         self._clean: set[str] = set()
         self._took = self._swept = False
@@ -126,7 +126,10 @@ class Deliverer:
         """Deliver what the schedule says, keep platforms alive; until cancelled."""
         async with asyncio.TaskGroup() as group:
             self._group = group
+            # Not among the tasks stopped first: the platforms stopping are let go through it.
+            settling = group.create_task(self._let_gos.run(), name="delivery-let-gos")
             try:
+                self._spawn(self._reads.run(), "delivery-reads")
                 self._spawn(self._renewing(), "delivery-holds")
                 self._spawn(self._keeping_alive(), "delivery-keepalives")
                 self._spawn(self._sweeping(), "delivery-sweep")
@@ -137,6 +140,7 @@ class Deliverer:
                 await stop(self._tasks, grace=RELEASE_SECONDS + RECANCEL_SECONDS)
                 if running := [task.get_name() for task in self._tasks if not task.done()]:
                     log.warning("delivery tasks did not stop in time: %s", ", ".join(running))
+                await stop({settling})
                 self._group = None
                 self._took = self._swept = False
 
@@ -240,57 +244,35 @@ class Deliverer:
             again = backoff(failures, self._settings.retry_base, self._settings.retry_max)
         finally:
             holding = not lost.is_set()
-            let_go = await self._let_go(platform_id, batch.done, again, failures, holding=holding)
+            let_go = await self._let_go(LetGo(platform_id, batch.done, again, failures, holding))
             if let_go and holding and batch.left_clean:
                 self._clean.add(platform_id)
             self._held.pop(platform_id, None)
             self.wake()
 
-    async def _let_go(
-        self,
-        platform_id: str,
-        done: list[tuple[str, Message]],
-        again: float | None,
-        failures: int,
-        *,
-        holding: bool,
-    ) -> bool:
+    async def _let_go(self, let_go: LetGo) -> bool:
         """Acknowledge what was delivered and finish the hold (if it is still this process's),
-        in one round trip; True when done. While the task is being cancelled (a stop), in a
-        task of its own that tries for at most RELEASE_SECONDS (the hold expires anyway), so
-        that the stop does not cut it short."""
-
-        settled = False
-
-        async def finish() -> None:
-            nonlocal settled
-            try:
-                await self._queue.settle(
-                    platform_id,
-                    done,
-                    self.consumer,
-                    again_in=again,
-                    failures=failures,
-                    holding=holding,
-                )
-                settled = True
-            except Exception as e:
-                warn(f"platform {platform_id} not let go (its hold expires)", e)
-
+        together with the other platforms let go at the same time; True when done. While the
+        task is being cancelled (a stop), it waits for that at most RELEASE_SECONDS (the hold
+        expires anyway), so that the stop does not wait for Redis."""
+        settled = self._let_gos.submit(let_go)
         current = asyncio.current_task()
-        if current is None or not current.cancelling():
-            await finish()
-            return settled
-        try:
-            task = self._spawn(finish(), f"let-go-{platform_id}")
-        except RuntimeError:  # run() was cancelled twice: its group takes no new tasks
+        stopping = current is not None and current.cancelling() > 0
+        await asyncio.wait({settled}, timeout=RELEASE_SECONDS if stopping else None)
+        if not settled.done():
             return False
-        try:
-            await asyncio.wait({task}, timeout=RELEASE_SECONDS)
-        finally:
-            if not task.done():
-                await stop({task})
-        return settled
+        if isinstance(error := settled.exception(), Exception):
+            warn(f"platform {let_go.platform_id} not let go (its hold expires)", error)
+            return False
+        return True
+
+    async def _read(
+        self, wanted: list[Wanted]
+    ) -> list[tuple[list[tuple[str, Message]], bool] | HubError]:
+        return await self._queue.batches(self.consumer, wanted, BATCH)
+
+    async def _settle(self, let_gos: list[LetGo]) -> list[HubError | None]:
+        return await self._queue.settle(self.consumer, let_gos)
 
     async def _work(
         self, held: Held, lost: asyncio.Event, batch: _Batch
@@ -301,21 +283,21 @@ class Deliverer:
         platform = (await self._cache.current()).platforms.get(platform_id)
         if platform is None or not deliverable(platform):
             return None, failures  # suspended or removed: what is queued waits (or expires)
-        if held.last_holder != self.consumer:
-            await self._queue.claim(platform_id, self.consumer)
-        if platform.status == OFFLINE and not await self._health.probe_offline(platform):
-            self._last_error[platform_id] = (
-                "the platform is OFFLINE and its versions endpoint does not answer"
-            )
-            # Nothing is sent, but what outlived its TTL meanwhile is parked.
-            await self._expire(platform_id)
-            return await self._failed(platform_id, failures + 1)
-        entries, full = await self._queue.batch(
-            platform_id,
-            self.consumer,
-            BATCH,
-            pending=not (batch.clean and held.last_holder == self.consumer),
-        )
+        claim = held.last_holder != self.consumer
+        if platform.status == OFFLINE:
+            if claim:
+                await self._queue.claim(platform_id, self.consumer)
+                claim = False
+            if not await self._health.probe_offline(platform):
+                self._lanes.last_error[platform_id] = (
+                    "the platform is OFFLINE and its versions endpoint does not answer"
+                )
+                # Nothing is sent, but what outlived its TTL meanwhile is parked.
+                entries, _ = await self._queue.batch(platform_id, self.consumer, BATCH)
+                await self._lanes.expire(platform_id, entries)
+                return await self._failed(platform_id, failures + 1)
+        pending = not (batch.clean and held.last_holder == self.consumer)
+        entries, full = await self._reads.submit(Wanted(platform_id, pending, claim))
         if not entries:
             batch.left_clean = True
             return None, 0
@@ -324,122 +306,10 @@ class Deliverer:
         if full:
             objects = {m.object for _, m in entries} | {lane_of(m) for _, m in entries}
             newest = await self._queue.newest(platform_id, sorted(objects))
-        if not await self._send_batch(platform, entries, newest, lost, batch.done):
+        if not await self._lanes.send(platform, entries, newest, lost, batch.done):
             return await self._failed(platform_id, failures + 1)
         batch.left_clean = not full  # all read, all settled: nothing is pending here
         return (0.0 if full else None), 0
-
-    async def _expire(self, platform_id: str) -> None:
-        """Park the messages of a batch that outlived their TTL; the others stay pending."""
-        entries, _ = await self._queue.batch(platform_id, self.consumer, BATCH)
-        for entry_id, message in entries:
-            if self._expired(message):
-                await self._park(platform_id, entry_id, message, self._expiry(platform_id), 0)
-
-    def _expired(self, message: Message) -> bool:
-        return time.time() - message.enqueued_at >= self._settings.message_ttl
-
-    def _expiry(self, platform_id: str) -> str:
-        last = self._last_error.get(platform_id, "never tried")
-        return f"expired after {self._settings.message_ttl:g} s; last error: {last}"
-
-    async def _send_batch(
-        self,
-        platform: Platform,
-        entries: list[tuple[str, Message]],
-        newest: dict[str, str],
-        lost: asyncio.Event,
-        done: list[tuple[str, Message]],
-    ) -> bool:
-        """Send a batch, one lane per top-level object, ``LANES`` lanes at a time; False when a
-        send failed for a reason that may pass (the rest of its lane waits, and nothing new is
-        started)."""
-        for entry_id, message in entries:
-            if message.full_state and later(entry_id, newest.get(message.object, "0-0")):
-                newest[message.object] = entry_id
-        lanes: dict[str, list[tuple[str, Message]]] = {}
-        for entry in entries:
-            lanes.setdefault(lane_of(entry[1]), []).append(entry)
-        failed = asyncio.Event()
-        room = asyncio.Semaphore(LANES)
-
-        async def lane(items: list[tuple[str, Message]]) -> None:
-            # What this lane settled and has not acknowledged yet: acknowledged before its next
-            # call, so that a process that dies replays at most the call under way (twice in
-            # a row), never older calls after newer ones; the last ones go with the let-go.
-            settled: list[tuple[str, Message]] = []
-            try:
-                async with room:
-                    for entry_id, message in items:
-                        if lost.is_set() or failed.is_set():
-                            return
-                        if moot(newest, entry_id, message):
-                            settled.append((entry_id, message))
-                            metrics.DELIVERIES.labels(platform.id, "superseded").inc()
-                            continue
-                        if settled:
-                            await self._queue.done_many(platform.id, settled)
-                            settled = []
-                        outcome = await self._attempt(platform, entry_id, message)
-                        if outcome == "done":
-                            settled.append((entry_id, message))
-                        elif outcome != "parked":
-                            failed.set()
-                            return
-            finally:
-                done.extend(settled)
-
-        if len(lanes) == 1:
-            await lane(next(iter(lanes.values())))
-        else:
-            await asyncio.gather(*(lane(items) for items in lanes.values()))
-        return not failed.is_set()
-
-    async def _attempt(self, platform: Platform, entry_id: str, message: Message) -> Outcome:
-        """One attempt at one message: delivered, parked (never deliverable, expired), or
-        to be retried."""
-        platform_id = platform.id
-        attempts = self._attempts.get(entry_id, 0)
-        if self._expired(message):
-            return await self._park(
-                platform_id, entry_id, message, self._expiry(platform_id), attempts
-            )
-        url = endpoint_url(platform, message.module, message.interface)
-        if url is None:
-            reason = f"the platform has no {message.module} {message.interface} endpoint"
-            return await self._park(platform_id, entry_id, message, reason, attempts)
-        if not await self._still_partners(message):
-            # Queued while an agreement covered it: never sent once it has ended.
-            return await self._park(platform_id, entry_id, message, AGREEMENT_ENDED, attempts)
-        if len(self._attempts) > ATTEMPTS_KEPT:  # entries another process took over
-            self._attempts.clear()
-        self._attempts[entry_id] = attempts + 1
-        try:
-            await self._sender.send(platform, message, url)
-        except PermanentRefusalError as e:
-            return await self._park(platform_id, entry_id, message, str(e), attempts + 1)
-        except HubError as e:
-            self._last_error[platform_id] = e.message
-            metrics.DELIVERIES.labels(platform_id, "retried").inc()
-            return "retry"
-        self._attempts.pop(entry_id, None)
-        metrics.DELIVERIES.labels(platform_id, "delivered").inc()
-        return "done"
-
-    async def _park(
-        self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
-    ) -> Outcome:
-        await self._queue.park(platform_id, entry_id, message, reason, attempts)
-        self._attempts.pop(entry_id, None)
-        metrics.DELIVERIES.labels(platform_id, "parked").inc()
-        return "parked"
-
-    async def _still_partners(self, message: Message) -> bool:
-        """The owner of a broadcast object and its receiver may still exchange its module."""
-        if self._partners is None or message.owner is None or message.receiver is None:
-            return True
-        policy = await self._partners.policy()
-        return policy.reaches(message.owner, message.receiver, module=message.module)
 
     async def _failed(self, platform_id: str, failures: int) -> tuple[float, int]:
         """One more failure in a row: when to try again; enough of them make the platform
@@ -488,19 +358,3 @@ class _Batch:
     clean: bool  # none were pending here when it was taken
     done: list[tuple[str, Message]] = field(default_factory=list)
     left_clean: bool = False  # none will be once ``done`` is acknowledged
-
-
-def moot(newest: dict[str, str], entry_id: str, message: Message) -> bool:
-    """A newer full state of the message's object is queued, or of its top-level object (a
-    location's PUT carries its EVSEs: an older EVSE PATCH must not reach a receiver that may
-    not have the location yet, and is stale anyway)."""
-    return later(newest.get(message.object), entry_id) or later(
-        newest.get(lane_of(message)), entry_id
-    )
-
-
-def lane_of(message: Message) -> str:
-    """The lane of a message: its top-level object. An EVSE or connector PATCH
-    (``locations:NL/CPO/LOC1/EVSE1``) goes in its location's lane, behind the location's PUT."""
-    module, _, path = message.object.partition(":")
-    return f"{module}:{'/'.join(path.split('/')[:3])}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from hub.errors import StoreUnavailableError
@@ -43,6 +44,16 @@ LUA_NOW = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
+
+
+def pipelined(pipe: Any, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
+    """Queue a run of ``script`` in the pipeline ``pipe``, as EVAL with the script's text.
+
+    Not ``script(client=pipe)``: redis-py then sends SCRIPT EXISTS before every execution of
+    the pipeline (one more round trip each time), and a cluster pipeline refuses EVALSHA. Redis
+    keeps the compiled script after the first EVAL; what EVAL costs more is its text (a few
+    hundred bytes) on the connection."""
+    pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
 
 
 async def ready(redis: RedisClient) -> None:
@@ -87,3 +98,9 @@ async def listen(
             log.warning("%s interrupted (%r); retrying", what, e)
             changed(None)
             await asyncio.sleep(1.0)
+
+
+def clustered(redis: RedisClient) -> bool:
+    """``redis`` talks to a Redis Cluster: a pipeline goes to the nodes at once, in parallel, so
+    commands of different slots in one pipeline run in no given order."""
+    return isinstance(redis, RedisCluster)

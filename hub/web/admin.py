@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from hub.agreements import Proposal
 from hub.bridge import Withheld
-from hub.delivery.queue import Message
+from hub.delivery.messages import Message
 from hub.errors import ConflictError, InvalidParametersError, NotFoundError, UnauthorizedError
 from hub.ocpi import headers as h
 from hub.ocpi.lanes import LANES

@@ -17,7 +17,8 @@ from typing import Any, Self
 
 import msgspec
 
-from hub.delivery.queue import Message, Queue
+from hub.delivery.messages import Message
+from hub.delivery.queue import Queue
 from hub.delivery.worker import Deliverer
 from hub.forward import PlatformClient
 from hub.lifecycle import Lifecycle

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from hub.delivery.queue import DeadLetter, Message
+from hub.delivery.messages import DeadLetter, Message
 from tests.delivery.harness import OK, Hub, Received, Receiver, Reply, hub, location, running, until
 
 FAST = {"retry_base": 0.05, "retry_max": 0.2}
