@@ -25,3 +25,11 @@ def calls(url: str) -> dict[str, int]:
 def keys(url: str, pattern: str) -> list[str]:
     with redis.Redis.from_url(url, decode_responses=True) as connection:
         return sorted(connection.scan_iter(match=pattern))
+
+
+def reads(url: str) -> int:
+    """How many times Redis read from its clients' connections since the last ``reset``: about
+    one per round trip (a pipeline's commands arrive together), whoever made it. This reading
+    counts one itself."""
+    with redis.Redis.from_url(url) as connection:
+        return int(connection.info("stats")["total_reads_processed"])

@@ -36,7 +36,7 @@ from hub.delivery.messages import (
 from hub.delivery.schedule import Schedule
 from hub.errors import ConflictError, HubError, StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import RedisClient, call, clustered, pipelined, text
+from hub.store.connection import RedisClient, call, pipelined, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -295,36 +295,38 @@ class Queue:
         )
 
     async def settle(self, consumer: str, let_gos: list[LetGo]) -> list[HubError | None]:
-        """Acknowledge what each let-go delivered and finish the holds ``consumer`` still has,
-        in one round trip for all (two on a cluster); for each let-go, None or why it failed.
-        The acknowledgements come first: the next holder must not find them pending."""
-        acks = [i for i, let_go in enumerate(let_gos) if let_go.done]
-        held = [i for i, let_go in enumerate(let_gos) if let_go.holding]
+        """Acknowledge what each let-go delivered (one round trip for all), then finish the
+        holds ``consumer`` still has (one more): the next holder must not find pending what
+        was delivered. For each let-go: None, or why it failed. A platform whose
+        acknowledgements failed keeps its hold until the hold expires: it is taken again then,
+        and what is still pending is sent again (at least once)."""
         failed: dict[int, HubError] = {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for i in acks:
-                platform_id = let_gos[i].platform_id
-                pipelined(
-                    pipe,
-                    self._done_many,
-                    [keys.queue(platform_id), keys.queue_latest(platform_id)],
-                    _done_args(let_gos[i].done),
-                )
-            if acks and clustered(self._redis):
-                # A cluster pipeline sends each node its part at the same time, and the
-                # schedule is on another node than the queues: the acknowledgements go first.
-                failed = _failures(acks, await call(pipe.execute(raise_on_error=False)))
-                acks = []
-            if held:
-                finished = [let_gos[i] for i in held]
-                self.schedule.finish(
-                    pipe, consumer, [(f.platform_id, f.again_in, f.failures) for f in finished]
-                )
-            if acks or held:
+        acks = [i for i, let_go in enumerate(let_gos) if let_go.done]
+        if acks:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for i in acks:
+                    platform_id = let_gos[i].platform_id
+                    pipelined(
+                        pipe,
+                        self._done_many,
+                        [keys.queue(platform_id), keys.queue_latest(platform_id)],
+                        _done_args(let_gos[i].done),
+                    )
                 answers = await call(pipe.execute(raise_on_error=False))
-                failed |= _failures(acks, answers[: len(acks)])
-                if held:
-                    failed |= _failures(held, answers[-1:] * len(held))
+            failed = {
+                i: StoreUnavailableError(f"Redis: {answer}")
+                for i, answer in zip(acks, answers, strict=True)
+                if isinstance(answer, Exception)
+            }
+        finishing = [i for i, let_go in enumerate(let_gos) if let_go.holding and i not in failed]
+        if finishing:
+            try:
+                holds = [let_gos[i] for i in finishing]
+                await self.schedule.finish(
+                    consumer, [(h.platform_id, h.again_in, h.failures) for h in holds]
+                )
+            except HubError as e:
+                failed |= dict.fromkeys(finishing, e)
         return [failed.get(i) for i in range(len(let_gos))]
 
     async def park(
@@ -483,12 +485,3 @@ def _done_args(entries: list[tuple[str, Message]]) -> list[str]:
     for entry_id, message in entries:
         args += [entry_id, message.object if message.full_state else ""]
     return args
-
-
-def _failures(indexes: list[int], answers: list[Any]) -> dict[int, HubError]:
-    """The errors among a pipeline's ``answers``, by the index of the let-go each is for."""
-    return {
-        i: StoreUnavailableError(f"Redis: {answer}")
-        for i, answer in zip(indexes, answers, strict=True)
-        if isinstance(answer, Exception)
-    }

@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from hub.store import keys
 from hub.store.connection import LUA_NOW, RedisClient, call, pipelined, text
@@ -233,25 +232,23 @@ class Schedule:
         )
         return {text(i) for i in lost}
 
-    def finish(
-        self, pipe: Any, consumer: str, platforms: list[tuple[str, float | None, int]]
-    ) -> None:
-        """Queue in the pipeline ``pipe``: let go of held platforms, each (id, due again in so
-        many seconds (None: only if messages were queued meanwhile), failures in a row); one
-        that ``consumer`` no longer holds is left alone."""
+    async def finish(self, consumer: str, platforms: list[tuple[str, float | None, int]]) -> None:
+        """Let go of held platforms, in one round trip: each (id, due again in so many seconds
+        (None: only if messages were queued meanwhile), failures in a row); one that
+        ``consumer`` no longer holds is left alone."""
         args: list[str | int] = [consumer]
         for platform_id, again_in, failures in platforms:
             args += [platform_id, "" if again_in is None else _ms(again_in), failures]
-        pipelined(
-            pipe,
-            self._finish,
-            [
-                keys.delivery_due(),
-                keys.delivery_holders(),
-                keys.delivery_dirty(),
-                keys.delivery_failures(),
-            ],
-            args,
+        await call(
+            self._finish(
+                keys=[
+                    keys.delivery_due(),
+                    keys.delivery_holders(),
+                    keys.delivery_dirty(),
+                    keys.delivery_failures(),
+                ],
+                args=args,
+            )
         )
 
     async def holders(self, platform_ids: list[str]) -> dict[str, str]:

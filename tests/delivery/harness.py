@@ -26,7 +26,7 @@ from hub.ocpi.versions import Endpoint
 from hub.records import CONNECTED, Party, Platform
 from hub.settings import Settings
 from hub.store.cache import PlatformCache
-from hub.store.connection import RedisClient, open_redis
+from hub.store.connection import RedisClient, open_redis, ready
 from hub.store.platforms import PlatformStore
 from tests.waiting import wait_for_async
 
@@ -195,9 +195,11 @@ def location(location_id: str) -> Message:
 
 @asynccontextmanager
 async def hub(redis_url: str, **settings: Any) -> AsyncIterator[Hub]:
-    redis = open_redis(redis_url, cluster=False)
+    """``redis_cluster=True``: ``redis_url`` is a node of a Redis Cluster."""
     # The receivers are on 127.0.0.1.
     chosen = Settings(redis_url=redis_url, **{"allow_private_urls": True, **settings})
+    redis = open_redis(redis_url, cluster=chosen.redis_cluster)
+    await ready(redis)
     peers = PlatformClient.of(chosen)
     await peers.start()
     try:
