@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Literal
 
 from hub import metrics
@@ -58,8 +59,8 @@ class Lanes:
         lanes: dict[str, list[tuple[str, Message]]] = {}
         for entry in entries:
             lanes.setdefault(lane_of(entry[1]), []).append(entry)
+        waiting = deque(lanes.values())
         failed = asyncio.Event()
-        room = asyncio.Semaphore(LANES)
 
         async def lane(items: list[tuple[str, Message]]) -> None:
             # What this lane settled and has not acknowledged yet: acknowledged before its next
@@ -67,30 +68,36 @@ class Lanes:
             # a row), never older calls after newer ones; the last ones go with the let-go.
             settled: list[tuple[str, Message]] = []
             try:
-                async with room:
-                    for entry_id, message in items:
-                        if lost.is_set() or failed.is_set():
-                            return
-                        if moot(newest, entry_id, message):
-                            settled.append((entry_id, message))
-                            metrics.DELIVERIES.labels(platform.id, "superseded").inc()
-                            continue
-                        if settled:
-                            await self._queue.done_many(platform.id, settled)
-                            settled = []
-                        outcome = await self._attempt(platform, entry_id, message)
-                        if outcome == "done":
-                            settled.append((entry_id, message))
-                        elif outcome != "parked":
-                            failed.set()
-                            return
+                for entry_id, message in items:
+                    if lost.is_set() or failed.is_set():
+                        return
+                    if moot(newest, entry_id, message):
+                        settled.append((entry_id, message))
+                        metrics.DELIVERIES.labels(platform.id, "superseded").inc()
+                        continue
+                    if settled:
+                        await self._queue.done_many(platform.id, settled)
+                        settled = []
+                    outcome = await self._attempt(platform, entry_id, message)
+                    if outcome == "done":
+                        settled.append((entry_id, message))
+                    elif outcome != "parked":
+                        failed.set()
+                        return
             finally:
                 done.extend(settled)
 
-        if len(lanes) == 1:
-            await lane(next(iter(lanes.values())))
+        async def sending() -> None:
+            # One of at most LANES: takes the next lane when its last is done (a task per
+            # sender, not per lane: a batch of a hundred objects makes four tasks, not 100).
+            while waiting and not (lost.is_set() or failed.is_set()):
+                await lane(waiting.popleft())
+
+        senders = min(LANES, len(waiting))
+        if senders == 1:
+            await sending()
         else:
-            await asyncio.gather(*(lane(items) for items in lanes.values()))
+            await asyncio.gather(*(sending() for _ in range(senders)))
         return not failed.is_set()
 
     async def expire(self, platform_id: str, entries: list[tuple[str, Message]]) -> None:

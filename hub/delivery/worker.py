@@ -257,12 +257,14 @@ class Deliverer:
         expires anyway), so that the stop does not wait for Redis."""
         settled = self._let_gos.submit(let_go)
         current = asyncio.current_task()
-        stopping = current is not None and current.cancelling() > 0
-        await asyncio.wait({settled}, timeout=RELEASE_SECONDS if stopping else None)
-        if not settled.done():
-            return False
-        if isinstance(error := settled.exception(), Exception):
-            warn(f"platform {let_go.platform_id} not let go (its hold expires)", error)
+        if current is not None and current.cancelling():
+            await asyncio.wait({settled}, timeout=RELEASE_SECONDS)
+            if not settled.done():
+                return False
+        try:
+            await settled  # cancelled with its waiter: the let-go is still made
+        except HubError as e:
+            warn(f"platform {let_go.platform_id} not let go (its hold expires)", e)
             return False
         return True
 
