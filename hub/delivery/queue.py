@@ -36,7 +36,7 @@ from hub.delivery.messages import (
 from hub.delivery.schedule import Schedule
 from hub.errors import ConflictError, HubError, StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import RedisClient, call, pipelined, text
+from hub.store.connection import RedisClient, ScriptRun, call, run_scripts, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -145,14 +145,16 @@ class Queue:
         get it again (id ``""`` for it)."""
         if not items:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for platform_id, message in items:
-                written = [keys.queue(platform_id), keys.queue_latest(platform_id)]
-                written.append(keys.queue_push(platform_id))
-                full = "1" if message.full_state else "0"
-                args = [encode(message), message.object, full, GROUP, push]
-                pipelined(pipe, self._enqueue, written, args)
-            ids = await call(pipe.execute())
+        runs = []
+        for platform_id, message in items:
+            written = [keys.queue(platform_id), keys.queue_latest(platform_id)]
+            written.append(keys.queue_push(platform_id))
+            full = "1" if message.full_state else "0"
+            args = [encode(message), message.object, full, GROUP, push]
+            runs.append(ScriptRun(self._enqueue, written, args))
+        ids = await run_scripts(self._redis, runs)
+        if failed := [answer for answer in ids if isinstance(answer, Exception)]:
+            raise StoreUnavailableError(f"Redis: {failed[0]}")
         await self.schedule.mark(platform_id for platform_id, _ in items)
         return [text(i) for i in ids]
 
@@ -303,16 +305,15 @@ class Queue:
         failed: dict[int, HubError] = {}
         acks = [i for i, let_go in enumerate(let_gos) if let_go.done]
         if acks:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for i in acks:
-                    platform_id = let_gos[i].platform_id
-                    pipelined(
-                        pipe,
-                        self._done_many,
-                        [keys.queue(platform_id), keys.queue_latest(platform_id)],
-                        _done_args(let_gos[i].done),
-                    )
-                answers = await call(pipe.execute(raise_on_error=False))
+            runs = [
+                ScriptRun(
+                    self._done_many,
+                    [keys.queue(let_gos[i].platform_id), keys.queue_latest(let_gos[i].platform_id)],
+                    _done_args(let_gos[i].done),
+                )
+                for i in acks
+            ]
+            answers = await run_scripts(self._redis, runs)
             failed = {
                 i: StoreUnavailableError(f"Redis: {answer}")
                 for i, answer in zip(acks, answers, strict=True)

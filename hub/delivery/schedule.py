@@ -19,8 +19,9 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hub.errors import StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import LUA_NOW, RedisClient, call, pipelined, text
+from hub.store.connection import LUA_NOW, RedisClient, ScriptRun, call, run_scripts, text
 
 # Mark platforms due now (unless they wait for a retry: their backoff stands); a held one dirty.
 _MARK = (
@@ -297,16 +298,17 @@ class Schedule:
     async def keepalives_spread(self, platform_ids: list[str], interval: float) -> None:
         """``keepalive_in(..., spread=True)`` for many platforms, a thousand a round trip."""
         for start in range(0, len(platform_ids), 1000):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for platform_id in platform_ids[start : start + 1000]:
-                    delay = _jitter.uniform(0, interval)
-                    pipelined(
-                        pipe,
-                        self._keepalive_at,
-                        [keys.keepalive_due()],
-                        [platform_id, _ms(delay), "NX"],
-                    )
-                await call(pipe.execute())
+            runs = [
+                ScriptRun(
+                    self._keepalive_at,
+                    [keys.keepalive_due()],
+                    [platform_id, _ms(_jitter.uniform(0, interval)), "NX"],
+                )
+                for platform_id in platform_ids[start : start + 1000]
+            ]
+            answers = await run_scripts(self._redis, runs)
+            if failed := [answer for answer in answers if isinstance(answer, Exception)]:
+                raise StoreUnavailableError(f"Redis: {failed[0]}")
 
     async def failed(self, platform_id: str) -> int:
         """One more failure in a row of a platform not held (a keep-alive); how many now."""

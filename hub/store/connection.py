@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from hub.errors import StoreUnavailableError
 
@@ -46,14 +47,40 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
 
-def pipelined(pipe: Any, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
-    """Queue a run of ``script`` in the pipeline ``pipe``, as EVAL with the script's text.
+@dataclass(frozen=True)
+class ScriptRun:
+    """One run of a Lua script, for ``run_scripts``."""
 
-    Not ``script(client=pipe)``: redis-py then sends SCRIPT EXISTS before every execution of
-    the pipeline (one more round trip each time), and a cluster pipeline refuses EVALSHA. Redis
-    keeps the compiled script after the first EVAL; what EVAL costs more is its text (a few
-    hundred bytes) on the connection."""
-    pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+    script: AsyncScript
+    keys: Sequence[str]
+    args: Sequence[Any]
+
+
+async def run_scripts(redis: RedisClient, runs: Sequence[ScriptRun]) -> list[Any]:
+    """The runs in one pipeline (not a transaction; on a cluster, each node's part goes to that
+    node): for each, its answer or its error (an exception, not raised).
+
+    As EVALSHA, not ``script(client=pipe)``: redis-py then sends SCRIPT EXISTS before every
+    pipeline (one more round trip each time), and a cluster pipeline refuses it. A script that
+    Redis does not know (it restarted, or failed over) is loaded, and the runs that failed for
+    want of it are made again, in their order: one more round trip, that once."""
+    answers = await _run(redis, runs)
+    missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if missing:
+        for script in {runs[i].script.sha: runs[i].script for i in missing}.values():
+            await call(redis.script_load(script.script))
+        again = await _run(redis, [runs[i] for i in missing])
+        for i, answer in zip(missing, again, strict=True):
+            answers[i] = answer
+    return answers
+
+
+async def _run(redis: RedisClient, runs: Sequence[ScriptRun]) -> list[Any]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for run in runs:
+            # Not pipe.evalsha(): a cluster pipeline refuses that name, not the command.
+            pipe.execute_command("EVALSHA", run.script.sha, len(run.keys), *run.keys, *run.args)
+        return list(await call(pipe.execute(raise_on_error=False)))
 
 
 async def ready(redis: RedisClient) -> None:
@@ -98,9 +125,3 @@ async def listen(
             log.warning("%s interrupted (%r); retrying", what, e)
             changed(None)
             await asyncio.sleep(1.0)
-
-
-def clustered(redis: RedisClient) -> bool:
-    """``redis`` talks to a Redis Cluster: a pipeline goes to the nodes at once, in parallel, so
-    commands of different slots in one pipeline run in no given order."""
-    return isinstance(redis, RedisCluster)
