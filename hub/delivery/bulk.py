@@ -1,7 +1,7 @@
 """Many platforms per Redis round trip: the platforms taken together are read together (one
 pipeline for all their batches, ``Queue.batches``), and the platforms that finish together are
-let go together (one pipeline for all their acknowledgements and the ends of their holds,
-``Queue.settle``).
+let go together (one pipeline for all their acknowledgements, then one script for the ends of
+all their holds, ``Queue.settle``).
 
 A ``Collector`` gathers requests and flushes them as soon as the previous flush has returned.
 There is no timer: a lone request waits one turn of the event loop, not a period; under load,

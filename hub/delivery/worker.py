@@ -2,7 +2,7 @@
 have something to do from the schedule (``hub.delivery.schedule``), at most ``CONCURRENCY`` at a
 time, and for each reads a batch of its queue and sends it (``hub.delivery.lanes``). The
 platforms taken together are read in one Redis round trip, and those that finish together are
-let go in one (``hub.delivery.bulk``): in a broadcast, where each queue holds one message, a
+let go in two (``hub.delivery.bulk``): in a broadcast, where each queue holds one message, a
 delivery costs a small share of a round trip.
 
 The holder of a platform also keeps its health: after ``offline_after`` failures in a row it is
@@ -79,7 +79,7 @@ class Deliverer:
         self._health = Health(settings, cache, store, queue.schedule, sender)
         self._lanes = Lanes(settings, queue, sender, partners)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        # The reads of the platforms taken together, and their let-gos, each in one round trip.
+        # The reads of the platforms taken together in one round trip, their let-gos in two.
         self._reads: Collector[Wanted, tuple[list[tuple[str, Message]], bool]] = Collector(
             self._read, limit=CONCURRENCY, what="reading queues"
         )
