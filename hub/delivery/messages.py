@@ -10,6 +10,9 @@ import msgspec
 
 from hub.store.connection import text
 
+# The consumer group every hub process reads the queues through.
+GROUP = "delivery"
+
 
 class Message(msgspec.Struct, kw_only=True):
     """One call the hub owes a platform."""

@@ -7,9 +7,8 @@ at a time holds a platform (``hub.delivery.schedule``) and sends its queue, one 
 other, so a PATCH never overtakes the PUT before it; a newer full state of an object makes older
 queued messages of that object moot (they are skipped, not sent: coalescing).
 
-An entry that cannot be decoded (not JSON, not a message, no field ``m``; written by hand or by
-a broken release) can never be sent: it is parked at once as a dead letter that keeps its raw
-bytes and the reason, and the rest of the queue is delivered.
+What the holder reads is ``hub.delivery.reading``'s; here: queueing, acknowledging, parking,
+and the operator's view.
 """
 
 from __future__ import annotations
@@ -18,29 +17,25 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
-from hub import metrics
 from hub.delivery.messages import (
+    GROUP,
     DeadLetter,
     Message,
     QueueStats,
     decoded,
     encode,
-    entries_of,
     letter,
-    raw_of,
 )
+from hub.delivery.reading import Reader
 from hub.delivery.schedule import Schedule
 from hub.errors import ConflictError, HubError, StoreUnavailableError
 from hub.store import keys
 from hub.store.connection import RedisClient, ScriptRun, call, run_scripts, text
 
 log = logging.getLogger("hub.delivery")
-
-GROUP = "delivery"
 
 # XADD and remember the newest full state of the object, atomically (one slot: the receiver's).
 _ENQUEUE = """
@@ -81,15 +76,6 @@ redis.call('XADD', KEYS[3], '*', ARGV[4], ARGV[5], 'reason', ARGV[6], 'attempts'
 """
     + _DONE
 )
-# The stream and its group, so that a platform with nothing queued yet can be waited on; also
-# the group of a stream that exists without one (written by something else than _ENQUEUE).
-_CREATE = """
-local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
-if type(made) == 'table' and made.err and not string.find(made.err, 'BUSYGROUP') then
-  return made
-end
-return 1
-"""
 # _DONE for each (ARGV[2i], ARGV[2i+1]) = (entry id, object or '') of a batch; group: ARGV[1].
 _DONE_MANY = """
 for i = 2, #ARGV, 2 do
@@ -101,15 +87,6 @@ for i = 2, #ARGV, 2 do
 end
 return 1
 """
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """A platform whose batch ``Queue.batches`` reads."""
-
-    platform_id: str
-    pending: bool  # what this consumer left pending comes first (False: it knows none is)
-    claim: bool  # what earlier holders left pending is taken over first
 
 
 @dataclass(frozen=True)
@@ -128,9 +105,11 @@ class Queue:
         self._redis = redis
         self._enqueue = redis.register_script(_ENQUEUE)
         self._park = redis.register_script(_PARK)
-        self._create = redis.register_script(_CREATE)
         self._done_many = redis.register_script(_DONE_MANY)
         self.schedule = Schedule(redis)
+        # What the holder of a platform reads (hub.delivery.reading).
+        reader = Reader(redis, self._park_raw)
+        self.claim, self.batch, self.batches = reader.claim, reader.batch, reader.batches
 
     # --- writing ----------------------------------------------------------------------
 
@@ -158,125 +137,7 @@ class Queue:
         await self.schedule.mark(platform_id for platform_id, _ in items)
         return [text(i) for i in ids]
 
-    # --- reading (the lease holder only) ----------------------------------------------
-
-    async def claim(self, platform_id: str, consumer: str) -> None:
-        """Take over what earlier holders left pending: it is sent before anything new."""
-        stream = keys.queue(platform_id)
-        start = "0-0"
-        for _ in range(10_000):  # bounded: 100 entries each
-            try:
-                answer = await call(
-                    self._redis.xautoclaim(stream, GROUP, consumer, 0, start, count=100)
-                )
-            except StoreUnavailableError as e:
-                if "NOGROUP" not in e.message:
-                    raise
-                return  # no group: nothing was ever read, so nothing is pending
-            start = text(answer[0])
-            if start == "0-0":
-                return
-
-    async def batch(
-        self, platform_id: str, consumer: str, count: int, *, pending: bool = True
-    ) -> tuple[list[tuple[str, Message]], bool]:
-        """What ``consumer`` left pending (unless ``pending`` is false: it knows it left
-        nothing), then up to ``count`` new entries, in order (one round trip); and whether the
-        new ones filled ``count`` (more may wait)."""
-        stream = keys.queue(platform_id)
-        for _ in range(2):
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    if pending:
-                        pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
-                    pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-                    found = await call(pipe.execute())
-                    left, new = (found[0], found[1]) if pending else ([], found[0])
-                break
-            except StoreUnavailableError as e:
-                if "NOGROUP" not in e.message:
-                    raise
-                # A stream written by something else than put(), or none at all.
-                await call(self._create(keys=[stream], args=[GROUP]))
-        else:
-            return [], False
-        return await self._chosen(platform_id, left, new, count)
-
-    async def batches(
-        self, consumer: str, wanted: list[Wanted], count: int
-    ) -> list[tuple[list[tuple[str, Message]], bool] | HubError]:
-        """``batch`` for many platforms in one round trip (more only for a platform whose queue
-        has no group yet, or whose earlier holders left more than ``count`` pending): for each,
-        its batch, or the error that kept it from being read. A platform ``claim``ed takes over
-        what earlier holders left pending first (up to ``count`` in the same round trip)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for want in wanted:
-                stream = keys.queue(want.platform_id)
-                if want.claim:
-                    pipe.xautoclaim(stream, GROUP, consumer, 0, "0-0", count=count)
-                if want.pending or want.claim:
-                    pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
-                pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-            answers = await call(pipe.execute(raise_on_error=False))
-        found: list[tuple[list[tuple[str, Message]], bool] | HubError] = []
-        at = 0
-        for want in wanted:
-            size = 1 + want.claim + (want.pending or want.claim)
-            try:
-                found.append(await self._read(consumer, want, answers[at : at + size], count))
-            except HubError as e:
-                found.append(e)
-            at += size
-        return found
-
-    async def _read(
-        self, consumer: str, want: Wanted, answers: list[Any], count: int
-    ) -> tuple[list[tuple[str, Message]], bool]:
-        """One platform's part of ``batches``."""
-        failed = [a for a in answers if isinstance(a, Exception)]
-        if any("NOGROUP" in str(e) for e in failed):
-            # No group: nothing was ever read, so nothing is pending; batch() makes the group.
-            return await self.batch(want.platform_id, consumer, count)
-        if failed:
-            raise StoreUnavailableError(f"Redis: {failed[0]}")
-        if want.claim and text(answers[0][0]) != "0-0":
-            # More was pending than one claim takes: claimed all, the batch is read again.
-            await self.claim(want.platform_id, consumer)
-            return await self.batch(want.platform_id, consumer, count)
-        left = answers[-2] if want.pending or want.claim else []
-        return await self._chosen(want.platform_id, left, answers[-1], count)
-
-    async def _chosen(
-        self, platform_id: str, left: Any, new: Any, count: int
-    ) -> tuple[list[tuple[str, Message]], bool]:
-        """The batch of what was pending (``left``) and the ``new`` entries read after it, and
-        whether more may wait."""
-        if len(entries_of(left)) >= count:
-            # More is pending than one batch holds: the new entries (pending now, after the
-            # others) wait for a later batch, lest one overtake an older one of its object.
-            return await self._messages(platform_id, left), True
-        fresh = await self._messages(platform_id, new)
-        return await self._messages(platform_id, left) + fresh, len(entries_of(new)) >= count
-
-    async def _messages(self, platform_id: str, answer: Any) -> list[tuple[str, Message]]:
-        stream = keys.queue(platform_id)
-        found = []
-        for entry_id, fields in entries_of(answer):
-            if not fields:  # deleted meanwhile (already delivered)
-                await call(self._redis.xack(stream, GROUP, entry_id))
-                continue
-            message = decoded(fields)
-            if isinstance(message, Message):
-                found.append((text(entry_id), message))
-                continue
-            log.warning(
-                "queue entry %s of platform %s parked: %s", text(entry_id), platform_id, message
-            )
-            await self._park_entry(
-                platform_id, text(entry_id), "", b"raw", raw_of(fields), message, 0
-            )
-            metrics.DELIVERIES.labels(platform_id, "parked").inc()
-        return found
+    # --- the holder's (its reads: hub.delivery.reading) --------------------------------
 
     async def newest(self, platform_id: str, objects: list[str]) -> dict[str, str]:
         """For these objects: the id of the newest full state queued."""
@@ -338,6 +199,10 @@ class Queue:
         await self._park_entry(
             platform_id, entry_id, latest, b"m", encode(message), reason, attempts
         )
+
+    async def _park_raw(self, platform_id: str, entry_id: str, raw: bytes, reason: str) -> None:
+        """Park an entry that holds no message (it cannot be decoded), with its raw bytes."""
+        await self._park_entry(platform_id, entry_id, "", b"raw", raw, reason, 0)
 
     async def _park_entry(
         self,

@@ -33,7 +33,8 @@ from hub.delivery.bulk import Collector
 from hub.delivery.health import Health, backoff
 from hub.delivery.lanes import Lanes, lane_of
 from hub.delivery.messages import Message
-from hub.delivery.queue import LetGo, Queue, Wanted
+from hub.delivery.queue import LetGo, Queue
+from hub.delivery.reading import Wanted
 from hub.delivery.schedule import Held
 from hub.delivery.sending import Sender
 from hub.delivery.stopping import RECANCEL_SECONDS, stop, wait_for_event, warn

@@ -13,8 +13,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from hub.delivery.messages import Message
-from hub.delivery.queue import GROUP, LetGo, Wanted
+from hub.delivery.messages import GROUP, Message
+from hub.delivery.queue import LetGo
+from hub.delivery.reading import Wanted
 from hub.store import keys
 from tests import redisstats
 from tests.cluster import redis_cluster

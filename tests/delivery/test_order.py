@@ -13,8 +13,7 @@ from typing import Any
 import msgspec
 
 from hub.delivery.lanes import LANES
-from hub.delivery.messages import Message
-from hub.delivery.queue import GROUP
+from hub.delivery.messages import GROUP, Message
 from hub.store import keys
 from tests.delivery.harness import Received, Receiver, hub, location, running, until
 
