@@ -33,7 +33,7 @@ from hub.delivery.reading import Reader
 from hub.delivery.schedule import Schedule
 from hub.errors import ConflictError, HubError, StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import RedisClient, ScriptRun, call, run_scripts, text
+from hub.store.connection import RedisClient, ScriptRun, call, clustered, run_scripts, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -87,6 +87,34 @@ for i = 2, #ARGV, 2 do
 end
 return 1
 """
+# _DONE_MANY for several platforms in one script, on one Redis (on a cluster their queues are
+# in slots of their own): KEYS[2k-1], KEYS[2k]: platform k's queue and newest-state index;
+# ARGV[1]: the group, then per platform its number of entries and their (entry id, object or
+# '') pairs. Returns per platform '' or the error that stopped its acknowledgements: the other
+# platforms' go on.
+_DONE_ALL = """
+local function done(queue, latest, from, to)
+  for i = from, to, 2 do
+    local answer = redis.pcall('XACK', queue, ARGV[1], ARGV[i])
+    if type(answer) == 'table' and answer.err then return answer.err end
+    answer = redis.pcall('XDEL', queue, ARGV[i])
+    if type(answer) == 'table' and answer.err then return answer.err end
+    if ARGV[i + 1] ~= '' then
+      answer = redis.pcall('HGET', latest, ARGV[i + 1])
+      if type(answer) == 'table' and answer.err then return answer.err end
+      if answer == ARGV[i] then redis.pcall('HDEL', latest, ARGV[i + 1]) end
+    end
+  end
+  return ''
+end
+local out, at = {}, 2
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  table.insert(out, done(KEYS[k], KEYS[k + 1], at + 1, at + 2 * n))
+  at = at + 1 + 2 * n
+end
+return out
+"""
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,7 @@ class Queue:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._park = redis.register_script(_PARK)
         self._done_many = redis.register_script(_DONE_MANY)
+        self._done_all = redis.register_script(_DONE_ALL)
         self.schedule = Schedule(redis)
         # What the holder of a platform reads (hub.delivery.reading).
         reader = Reader(redis, self._park_raw)
@@ -163,23 +192,9 @@ class Queue:
         was delivered. For each let-go: None, or why it failed. A platform whose
         acknowledgements failed keeps its hold until the hold expires: it is taken again then,
         and what is still pending is sent again (at least once)."""
-        failed: dict[int, HubError] = {}
         acks = [i for i, let_go in enumerate(let_gos) if let_go.done]
-        if acks:
-            runs = [
-                ScriptRun(
-                    self._done_many,
-                    [keys.queue(let_gos[i].platform_id), keys.queue_latest(let_gos[i].platform_id)],
-                    _done_args(let_gos[i].done),
-                )
-                for i in acks
-            ]
-            answers = await run_scripts(self._redis, runs)
-            failed = {
-                i: StoreUnavailableError(f"Redis: {answer}")
-                for i, answer in zip(acks, answers, strict=True)
-                if isinstance(answer, Exception)
-            }
+        failed = await self._acknowledge([let_gos[i] for i in acks])
+        failed = {acks[at]: error for at, error in failed.items()}
         finishing = [i for i, let_go in enumerate(let_gos) if let_go.holding and i not in failed]
         if finishing:
             try:
@@ -190,6 +205,40 @@ class Queue:
             except HubError as e:
                 failed |= dict.fromkeys(finishing, e)
         return [failed.get(i) for i in range(len(let_gos))]
+
+    async def _acknowledge(self, let_gos: list[LetGo]) -> dict[int, HubError]:
+        """What the let-gos delivered, acknowledged in one round trip; the errors, by the
+        index of the let-go that met them."""
+        if not let_gos:
+            return {}
+        if clustered(self._redis):
+            answers = await run_scripts(
+                self._redis,
+                [
+                    ScriptRun(
+                        self._done_many,
+                        [keys.queue(g.platform_id), keys.queue_latest(g.platform_id)],
+                        _done_args(g.done),
+                    )
+                    for g in let_gos
+                ],
+            )
+            return {
+                i: StoreUnavailableError(f"Redis: {answer}")
+                for i, answer in enumerate(answers)
+                if isinstance(answer, Exception)
+            }
+        streams: list[str] = []
+        args: list[str | int] = [GROUP]
+        for g in let_gos:
+            streams += [keys.queue(g.platform_id), keys.queue_latest(g.platform_id)]
+            args += [len(g.done), *_pairs(g.done)]
+        answers = await call(self._done_all(keys=streams, args=args))
+        return {
+            i: StoreUnavailableError(f"Redis: {text(answer)}")
+            for i, answer in enumerate(answers)
+            if answer
+        }
 
     async def park(
         self, platform_id: str, entry_id: str, message: Message, reason: str, attempts: int
@@ -347,7 +396,12 @@ class Queue:
 
 
 def _done_args(entries: list[tuple[str, Message]]) -> list[str]:
-    args: list[str] = [GROUP]
+    return [GROUP, *_pairs(entries)]
+
+
+def _pairs(entries: list[tuple[str, Message]]) -> list[str]:
+    """(entry id, object if it is a full state, else '') of each entry, in a row."""
+    pairs: list[str] = []
     for entry_id, message in entries:
-        args += [entry_id, message.object if message.full_state else ""]
-    return args
+        pairs += [entry_id, message.object if message.full_state else ""]
+    return pairs

@@ -18,7 +18,7 @@ from hub import metrics
 from hub.delivery.messages import GROUP, Message, decoded, entries_of, raw_of
 from hub.errors import HubError, StoreUnavailableError
 from hub.store import keys
-from hub.store.connection import RedisClient, call, text
+from hub.store.connection import RedisClient, call, clustered, text
 
 log = logging.getLogger("hub.delivery")
 
@@ -100,25 +100,60 @@ class Reader:
         has no group yet, or whose earlier holders left more than ``count`` pending): for each,
         its batch, or the error that kept it from being read. A platform ``claim``ed takes over
         what earlier holders left pending first (up to ``count`` in the same round trip)."""
+        # On one Redis (not a cluster: there each queue is in a slot of its own), the new
+        # entries of the platforms with nothing pending are read with one command for all: a
+        # command costs redis-py as much as a few queues' entries.
+        answers = await self._ask(consumer, wanted, count, together=not clustered(self._redis))
+        if answers is None:  # a queue without a group failed the command for all
+            answers = await self._ask(consumer, wanted, count, together=False)
+            assert answers is not None
+        found: list[tuple[list[tuple[str, Message]], bool] | HubError] = []
+        for want, mine in zip(wanted, answers, strict=True):
+            try:
+                found.append(await self._read(consumer, want, mine, count))
+            except HubError as e:
+                found.append(e)
+        return found
+
+    async def _ask(
+        self, consumer: str, wanted: list[Wanted], count: int, *, together: bool
+    ) -> list[list[Any]] | None:
+        """One pipeline of the reads of ``batches``: for each platform, the answers to its
+        commands (errors as exceptions); None when the read of several queues ``together``
+        failed for want of a group."""
+        alone = [w for w in wanted if w.pending or w.claim or not together]
+        fresh = [keys.queue(w.platform_id) for w in wanted if not (w.pending or w.claim)]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for want in wanted:
+            for want in alone:
                 stream = keys.queue(want.platform_id)
                 if want.claim:
                     pipe.xautoclaim(stream, GROUP, consumer, 0, "0-0", count=count)
                 if want.pending or want.claim:
                     pipe.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
                 pipe.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+            if together and fresh:
+                pipe.xreadgroup(GROUP, consumer, dict.fromkeys(fresh, ">"), count=count)
             answers = await call(pipe.execute(raise_on_error=False))
-        found: list[tuple[list[tuple[str, Message]], bool] | HubError] = []
+        of: dict[str, list[Any]] = {}
         at = 0
-        for want in wanted:
+        for want in alone:
             size = 1 + want.claim + (want.pending or want.claim)
-            try:
-                found.append(await self._read(consumer, want, answers[at : at + size], count))
-            except HubError as e:
-                found.append(e)
+            of[want.platform_id] = answers[at : at + size]
             at += size
-        return found
+        if together and fresh:
+            read = answers[-1]
+            if isinstance(read, Exception):
+                if "NOGROUP" in str(read):
+                    return None
+                of |= {w.platform_id: [read] for w in wanted if w.platform_id not in of}
+            else:
+                # Only the queues that had new entries are in the answer.
+                entries = {text(stream): found for stream, found in read or []}
+                for want in wanted:
+                    if want.platform_id not in of:
+                        stream = keys.queue(want.platform_id)
+                        of[want.platform_id] = [[(stream, entries.get(stream, []))]]
+        return [of[want.platform_id] for want in wanted]
 
     async def _read(
         self, consumer: str, want: Wanted, answers: list[Any], count: int

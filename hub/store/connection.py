@@ -125,3 +125,8 @@ async def listen(
             log.warning("%s interrupted (%r); retrying", what, e)
             changed(None)
             await asyncio.sleep(1.0)
+
+
+def clustered(redis: RedisClient) -> bool:
+    """``redis`` talks to a Redis Cluster: a command's keys must then share a slot."""
+    return isinstance(redis, RedisCluster)
