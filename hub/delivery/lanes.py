@@ -87,17 +87,27 @@ class Lanes:
             finally:
                 done.extend(settled)
 
+        errors: list[Exception] = []
+
         async def sending() -> None:
             # One of at most LANES: takes the next lane when its last is done (a task per
             # sender, not per lane: a batch of a hundred objects makes four tasks, not 100).
-            while waiting and not (lost.is_set() or failed.is_set()):
-                await lane(waiting.popleft())
+            try:
+                while waiting and not (lost.is_set() or failed.is_set()):
+                    await lane(waiting.popleft())
+            except Exception as e:  # Redis away, say: the others stop before their next call
+                errors.append(e)
+                failed.set()
 
         senders = min(LANES, len(waiting))
         if senders == 1:
             await sending()
         else:
+            # Every sender has ended when this returns: none sends on after the platform is
+            # let go (gather cancels them all if this task is cancelled).
             await asyncio.gather(*(sending() for _ in range(senders)))
+        if errors:
+            raise errors[0]
         return not failed.is_set()
 
     async def expire(self, platform_id: str, entries: list[tuple[str, Message]]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from hub.delivery.messages import Message
 from hub.errors import PermanentRefusalError, PlatformError
 from hub.forward import PlatformClient, PlatformResponse, read_envelope
@@ -16,6 +18,14 @@ from hub.store.cache import PlatformCache
 _LATER = (408, 429)  # Request Timeout, Too Many Requests: "try again later"
 
 
+@functools.lru_cache(maxsize=4096)
+def _below(path: str) -> str:
+    """A message's path below the endpoint, its ids checked and encoded again (as ``join``
+    does): "/" and the segments, or "" for none. The same for every receiver of a broadcast,
+    so worked out once (InvalidInputError: not a path of ids)."""
+    return join("", decode_segments(path))
+
+
 class Sender:
     def __init__(self, cache: PlatformCache, client: PlatformClient, probe_timeout: float) -> None:
         self._cache = cache
@@ -28,7 +38,8 @@ class Sender:
         try:
             # The path was built by the hub from checked ids; read again, it can never leave
             # the endpoint, whatever the queue holds.
-            target = join(url, decode_segments(message.path))
+            below = _below(message.path)
+            target = url.rstrip("/") + below if below else url
         except InvalidInputError as e:
             raise PermanentRefusalError(
                 f"the message's path is not a path of ids: {e.message}"

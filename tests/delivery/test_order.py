@@ -190,3 +190,39 @@ def evse_patch(location_id: str, n: int) -> Message:
         full_state=False,
         body=msgspec.Raw(body),
     )
+
+
+def test_a_lane_that_fails_ends_its_batch_only_once_the_other_lanes_are_done(
+    redis_url: str,
+) -> None:
+    """Four objects in four lanes; the receiver refuses L1 for good, and parking it fails
+    (Redis refuses: its dead letters are not a stream). The calls of L2 to L4 under way at that
+    moment end and are acknowledged with the batch: none goes on after the platform was let go,
+    and none is sent again when the platform is taken again after its backoff."""
+
+    def reply(call: Received) -> tuple[int, bytes] | None:
+        if call.path.endswith("/L1"):
+            return 400, b"{}"
+        time.sleep(0.5)  # still under way when L1 fails
+        return None
+
+    async def scenario() -> None:
+        async with hub(redis_url, **FAST) as h:
+            with Receiver(reply) as receiver:
+                platform_id = await h.add_platform("EMA", receiver)
+                await h.redis.set(keys.dead_letters(platform_id), "not a stream")
+                await h.push(platform_id, "L1", "L2", "L3", "L4")
+                async with running(h.deliverer):
+                    await until(lambda: asyncio.sleep(0, len(receiver.paths()) >= 3), "L2-L4")
+                    # L1 is tried again and again (after backoffs); L2 to L4 are not.
+                    await until(
+                        lambda: asyncio.sleep(0, receiver.tried().count(_path("L1")) >= 4),
+                        "L1 tried again",
+                    )
+                assert sorted(receiver.paths()) == [_path(i) for i in ("L2", "L3", "L4")]
+
+    asyncio.run(scenario())
+
+
+def _path(location_id: str) -> str:
+    return f"/ocpi/2.2.1/locations/NL/CPO/{location_id}"
