@@ -80,12 +80,14 @@ class Deliverer:
         self._health = Health(settings, cache, store, queue.schedule, sender)
         self._lanes = Lanes(settings, queue, sender, partners)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        # The reads of the platforms taken together in one round trip, their let-gos in two.
+        # The reads of the platforms taken together in one round trip, their let-gos in two;
+        # at most as many platforms as one take at a time (up to BATCH entries each: a read or
+        # an acknowledgement of a few thousand entries holds Redis for milliseconds).
         self._reads: Collector[Wanted, tuple[list[tuple[str, Message]], bool]] = Collector(
-            self._read, limit=CONCURRENCY, what="reading queues"
+            self._read, limit=TAKE_COUNT, what="reading queues"
         )
         self._let_gos: Collector[LetGo, None] = Collector(
-            self._settle, limit=CONCURRENCY, what="letting platforms go"
+            self._settle, limit=TAKE_COUNT, what="letting platforms go"
         )
         self._group: asyncio.TaskGroup | None = None  # run()'s: the owner of every task here
         self._tasks: set[asyncio.Task[None]] = set()  # every task of the group not done yet
