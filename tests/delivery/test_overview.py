@@ -8,7 +8,8 @@ import asyncio
 import time
 from typing import Any
 
-from hub.delivery.queue import Message, Queue, QueueStats
+from hub.delivery.messages import Message, QueueStats
+from hub.delivery.queue import Queue
 from hub.store import keys
 from hub.store.connection import open_redis
 
