@@ -29,7 +29,10 @@ from hub.urlguard import refusal
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 IDLE_TIMEOUT: Final = 15.0  # as aiohttp's keepalive_timeout, which the hub used before
-_IDLE_PER_ORIGIN: Final = 100
+# As many as the delivery engine may have in use at once (256 platforms, 4 lanes each): one
+# host may serve many platforms (a platform provider hosting many eMSPs), and a connection
+# closed only to be opened again a moment later costs more than an idle one.
+_IDLE_PER_ORIGIN: Final = 1024
 _DNS_SECONDS: Final = 300.0  # as aiohttp's ttl_dns_cache, which the hub used before
 _ORIGINS: Final = 4096  # origins remembered; past it, those without idle connections go
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
