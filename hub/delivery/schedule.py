@@ -69,16 +69,19 @@ if first[2] then out[1] = math.max(0, tonumber(first[2]) - now) end
 return out
 """
 )
-# Extend the holds ARGV[3..] of consumer ARGV[2] by ARGV[1] ms; returns those it no longer holds.
+# Extend the holds ARGV[3..] of consumer ARGV[2] by ARGV[1] ms; returns those another consumer
+# holds now. One nobody holds was let go meanwhile (the renewal raced the let-go), or its hold
+# expired and nobody took it yet: not lost (a later renewal tells if someone takes it).
 _RENEW = (
     LUA_NOW
     + """
 local lost = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('HGET', KEYS[2], id) == ARGV[2] then
+  local holder = redis.call('HGET', KEYS[2], id)
+  if holder == ARGV[2] then
     redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), id)
-  else
+  elseif holder then
     table.insert(lost, id)
   end
 end
@@ -222,7 +225,7 @@ class Schedule:
         return Taken(held, None if next_ms < 0 else next_ms / 1000)
 
     async def renew(self, consumer: str, hold: float, platform_ids: list[str]) -> set[str]:
-        """Extend the holds; returns the platforms that ``consumer`` no longer holds."""
+        """Extend the holds; returns the platforms that another consumer holds now."""
         if not platform_ids:
             return set()
         lost = await call(
