@@ -127,7 +127,9 @@ def test_cdrs_are_served_a_page_at_a_time_filtered_by_date(net: Network) -> None
     assert answer["data"] == [] and headers["x-total-count"] == "0"
 
     _, _, text = client.request("GET", f"{net.hub.url}/metrics")
-    assert re.search(r'ocpi_hub_kept_total\{module="cdrs",outcome="kept"\} [4-9]', str(text))
+    # The counter is the process's: other tests of this process may have kept CDRs too.
+    kept = re.search(r'ocpi_hub_kept_total\{module="cdrs",outcome="kept"\} ([0-9.]+)', str(text))
+    assert kept is not None and float(kept.group(1)) >= 4
 
 
 def test_a_cdr_without_routing_headers_is_kept_for_the_emsp_of_its_token(net: Network) -> None:
