@@ -210,7 +210,9 @@ def _tree(table: dict[int, tuple[int, str, float]], root: int) -> set[int]:
     return tree & table.keys()
 
 
-def cpu_by_component(hub_pid: int, receiver_pid: int, nginx_pid: int | None) -> dict[str, float]:
+def cpu_by_component(
+    hub_pid: int, receiver_pid: int, nginx_pid: int | None = None
+) -> dict[str, float]:
     """CPU seconds so far of the hub's Python processes, its embedded Redis, the receiver and
     nginx (master and worker)."""
     table = _processes()
