@@ -366,7 +366,7 @@ def _allow(request: Request, allowed: frozenset[str]) -> None:
 async def _call(
     request: Request, module: str, interface: str, segments: list[str], version: str = V2_2_1
 ) -> Call:
-    body = await request.body()
+    body = await bodies.raw(request)
     bodies.check_json(body)
     return Call(
         module=module,
