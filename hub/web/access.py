@@ -49,10 +49,8 @@ def record(scope: Scope, exchange: Exchange, http_status: int, elapsed: float) -
     forwarded = exchange.forward_seconds
     own = elapsed - forwarded if forwarded is not None else elapsed
     method = scope.get("method", "")
-    metrics.REQUESTS.labels(
-        module, interface, method, str(ocpi_status or ""), str(http_status)
-    ).inc()
-    metrics.REQUEST_DURATION.labels(module, interface).observe(max(own, 0.0))
+    metrics.REQUESTS_OF(module, interface, method, ocpi_status or "", http_status).inc()
+    metrics.REQUEST_DURATION_OF(module, interface).observe(max(own, 0.0))
     logs.access(
         method,
         printable(scope),

@@ -282,7 +282,7 @@ async def _functional_module(request: Request, version: str) -> Response:
             # platforms").
             answer = await hub.versioned.relay(caller.platform.id, call)
     except HubError as e:
-        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
+        metrics.ROUTING_OF(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
     return _respond(answer)
 
@@ -305,7 +305,7 @@ async def functional_module_211(request: Request) -> Response:
     try:
         answer = await services(request).versioned.relay(caller.platform.id, call)
     except HubError as e:
-        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
+        metrics.ROUTING_OF(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
     return _respond(answer)
 
