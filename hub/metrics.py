@@ -40,7 +40,7 @@ class Children(Generic[M]):
     metric is given anyway, so the cache holds no more children than the metric does."""
 
     def __init__(self, metric: M) -> None:
-        self._metric = metric
+        self._metric: M = metric
         self._children: dict[tuple[object, ...], M] = {}
 
     def __call__(self, *values: object) -> M:
@@ -49,6 +49,7 @@ class Children(Generic[M]):
         if child is None:
             child = self._children[values] = self._metric.labels(*map(str, values))
         return child
+
 
 # Latency buckets: a forward on a LAN takes milliseconds, a slow platform seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
