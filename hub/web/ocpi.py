@@ -441,6 +441,9 @@ def shortcut(
     module path (``/ocpi/{version}/{interface}/{module}[/{rest}]``, a trailing slash left
     out, as ``RequestContext`` serves it) of a known interface and module; None for any other
     path (``hub.web.front``)."""
+    if "\n" in path:
+        # The router's patterns match no path with a line break in it (404); nor does this.
+        return None
     parts = path.rstrip("/").split("/", 5)
     if len(parts) < 5 or parts[1] != "ocpi":
         return None

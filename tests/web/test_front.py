@@ -28,6 +28,9 @@ SEGMENTS = st.sampled_from(
         "NL",
         "x y",
         "%2F",
+        "a\nb",
+        "x\n",
+        "\r",
     ]
 )
 PATHS = st.builds(
@@ -78,5 +81,6 @@ def test_the_shortcut_knows_the_module_calls() -> None:
         "/ocpi/2.2.1/receiver/payments",
         "/ocpi/2.1.1/locations",
         "/admin/platforms",
+        "/ocpi/2.2.1/sender/locations/NL/EVL/x\ny",
     ]:
         assert ocpi.shortcut(other) is None
