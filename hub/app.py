@@ -46,6 +46,7 @@ from hub.supervisor import Backoff, Supervisor, TaskFactory, exponential_backoff
 from hub.versioned import VersionedRelay
 from hub.web import admin, ocpi
 from hub.web.context import Services
+from hub.web.front import Front
 from hub.web.middleware import RequestContext
 from hub.web.ops import exposition, healthz, metrics_endpoint, metrics_server, readyz
 from hub.web.responses import render_error
@@ -183,7 +184,9 @@ def create_app(
         *ocpi.routes(),
         *admin.routes(),
     ]
-    return Starlette(
+    return Front(
+        shortcut=ocpi.shortcut,
+        max_body_size=settings.max_body_size,
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(RequestContext, max_body_size=settings.max_body_size)],

@@ -13,6 +13,7 @@ process reports the same, whole numbers.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Generic, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,6 +29,27 @@ from prometheus_client.registry import Collector
 from hub import __version__
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+M = TypeVar("M", Counter, Histogram)
+
+
+class Children(Generic[M]):
+    """A metric's children by their label values, each looked up (and its values turned into
+    label text) once: ``labels()`` checks and formats its values and takes a lock on every
+    call, and the request path counts several metrics per call. The values are those the
+    metric is given anyway, so the cache holds no more children than the metric does."""
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._children: dict[tuple[object, ...], M] = {}
+
+    def __call__(self, *values: object) -> M:
+        """The child for ``values``, as ``labels(*map(str, values))``."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*map(str, values))
+        return child
+
 
 # Latency buckets: a forward on a LAN takes milliseconds, a slow platform seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -58,6 +80,11 @@ ROUTING = Counter(
     ["module", "mode", "reason"],
     registry=None,  # registered per scrape, not in a global registry at import
 )
+# The children of the metrics counted on every forwarded call.
+REQUESTS_OF = Children(REQUESTS)
+REQUEST_DURATION_OF = Children(REQUEST_DURATION)
+FORWARD_DURATION_OF = Children(FORWARD_DURATION)
+ROUTING_OF = Children(ROUTING)
 RATE_LIMITED = Counter(
     "ocpi_hub_rate_limited_total",
     "Calls refused with HTTP 429 because their platform was over its rate limit",

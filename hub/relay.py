@@ -229,7 +229,7 @@ class Relay:
                     policy, lane, party, call.method, segments, call.query
                 )
             mode = "broadcast" if lane.interface == RECEIVER else "served"
-            metrics.ROUTING.labels(call.module, mode, "").inc()
+            metrics.ROUTING_OF(call.module, mode, "").inc()
             return Answer(status, headers, content, SUCCESS, label(party), label(self._hub))
         if named is not None:
             wanted = named
@@ -302,7 +302,7 @@ class Relay:
         began = time.perf_counter()
         response = await self._forward(call, url, body, token, target, party, method=method)
         forwarded = time.perf_counter() - began
-        metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
+        metrics.FORWARD_DURATION_OF(call.module).observe(forwarded)
         if passed:
             content = self._bridge.between(
                 version,
@@ -343,7 +343,7 @@ class Relay:
                 lane, call.method, segments, call.body, party.key, target.party.key
             )
         mode = "open" if named is None else "direct"
-        metrics.ROUTING.labels(call.module, mode, "").inc()
+        metrics.ROUTING_OF(call.module, mode, "").inc()
         return dataclasses.replace(
             answer,
             version=version if passed else CORE,
@@ -388,7 +388,7 @@ class Relay:
         began = time.perf_counter()
         response = await self._forward(call, url, body, token, target, party)
         forwarded = time.perf_counter() - began
-        metrics.FORWARD_DURATION.labels(call.module).observe(forwarded)
+        metrics.FORWARD_DURATION_OF(call.module).observe(forwarded)
         content = self._bridge.between(
             version,
             call.module,
@@ -402,7 +402,7 @@ class Relay:
         response = msgspec.structs.replace(response, body=content)
         reply = read_reply(response, target.party)
         answer = await self._answer(response, lane, call, caller, party, target)
-        metrics.ROUTING.labels(call.module, "direct", "").inc()
+        metrics.ROUTING_OF(call.module, "direct", "").inc()
         return dataclasses.replace(
             answer,
             version=version,
@@ -442,7 +442,7 @@ class Relay:
             call.correlation_id,
             original=(call.version, call.method, call.query, call.body),
         )
-        metrics.ROUTING.labels(call.module, "broadcast", "").inc()
+        metrics.ROUTING_OF(call.module, "broadcast", "").inc()
         return Answer(
             status, headers, content, SUCCESS, label(party), label(self._hub), version=call.version
         )
@@ -594,7 +594,7 @@ class Relay:
         began = time.perf_counter()
         response = await self._forward(call, route.url, body, token, destination, party, given=True)
         forwarded = time.perf_counter() - began
-        metrics.FORWARD_DURATION.labels(route.module).observe(forwarded)
+        metrics.FORWARD_DURATION_OF(route.module).observe(forwarded)
         if calling != version:
             status, content = await self._bridge.answer_to_core(
                 version,
@@ -614,7 +614,7 @@ class Relay:
         reply = read_reply(response, receiving)
         if route.kind in ("page", "location"):
             response = _only_visible(response, reply, route.module, route.sender, route.receiver)
-        metrics.ROUTING.labels(route.module, route.kind, "").inc()
+        metrics.ROUTING_OF(route.module, route.kind, "").inc()
         lane = LANES[(route.module, SENDER if route.kind == "callback" else RECEIVER)]
         answer = await self._answer(
             response, lane, call, table.platforms[caller_id], party, destination

@@ -3,15 +3,18 @@ break a line or add a field of its own."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import subprocess
 import sys
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.logs import JsonFormatter, TextFormatter
+from hub.logs import JsonFormatter, LineWriter, TextFormatter
 
 # What logfmt readers take as a field: key=value or key="quoted value".
 FIELD = re.compile(r'(?:^| )([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^ "]*)')
@@ -119,3 +122,96 @@ def test_any_text_is_one_line(message: str, value: str, argument: str) -> None:
 def test_no_text_adds_or_changes_a_field(arguments: tuple[str, object], value: str) -> None:
     text = TextFormatter().format(record("%s %s", *arguments, request_id=value, status=200))
     assert fields(text.split(": ", 1)[1]) == {"request_id": value, "status": "200"}
+
+
+ACCESS_FIELDS = (
+    "ocpi_module",
+    "sender",
+    "receiver",
+    "ocpi_status",
+    "http_status",
+    "duration_ms",
+    "request_id",
+    "correlation_id",
+)
+
+
+@given(
+    method=st.text(),
+    path=st.text(),
+    status=st.integers(100, 599),
+    duration=st.floats(),
+    values=st.tuples(*[st.one_of(st.text(), st.integers(-(2**63), 2**63 - 1), st.none())] * 8),
+)
+def test_the_access_line_is_the_line_its_record_would_make(
+    method: str, path: str, status: int, duration: float, values: tuple[object, ...]
+) -> None:
+    """The access line skips the record machinery (hub.logs.access); its text is the same."""
+    extra = dict(zip(ACCESS_FIELDS, values, strict=True))
+    extra["duration_ms"] = duration
+    for formatter in (TextFormatter(), JsonFormatter()):
+        made = record("%s %s %s", method, path, status)
+        made.__dict__.update(extra)
+        made.name = "hub.access"
+        assert formatter.access_line(made.created, method, path, status, extra) == (
+            formatter.format(made)
+        )
+
+
+class SlowStream(io.StringIO):
+    """A stream that counts its writes, and can hold them until told to go on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.go_on = threading.Event()
+        self.go_on.set()
+
+    def write(self, text: str) -> int:
+        self.go_on.wait(5)
+        self.writes += 1
+        return super().write(text)
+
+
+def test_queued_lines_are_written_in_batches_and_all_at_close() -> None:
+    stream = SlowStream()
+    writer = LineWriter(stream)
+    stream.go_on.clear()  # the writer thread waits in its first write
+    lines = [f"line {i}\n" for i in range(1000)]
+    for line in lines:
+        writer.put(line)
+    stream.go_on.set()
+    writer.close()
+    assert stream.getvalue() == "".join(lines)
+    assert stream.writes < 100
+
+
+def test_a_line_written_at_once_comes_after_the_queued_ones() -> None:
+    stream = SlowStream()
+    writer = LineWriter(stream)
+    writer.put("queued\n")
+    writer.write_now("at once\n")
+    assert stream.getvalue() == "queued\nat once\n"
+    writer.close()
+    writer.put("after close\n")
+    assert stream.getvalue().endswith("at once\nafter close\n")
+
+
+def test_lines_queued_when_the_process_exits_are_written() -> None:
+    """``configure``'s writer is closed at exit: a line logged just before it is not lost."""
+    program = (
+        "import logging, sys\n"
+        "from hub import logs\n"
+        "logs.configure('text', 'info')\n"
+        "for i in range(3):\n"
+        "    logging.getLogger('hub.access').info('last %d', i)\n"
+        "sys.exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert [line.rsplit(": ", 1)[1] for line in done.stderr.splitlines()] == [
+        "last 0",
+        "last 1",
+        "last 2",
+    ]

@@ -23,7 +23,6 @@ import asyncio
 import base64
 import logging
 import ssl
-import uuid
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, Final, TypeVar, overload
 
@@ -33,6 +32,7 @@ from hub.errors import PlatformError, ReceiverTimeoutError, ReceiverUnreachableE
 from hub.forward.connection import BrokenAnswerError
 from hub.forward.pool import IDLE_TIMEOUT, Pool, Resolve
 from hub.ocpi.envelope import Envelope
+from hub.ocpi.headers import new_id
 from hub.settings import Settings
 from hub.urlguard import check
 
@@ -261,9 +261,9 @@ class PlatformClient:
                 sent = known[token] = authorization(token, base64_encoded=base64_encoded)
             given = f"Authorization: {sent}\r\n{given}"
         if not own & _REQUEST_ID:
-            given = f"X-Request-ID: {uuid.uuid4()}\r\n{given}"
+            given = f"X-Request-ID: {new_id()}\r\n{given}"
         if not own & _CORRELATION_ID:
-            given = f"X-Correlation-ID: {uuid.uuid4()}\r\n{given}"
+            given = f"X-Correlation-ID: {new_id()}\r\n{given}"
         if body is not None:
             if not own & _CONTENT_TYPE:
                 given = f"{given}Content-Type: application/json\r\n"

@@ -7,12 +7,12 @@ import asyncio
 import logging
 import math
 import time
-import uuid
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from hub.ocpi.envelope import envelope
+from hub.ocpi.headers import new_id
 from hub.ocpi.status import CLIENT_ERROR, SERVER_ERROR
 from hub.settings import Settings
 
@@ -28,7 +28,7 @@ def _safe_id(value: bytes | None) -> bytes:
     else a new UUID4 (OCPI 2.2.1 transport and format: X-Request-ID, X-Correlation-ID)."""
     if value and len(value) <= 255 and all(0x21 <= b <= 0x7E for b in value):
         return value
-    return str(uuid.uuid4()).encode()
+    return new_id().encode()
 
 
 class HubHttpProtocol(HttpToolsProtocol):

@@ -3,12 +3,10 @@ says of it (README: "Logs", "Monitoring")."""
 
 from __future__ import annotations
 
-import logging
-
 from starlette.types import Scope
 
-from hub import metrics
-from hub.logs import ACCESS, Exchange
+from hub import logs, metrics
+from hub.logs import Exchange
 from hub.ocpi.status import SUCCESS
 from hub.ocpi.versions import FUNCTIONAL_MODULES, INTERFACES
 
@@ -51,18 +49,13 @@ def record(scope: Scope, exchange: Exchange, http_status: int, elapsed: float) -
     forwarded = exchange.forward_seconds
     own = elapsed - forwarded if forwarded is not None else elapsed
     method = scope.get("method", "")
-    metrics.REQUESTS.labels(
-        module, interface, method, str(ocpi_status or ""), str(http_status)
-    ).inc()
-    metrics.REQUEST_DURATION.labels(module, interface).observe(max(own, 0.0))
-    if not ACCESS.isEnabledFor(logging.INFO):
-        return
-    ACCESS.info(
-        "%s %s %s",
+    metrics.REQUESTS_OF(module, interface, method, ocpi_status or "", http_status).inc()
+    metrics.REQUEST_DURATION_OF(module, interface).observe(max(own, 0.0))
+    logs.access(
         method,
         printable(scope),
         http_status,
-        extra={
+        {
             "ocpi_module": module,
             "sender": exchange.sender,
             "receiver": exchange.receiver,

@@ -15,6 +15,16 @@ from hub.ocpi.validation import InvalidInputError
 T = TypeVar("T")
 
 
+async def raw(request: Request) -> bytes:
+    """The body's bytes; a request with neither ``Content-Length`` nor ``Transfer-Encoding``
+    (or a ``Content-Length`` of 0) has none (RFC 9112 §6.3), and is not waited for."""
+    headers = request.headers
+    length = headers.get("content-length")
+    if (length is None or length == "0") and "transfer-encoding" not in headers:
+        return b""
+    return await request.body()
+
+
 async def read(request: Request, kind: type[T], *, empty: T | None = None) -> T:
     """The body as a ``kind``; ``empty``: what a body of nothing but white space stands for
     (None: such a body is refused, as not JSON)."""

@@ -5,7 +5,8 @@ has none, and echoed on the answer."""
 from __future__ import annotations
 
 import re
-import uuid
+
+from hub.ocpi.headers import new_id
 
 REQUEST_ID = b"x-request-id"
 CORRELATION_ID = b"x-correlation-id"
@@ -30,6 +31,6 @@ def echoed(request_id: bytes | None, correlation_id: bytes | None) -> list[tuple
     """The id headers of the answer: the request's own (checked by ``refusal``), a new UUID for
     one it lacks."""
     return [
-        (REQUEST_ID, request_id or str(uuid.uuid4()).encode()),
-        (CORRELATION_ID, correlation_id or str(uuid.uuid4()).encode()),
+        (REQUEST_ID, request_id or new_id().encode()),
+        (CORRELATION_ID, correlation_id or new_id().encode()),
     ]

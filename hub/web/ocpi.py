@@ -282,7 +282,7 @@ async def _functional_module(request: Request, version: str) -> Response:
             # platforms").
             answer = await hub.versioned.relay(caller.platform.id, call)
     except HubError as e:
-        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
+        metrics.ROUTING_OF(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
     return _respond(answer)
 
@@ -305,7 +305,7 @@ async def functional_module_211(request: Request) -> Response:
     try:
         answer = await services(request).versioned.relay(caller.platform.id, call)
     except HubError as e:
-        metrics.ROUTING.labels(module, "refused", type(e).__name__.removesuffix("Error")).inc()
+        metrics.ROUTING_OF(module, "refused", type(e).__name__.removesuffix("Error")).inc()
         raise
     return _respond(answer)
 
@@ -366,7 +366,7 @@ def _allow(request: Request, allowed: frozenset[str]) -> None:
 async def _call(
     request: Request, module: str, interface: str, segments: list[str], version: str = V2_2_1
 ) -> Call:
-    body = await request.body()
+    body = await bodies.raw(request)
     bodies.check_json(body)
     return Call(
         module=module,
@@ -420,10 +420,40 @@ class _AnyMethod:
     defines (Starlette would also let HEAD into every GET endpoint)."""
 
     def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.endpoint = endpoint
         self._app = request_response(endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+
+# The functional module endpoints by the version in their URL, for ``shortcut``.
+_MODULE_ENDPOINTS: dict[str, Callable[[Request], Awaitable[Response]]] = {
+    V2_2_1: functional_module,
+    V2_3_0: functional_module_230,
+}
+
+
+def shortcut(
+    path: str,
+) -> tuple[Callable[[Request], Awaitable[Response]], dict[str, str]] | None:
+    """The endpoint and path parameters that ``routes()`` gives a 2.2.1 or 2.3.0 functional
+    module path (``/ocpi/{version}/{interface}/{module}[/{rest}]``, a trailing slash left
+    out, as ``RequestContext`` serves it) of a known interface and module; None for any other
+    path (``hub.web.front``)."""
+    if "\n" in path:
+        # The router's patterns match no path with a line break in it (404); nor does this.
+        return None
+    parts = path.rstrip("/").split("/", 5)
+    if len(parts) < 5 or parts[1] != "ocpi":
+        return None
+    endpoint = _MODULE_ENDPOINTS.get(parts[2])
+    if endpoint is None or parts[3] not in INTERFACES or parts[4] not in modules_in(parts[2]):
+        return None
+    params = {"interface": parts[3], "module": parts[4]}
+    if len(parts) == 6:
+        params["rest"] = parts[5]
+    return endpoint, params
 
 
 def routes() -> list[Route]:

@@ -173,6 +173,21 @@ def test_metrics_of_two_workers_are_summed(hub_factory: MakeHub) -> None:
     assert hub.stop() == 0
 
 
+def test_the_last_access_lines_before_a_clean_stop_are_logged(hub_factory: MakeHub) -> None:
+    """Access lines are written by a thread in batches (hub.logs.LineWriter); those still
+    queued when SIGTERM comes are written before the process ends."""
+    hub = hub_factory().start()
+    ids = [f"last-{i}" for i in range(50)]
+    for request_id in ids:
+        status, _, _ = client.request(
+            "GET", f"{hub.url}/ocpi/versions", headers={"X-Request-ID": request_id}
+        )
+        assert status == 401
+    assert hub.stop() == 0
+    logged = re.findall(r"hub\.access: .* request_id=(last-\d+)", hub.log())
+    assert logged == ids
+
+
 def test_json_logs_have_one_line_per_request_and_no_secrets(hub_factory: MakeHub) -> None:
     hub = hub_factory(args=["--log-format", "json"]).start()
     used = traffic(hub, 2)
