@@ -85,9 +85,13 @@ def test_a_broadcast_is_read_and_let_go_in_a_few_round_trips(redis_url: str) -> 
                 assert [r.paths() for r in receivers] == [
                     ["/ocpi/2.2.1/locations/NL/CPO/L1"]
                 ] * count
-        # Queueing (2), taking, reading (1 per take), letting go (2 per batch of let-gos), and
-        # the pool's new connections; one round trip per platform would be 64 more.
-        assert reads <= 32, (reads, calls)
+        # The bulk read: one XREADGROUP for the platforms taken together (one per platform
+        # before). Reads from the connections: queueing (2), taking, reading (1 per take),
+        # letting go (2 per batch of let-gos), the pool's new connections, and the background
+        # loops' polls while it runs (a slow machine makes more of them: 104 were seen under
+        # load, 24 on a quiet one); per-platform round trips made 157 (2-3 per platform).
+        assert calls.get("xreadgroup", 0) <= 8, (reads, calls)
+        assert reads < 2 * count, (reads, calls)
         # No SCRIPT EXISTS before each pipeline: only the loads of scripts never run before.
         assert sum(n for name, n in calls.items() if name.startswith("script")) <= 2, calls
 
