@@ -84,7 +84,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ for entry in (str(ROOT), str(HERE)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+import lean  # noqa: E402
 from receiver import forward_config  # noqa: E402
 
 from hub.errors import (  # noqa: E402
@@ -1459,24 +1460,7 @@ def print_matrix(matrix: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def environment() -> dict[str, Any]:
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *command], cwd=ROOT, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "machine": platform_module.machine(),
-        "kernel": platform_module.release(),
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "event_loop": event_loop_name(),
-        "versions": versions(),
-    }
+    return {**lean.environment(), "event_loop": event_loop_name(), "versions": versions()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
